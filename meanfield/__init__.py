@@ -1,0 +1,23 @@
+"""meanfield: the model layer of the mean-field theory of two-layer networks.
+
+Activations, the isotropic Gaussians data model with its exact radial
+potentials v, u, ψ and risks, and Wasserstein distances (POT).  Integrators
+and the PDE solver live in the sibling package ``solvers``.
+"""
+from .activations import Activation, PiecewiseLinear, Tanh, nonmonotone, ramp
+from .isotropic_gaussians import IsotropicGaussians, KernelFeatures
+from .pair_kernel import pair_kernel
+from .sphere import angle_quadrature, sphere_moments
+
+__all__ = [
+    "Activation",
+    "PiecewiseLinear",
+    "Tanh",
+    "ramp",
+    "nonmonotone",
+    "IsotropicGaussians",
+    "KernelFeatures",
+    "pair_kernel",
+    "sphere_moments",
+    "angle_quadrature",
+]

@@ -1,0 +1,276 @@
+"""Activations σ and their Gaussian (Hermite) coefficients.
+
+For a standard normal G and a ≥ 0 the radial model needs
+
+    h_k(a) = E[σ(aG) He_k(G)] / √k!        (probabilists' Hermite He_k)
+
+and dh_k/da; h_0(a) = m(a) = E σ(aG).  For piecewise-linear σ these have
+closed forms (Stein's identity E[f(G)He_k(G)] = E[f'(G)He_{k-1}(G)] reduces
+them to φ, Φ and Hermite polynomials); for smooth σ they are computed by a
+composite Gauss-Legendre rule in G.
+
+Derivatives of σ are *right limits* σ'(t+) everywhere, including the kinks.
+At a = 0 every quantity is the right limit a → 0+ (never σ'(0) times
+something): this matters for activations with a kink at 0.
+
+Every activation also exposes ``kernel_spec()`` = (kind, params), the plain
+arrays that Numba kernels use to evaluate σ and σ' (see :func:`act_value`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from scipy.special import ndtr
+
+from ._validation import as_finite_array
+
+KIND_PIECEWISE_LINEAR = 0
+KIND_TANH = 1
+
+# |τ| beyond this is numerically infinite for φ, Φ (φ(40) underflows to 0).
+_TAU_CLIP = 40.0
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True)
+def act_value(kind, p, t):
+    """σ(t) for the activation encoded by (kind, p)."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        out = p[0]
+        for i in range(1, p.shape[0], 2):
+            if t > p[i]:
+                out += p[i + 1] * (t - p[i])
+        return out
+    return p[3] + p[0] * math.tanh(p[1] * (t - p[2]))
+
+
+@njit(cache=True)
+def act_deriv(kind, p, t):
+    """σ'(t+) (right limit at kinks) for the activation encoded by (kind, p)."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        out = 0.0
+        for i in range(1, p.shape[0], 2):
+            if t >= p[i]:
+                out += p[i + 1]
+        return out
+    th = math.tanh(p[1] * (t - p[2]))
+    return p[0] * p[1] * (1.0 - th * th)
+
+
+def _normalised_hermite_times_pdf(tau, kmax):
+    """q[..., n] = φ(τ) He_n(τ)/√n! for n = 0..kmax (stable three-term recurrence)."""
+    q = np.empty(tau.shape + (kmax + 1,))
+    q[..., 0] = _INV_SQRT_2PI * np.exp(-0.5 * tau * tau)
+    if kmax >= 1:
+        q[..., 1] = tau * q[..., 0]
+    for n in range(1, kmax):
+        q[..., n + 1] = (tau * q[..., n] - math.sqrt(n) * q[..., n - 1]) / math.sqrt(n + 1)
+    return q
+
+
+class Activation:
+    """Base class: a bounded activation σ with Gaussian coefficients."""
+
+    name = "activation"
+
+    def __call__(self, t):  # pragma: no cover - abstract
+        """σ(t), vectorised."""
+        raise NotImplementedError
+
+    def derivative(self, t):  # pragma: no cover - abstract
+        """σ'(t+): the right derivative (equal to σ' away from kinks)."""
+        raise NotImplementedError
+
+    def kernel_spec(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sup_norm(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def hermite(self, a, kmax, derivative=False):  # pragma: no cover - abstract
+        """h_k(a) (or dh_k/da) for k = 0..kmax, shape a.shape + (kmax+1,)."""
+        raise NotImplementedError
+
+    def gaussian_mean(self, a):
+        """m(a) = E σ(aG)."""
+        return self.hermite(a, 0)[..., 0]
+
+    def gaussian_mean_derivative(self, a):
+        """m'(a) = E[σ'(aG) G]."""
+        return self.hermite(a, 0, derivative=True)[..., 0]
+
+    def gaussian_second_moment(self, a):
+        """E σ(aG)² (for a ≥ 0)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+class PiecewiseLinear(Activation):
+    """σ linear between ``knots`` with the given ``values``, constant outside.
+
+    Written as σ(t) = y₀ + Σ_i c_i (t − t_i)₊ with c_i the slope changes.
+    """
+
+    name = "piecewise_linear"
+
+    def __init__(self, knots, values):
+        knots = as_finite_array(knots, "knots", ndim=1)
+        values = as_finite_array(values, "values", ndim=1)
+        if knots.size < 2:
+            raise ValueError("knots: need at least two knots")
+        if values.shape != knots.shape:
+            raise ValueError(f"values: expected {knots.size} values (one per knot), got {values.size}")
+        if np.any(np.diff(knots) <= 0):
+            raise ValueError("knots: must be strictly increasing")
+        self.knots = knots
+        self.values = values
+        slopes = np.diff(values) / np.diff(knots)
+        self.coefs = np.diff(np.concatenate([[0.0], slopes, [0.0]]))
+        self.offset = float(values[0])
+        self._params = np.concatenate([[self.offset], np.column_stack([knots, self.coefs]).ravel()])
+
+    def __repr__(self):
+        return f"PiecewiseLinear(knots={self.knots.tolist()}, values={self.values.tolist()})"
+
+    def __call__(self, t):
+        t = np.asarray(t, dtype=float)
+        return self.offset + (self.coefs * np.maximum(t[..., None] - self.knots, 0.0)).sum(-1)
+
+    def derivative(self, t):
+        t = np.asarray(t, dtype=float)
+        return (self.coefs * (t[..., None] >= self.knots)).sum(-1)
+
+    def kernel_spec(self):
+        return KIND_PIECEWISE_LINEAR, self._params
+
+    def sup_norm(self):
+        return float(np.max(np.abs(self.values)))
+
+    def _taus(self, a):
+        """τ_i = t_i/a, clipped to ±40, with the a → 0+ limit at a = 0."""
+        a = as_finite_array(a, "a", nonnegative=True)
+        t = self.knots
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tau = t / a[..., None]
+        tau = np.where(a[..., None] == 0.0, np.sign(t) * _TAU_CLIP, tau)
+        return a, np.clip(tau, -_TAU_CLIP, _TAU_CLIP)
+
+    def hermite(self, a, kmax, derivative=False):
+        a, tau = self._taus(a)
+        c, t = self.coefs, self.knots
+        q = _normalised_hermite_times_pdf(tau, max(kmax - 1, 0))  # φ(τ)He_n(τ)/√n!
+        out = np.empty(a.shape + (kmax + 1,))
+        upper = ndtr(-tau)  # Φ(−τ) = P(G > τ)
+        if not derivative:
+            out[..., 0] = self.offset + (c * (a[..., None] * q[..., 0] - t * upper)).sum(-1)
+            if kmax >= 1:
+                out[..., 1] = a * (c * upper).sum(-1)
+            for k in range(2, kmax + 1):
+                out[..., k] = a * (c * q[..., k - 2]).sum(-1) / math.sqrt(k * (k - 1))
+        else:
+            out[..., 0] = (c * q[..., 0]).sum(-1)
+            if kmax >= 1:
+                out[..., 1] = (c * (upper + tau * q[..., 0])).sum(-1)
+            for k in range(2, kmax + 1):
+                # φ(τ)[He_{k-2}(τ) + τ He_{k-1}(τ)] / √k!
+                term = q[..., k - 2] / math.sqrt(k * (k - 1)) + tau * q[..., k - 1] / math.sqrt(k)
+                out[..., k] = (c * term).sum(-1)
+        return out
+
+    def gaussian_second_moment(self, a):
+        from .pair_kernel import pair_kernel  # one closed form for E σ(aX)σ(bY)
+        a = as_finite_array(a, "a", nonnegative=True)
+        return pair_kernel(self, a, a, np.ones_like(a))
+
+
+def ramp():
+    """The reference ramp of SPEC.md: −2.5 for t ≤ 0.5, 7.5 for t ≥ 1.5."""
+    return PiecewiseLinear([0.5, 1.5], [-2.5, 7.5])
+
+
+def nonmonotone():
+    """The non-monotone variant: knots (0, −2.5), (0.5, −4), (1.5, 7.5)."""
+    return PiecewiseLinear([0.0, 0.5, 1.5], [-2.5, -4.0, 7.5])
+
+
+def _gauss_legendre_composite(lo, hi, panels, order):
+    x, w = np.polynomial.legendre.leggauss(order)
+    edges = np.linspace(lo, hi, panels + 1)
+    half = 0.5 * np.diff(edges)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    nodes = (mid[:, None] + half[:, None] * x[None, :]).ravel()
+    weights = (half[:, None] * w[None, :]).ravel()
+    return nodes, weights
+
+
+class Tanh(Activation):
+    """σ(t) = shift + amplitude · tanh(slope · (t − center)).
+
+    Gaussian coefficients by a composite Gauss-Legendre rule on G ∈ [−12, 12]
+    (the truncated tail has mass below 1e-32); ``panels`` × 8 nodes.
+    """
+
+    name = "tanh"
+
+    def __init__(self, amplitude=1.0, slope=1.0, center=0.0, shift=0.0, panels=256):
+        params = []
+        for name, value in (("amplitude", amplitude), ("slope", slope), ("center", center), ("shift", shift)):
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"{name}: must be finite, got {value}")
+            params.append(value)
+        if params[1] <= 0:
+            raise ValueError(f"slope: must be positive, got {slope}")
+        self.amplitude, self.slope, self.center, self.shift = params
+        self._params = np.array(params)
+        self._nodes, w = _gauss_legendre_composite(-12.0, 12.0, int(panels), 8)
+        self._weights = w * _INV_SQRT_2PI * np.exp(-0.5 * self._nodes**2)
+
+    def __repr__(self):
+        return (f"Tanh(amplitude={self.amplitude}, slope={self.slope}, "
+                f"center={self.center}, shift={self.shift})")
+
+    def kernel_spec(self):
+        return KIND_TANH, self._params
+
+    def sup_norm(self):
+        return abs(self.shift) + abs(self.amplitude)
+
+    def __call__(self, t):
+        return self._sigma(np.asarray(t, dtype=float))
+
+    def derivative(self, t):
+        return self._dsigma(np.asarray(t, dtype=float))
+
+    def _sigma(self, t):
+        return self.shift + self.amplitude * np.tanh(self.slope * (t - self.center))
+
+    def _dsigma(self, t):
+        return self.amplitude * self.slope / np.cosh(self.slope * (t - self.center)) ** 2
+
+    def _node_hermite(self, kmax):
+        g = self._nodes
+        p = np.empty((g.size, kmax + 1))
+        p[:, 0] = 1.0
+        if kmax >= 1:
+            p[:, 1] = g
+        for n in range(1, kmax):
+            p[:, n + 1] = (g * p[:, n] - math.sqrt(n) * p[:, n - 1]) / math.sqrt(n + 1)
+        return p
+
+    def hermite(self, a, kmax, derivative=False):
+        a = as_finite_array(a, "a", nonnegative=True)
+        g = self._nodes
+        p = self._node_hermite(kmax) * self._weights[:, None]
+        at = a.reshape(-1, 1) * g[None, :]
+        if derivative:
+            vals = self._dsigma(at) * g[None, :]
+        else:
+            vals = self._sigma(at)
+        return (vals @ p).reshape(a.shape + (kmax + 1,))
+
+    def gaussian_second_moment(self, a):
+        a = as_finite_array(a, "a", nonnegative=True)
+        at = a.reshape(-1, 1) * self._nodes[None, :]
+        return (self._sigma(at) ** 2 @ self._weights).reshape(a.shape)

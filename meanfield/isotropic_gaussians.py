@@ -1,0 +1,293 @@
+"""The "separating two isotropic Gaussians" model of Mei-Montanari-Nguyen.
+
+y = +1 w.p. ½ with x ~ N(0, (1+Δ)² I_d); y = −1 w.p. ½ with x ~ N(0, (1−Δ)² I_d).
+Neurons θ = w ∈ R^d, σ*(x; w) = σ(⟨w, x⟩), R# = E y² = 1.
+
+Radial reduction (s ranges over the two scales 1 ± Δ):
+    v(r)     = −½ [m((1+Δ) r) − m((1−Δ) r)],                      m(a) = E σ(aG)
+    u(r, r') = ½ Σ_s E_c K(s r, s r', c),   K(a, b, c) = E[σ(aX)σ(bY)], corr c
+             = ½ Σ_s Σ_k μ_k(d) h_k(s r) h_k(s r')                 (Mehler series)
+    ψ(r; ρ̄) = v(r) + ∫ u(r, r') ρ̄(dr'),   R(ρ̄) = 1 + 2∫v dρ̄ + ∫∫u dρ̄ dρ̄.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from ._validation import as_finite_array, check_positive
+from .activations import Activation
+from .pair_kernel import C_SERIES, K_SERIES, _QW, _QX, pair_direct, pair_kernel, pair_series
+from .sphere import angle_quadrature, sphere_moments
+
+#: Relative tolerance of the truncated Mehler series (see ``kernel_features``).
+DEFAULT_TOL = 1e-10
+#: Largest number of Hermite terms a truncation may use.
+MAX_TERMS = 256
+#: Gauss-Legendre nodes in the angle for the exact angular average (converged to ~1e-14).
+ANGLE_NODES = 128
+
+
+@dataclass(frozen=True)
+class KernelFeatures:
+    """Low-rank form of the radial kernel on points r_1..r_M:
+
+        u(r_i, r_j) ≈ Σ_j' weights[j'] values[j', i] values[j', j],
+        ∂_r u(r_i, r_j) ≈ Σ_j' weights[j'] derivatives[j', i] values[j', j],
+
+    with |error| ≤ error_bound · √(E σ(s r_i G)² E σ(s r_j G)²) summed over s.
+    Rows are (scale s, even k < terms): values = h_k(s r), derivatives = s h_k'(s r),
+    weights = ½ μ_k(d).
+    """
+
+    values: np.ndarray
+    derivatives: np.ndarray
+    weights: np.ndarray
+    terms: int
+    error_bound: float
+
+    def project(self, masses):
+        """Moments ⟨h_k(s·), ρ̄⟩ = Σ_i masses_i values[:, i]."""
+        return self.values @ masses
+
+    def potential(self, masses):
+        """∫u(r_i, r')ρ̄(dr') at the feature points, for ρ̄ = Σ masses_i δ_{r_i}."""
+        return (self.weights * self.project(masses)) @ self.values
+
+    def potential_derivative(self, masses):
+        """∂_r ∫u(r, r')ρ̄(dr') at the feature points."""
+        return (self.weights * self.project(masses)) @ self.derivatives
+
+
+def _as_generator(rng):
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    raise ValueError(f"rng: expected a numpy Generator, a SeedSequence or an integer seed, got {type(rng).__name__}")
+
+
+def _normalised_weights(weights, n, name="weights"):
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    w = as_finite_array(weights, name, ndim=1, nonnegative=True)
+    if w.size != n:
+        raise ValueError(f"{name}: expected {n} weights, got {w.size}")
+    total = w.sum()
+    if total <= 0:
+        raise ValueError(f"{name}: must have a positive sum")
+    return w / total
+
+
+class IsotropicGaussians:
+    """Two centred Gaussians with variances (1±Δ)² separated by a two-layer network.
+
+    Parameters
+    ----------
+    delta : float in (0, 1)
+    d : int ≥ 1, the input dimension
+    activation : an :class:`~meanfield.activations.Activation`
+    large_d_limit : bool
+        Use the d → ∞ kernel (only the k = 0 Mehler term, u = ½Σ_s m(sr)m(sr')).
+        ``sample`` and ``population_risk`` still use the finite ``d``.
+    tol : float
+        Relative tolerance of the truncated Mehler series.
+    """
+
+    def __init__(self, delta, d, activation, large_d_limit=False, tol=DEFAULT_TOL):
+        delta = check_positive(delta, "delta")
+        if not delta < 1:
+            raise ValueError(f"delta: must lie in (0, 1), got {delta}")
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"d: must be an integer >= 1, got {d!r}")
+        if not isinstance(activation, Activation):
+            raise ValueError(f"activation: expected an Activation, got {type(activation).__name__}")
+        self.delta = delta
+        self.d = int(d)
+        self.activation = activation
+        self.large_d_limit = bool(large_d_limit)
+        self.tol = check_positive(tol, "tol")
+        self.scales = np.array([1.0 + delta, 1.0 - delta])
+        self.r_sharp = 1.0  # R# = E y²
+        self._mu = sphere_moments(np.inf if self.large_d_limit else self.d, MAX_TERMS)
+
+    def __repr__(self):
+        return (f"IsotropicGaussians(delta={self.delta}, d={self.d}, activation={self.activation!r}"
+                + (", large_d_limit=True)" if self.large_d_limit else ")"))
+
+    # ------------------------------------------------------------------ data
+    def sample(self, n, rng=None):
+        """n iid pairs (X, y): X of shape (n, d), labels y ∈ {±1} of shape (n,)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n: must be a positive integer, got {n!r}")
+        rng = _as_generator(rng)
+        y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+        scale = np.where(y > 0, self.scales[0], self.scales[1])
+        X = rng.standard_normal((n, self.d)) * scale[:, None]
+        return X, y
+
+    # ------------------------------------------------------- radial potentials
+    def _radii(self, r, name="r"):
+        return as_finite_array(r, name, nonnegative=True)
+
+    def v(self, r):
+        """v(r) = −½ [m((1+Δ)r) − m((1−Δ)r)]."""
+        r = self._radii(r)
+        m = self.activation.gaussian_mean
+        return -0.5 * (m(self.scales[0] * r) - m(self.scales[1] * r))
+
+    def dv(self, r):
+        """v'(r) = −½ [(1+Δ) m'((1+Δ)r) − (1−Δ) m'((1−Δ)r)] (right limit at r = 0)."""
+        r = self._radii(r)
+        dm = self.activation.gaussian_mean_derivative
+        s0, s1 = self.scales
+        return -0.5 * (s0 * dm(s0 * r) - s1 * dm(s1 * r))
+
+    def _truncation(self, a):
+        """Smallest even K with μ_K · max_a T_K(a)/S(a) ≤ tol, T_K(a) = Σ_{k≥K} h_k(a)².
+
+        T_K = E σ(aG)² − Σ_{k<K} h_k(a)² (Parseval), and by Cauchy-Schwarz and the
+        monotonicity of μ_k over even k, |Σ_{k≥K} μ_k h_k(a) h_k(b)| ≤ μ_K √(T_K(a)T_K(b)).
+        Returns (K, bound, h) with h[:, k] = h_k(a) for k < K; K = None if MAX_TERMS
+        terms are not enough (then h has MAX_TERMS columns).
+        """
+        if self.large_d_limit:
+            return 1, 0.0, self.activation.hermite(a, 0)
+        second = self.activation.gaussian_second_moment(a)
+        scale = np.maximum(second, np.finfo(float).tiny)
+        kmax = 32
+        while True:
+            h = self.activation.hermite(a, kmax)
+            tail = np.maximum(second[:, None] - np.cumsum(h**2, axis=1), 0.0)  # tail[:, K-1] = T_K
+            for K in range(2, kmax + 1, 2):
+                bound = self._mu[K] * float(np.max(tail[:, K - 1] / scale)) if a.size else 0.0
+                if bound <= self.tol:
+                    return K, bound, h[:, :K]
+            if kmax >= MAX_TERMS:
+                return None, bound, h[:, :MAX_TERMS]
+            kmax = min(2 * kmax, MAX_TERMS)
+
+    def kernel_features(self, r, allow_inexact=False):
+        """Low-rank features of u on the points ``r`` (see :class:`KernelFeatures`).
+
+        The number of terms is chosen so that the relative error bound is ≤ ``tol``;
+        if ``MAX_TERMS`` terms cannot reach it (small d with a kinked σ), a ValueError
+        is raised unless ``allow_inexact``, in which case the bound is reported.
+        """
+        r = self._radii(r, "r").ravel()
+        a = np.concatenate([s * r for s in self.scales])
+        K, bound, h = self._truncation(a)
+        if K is None:
+            if not allow_inexact:
+                raise ValueError(
+                    f"the Mehler series cannot reach tol={self.tol:g} within {MAX_TERMS} terms at d={self.d} "
+                    f"(bound {bound:.2e}); pass allow_inexact=True or use u()/psi(), which fall back to "
+                    "the exact angular quadrature")
+            K = MAX_TERMS
+        ks = np.arange(0, K, 2)
+        dh = self.activation.hermite(a, K - 1, derivative=True)[:, ks]
+        n, ns = r.size, len(self.scales)
+        values = h[:, ks].reshape(ns, n, ks.size).transpose(0, 2, 1).reshape(ns * ks.size, n)
+        derivs = (dh.reshape(ns, n, ks.size) * self.scales[:, None, None]).transpose(0, 2, 1).reshape(ns * ks.size, n)
+        weights = np.tile(0.5 * self._mu[ks], ns)
+        return KernelFeatures(values, derivs, weights, int(K), float(bound))
+
+    def _series_ok(self, *radii):
+        r = np.concatenate([np.ravel(x) for x in radii])
+        K, _, _ = self._truncation(np.concatenate([s * r for s in self.scales]))
+        return K is not None
+
+    def u(self, r, rp):
+        """u(r, r') with broadcasting: the Mehler series when it meets ``tol``,
+        otherwise the angular average of the exact pair kernel (Gauss-Legendre in θ)."""
+        r, rp = np.broadcast_arrays(self._radii(r, "r"), self._radii(rp, "rp"))
+        if self._series_ok(r, rp):
+            feats = self.kernel_features(np.concatenate([r.ravel(), rp.ravel()]))
+            n = r.size
+            out = np.einsum("j,ji,ji->i", feats.weights, feats.values[:, :n], feats.values[:, n:])
+            return out.reshape(r.shape)
+        theta, w = angle_quadrature(self.d, ANGLE_NODES)
+        out = np.zeros(r.shape)
+        for s in self.scales:
+            k = pair_kernel(self.activation, (s * r)[..., None], (s * rp)[..., None], np.cos(theta))
+            out += 0.5 * (k @ w)
+        return out
+
+    def psi(self, r, radii, weights=None):
+        """ψ(r; ρ̄) = v(r) + Σ_i w_i u(r, r_i) for ρ̄ = Σ_i w_i δ_{r_i} (weights sum to 1)."""
+        r = self._radii(r, "r")
+        radii = self._radii(radii, "radii").ravel()
+        if radii.size == 0:
+            raise ValueError("radii: empty")
+        w = _normalised_weights(weights, radii.size)
+        return self.v(r) + self._potential(r.ravel(), radii, w).reshape(r.shape)
+
+    def dpsi(self, r, radii, weights=None):
+        """∂_r ψ(r; ρ̄) (right limit at r = 0), via the Mehler features."""
+        r = self._radii(r, "r")
+        radii = self._radii(radii, "radii").ravel()
+        w = _normalised_weights(weights, radii.size)
+        feats = self.kernel_features(np.concatenate([r.ravel(), radii]))
+        m = r.size
+        coef = feats.weights * (feats.values[:, m:] @ w)
+        return self.dv(r) + (coef @ feats.derivatives[:, :m]).reshape(r.shape)
+
+    def _potential(self, r, radii, w):
+        """Σ_i w_i u(r, r_i) for 1-D r: O((M+n)K) by features when the series is valid."""
+        if self._series_ok(r, radii):
+            feats = self.kernel_features(np.concatenate([r, radii]))
+            m = r.size
+            return (feats.weights * (feats.values[:, m:] @ w)) @ feats.values[:, :m]
+        return self.u(r[:, None], radii[None, :]) @ w
+
+    def radial_risk(self, radii, weights=None):
+        """R(ρ̄) = 1 + 2∫v dρ̄ + ∫∫u dρ̄ dρ̄ for ρ̄ = Σ_i w_i δ_{r_i}."""
+        radii = self._radii(radii, "radii").ravel()
+        if radii.size == 0:
+            raise ValueError("radii: empty")
+        w = _normalised_weights(weights, radii.size)
+        return float(self.r_sharp + 2.0 * w @ self.v(radii) + w @ self._potential(radii, radii, w))
+
+    # ---------------------------------------------------------- finite network
+    def population_risk(self, W):
+        """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network
+        ŷ(x) = (1/N) Σ_i σ(⟨w_i, x⟩), W of shape (N, d). No Monte Carlo: U(w, w') =
+        ½ Σ_s K(s‖w‖, s‖w'‖, cos∠(w, w')) with K from :func:`pair_kernel`.
+        """
+        W = as_finite_array(W, "W", ndim=2)
+        if W.shape[1] != self.d:
+            raise ValueError(f"W: expected shape (N, {self.d}), got {W.shape}")
+        if W.shape[0] == 0:
+            raise ValueError("W: no particles")
+        r = np.linalg.norm(W, axis=1)
+        unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=r[:, None] > 0)
+        gram = np.clip(unit @ unit.T, -1.0, 1.0)
+        kind, p = self.activation.kernel_spec()
+        total = 0.0
+        for s in self.scales:
+            a = s * r
+            h = self.activation.hermite(a, K_SERIES - 1)
+            diag = self.activation.gaussian_second_moment(a)
+            total += 0.5 * _pair_sum(kind, p, a, gram, h, diag, _QX, _QW)
+        n = W.shape[0]
+        return float(self.r_sharp + 2.0 * self.v(r).mean() + total / n**2)
+
+
+@njit(cache=True, parallel=True)
+def _pair_sum(kind, p, a, gram, h, diag, qx, qw):
+    """Σ_ij K(a_i, a_j, gram_ij) with K(a_i, a_i, 1) = diag_i."""
+    n = a.shape[0]
+    rows = np.zeros(n)
+    for i in prange(n):
+        acc = diag[i]
+        for j in range(i + 1, n):
+            c = gram[i, j]
+            if abs(c) <= C_SERIES:
+                acc += 2.0 * pair_series(h[i], h[j], c)
+            else:
+                acc += 2.0 * pair_direct(kind, p, a[i], a[j], c, qx, qw)
+        rows[i] = acc
+    return rows.sum()

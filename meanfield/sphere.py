@@ -1,0 +1,39 @@
+"""Moments of the cosine between two independent uniform directions in R^d.
+
+If c is the first coordinate of a uniform unit vector in R^d, its density is
+∝ (1 − c²)^{(d−3)/2} on [−1, 1] (two atoms ±1 at d = 1) and
+
+    μ_k(d) = E[c^k]:  μ_odd = 0,  μ_0 = 1,  μ_k = μ_{k−2} (k − 1)/(d + k − 2).
+
+As d → ∞, μ_k → δ_{k0} (``d=np.inf``).
+"""
+import math
+
+import numpy as np
+
+
+def sphere_moments(d, kmax):
+    """μ_k(d) = E[c^k] for k = 0..kmax (``d`` ≥ 1 or ``np.inf``)."""
+    if not (d == np.inf or (float(d) == int(d) and d >= 1)):
+        raise ValueError(f"d: must be an integer >= 1 or inf, got {d!r}")
+    mu = np.zeros(int(kmax) + 1)
+    mu[0] = 1.0
+    if d == np.inf:
+        return mu
+    for k in range(2, int(kmax) + 1, 2):
+        mu[k] = mu[k - 2] * (k - 1) / (d + k - 2)
+    return mu
+
+
+def angle_quadrature(d, n):
+    """Nodes θ_j ∈ (0, π) and weights for E f(cos θ), θ the angle between two
+    uniform directions in R^d (density ∝ sin^{d−2} θ), by n-point Gauss-Legendre.
+
+    At d = 1 the angle is 0 or π with probability ½ each.
+    """
+    if d == 1:
+        return np.array([0.0, math.pi]), np.array([0.5, 0.5])
+    x, w = np.polynomial.legendre.leggauss(int(n))
+    theta = 0.5 * math.pi * (x + 1.0)
+    w = w * np.sin(theta) ** (d - 2)
+    return theta, w / w.sum()

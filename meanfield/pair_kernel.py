@@ -25,6 +25,7 @@ from ._validation import as_finite_array
 
 C_SERIES = 0.5
 K_SERIES = 48
+_TAIL = 40.0  # |threshold| beyond which a Gaussian ramp is 0 or linear to double precision
 
 # Quadrature rule for smooth activations: composite Gauss-Legendre on [-12, 12].
 _QX, _QW = _gauss_legendre_composite(-12.0, 12.0, 128, 8)
@@ -32,8 +33,22 @@ _QW = _QW * np.exp(-0.5 * _QX**2) / math.sqrt(2.0 * math.pi)
 
 
 @njit(cache=True)
+def _relu_mean(tau):
+    """E (G − τ)₊ = φ(τ) − τ Φ(−τ)."""
+    return norm_pdf(tau) - tau * norm_cdf(-tau)
+
+
+@njit(cache=True)
 def relu_pair(h, k, rho):
     """E[(X − h)₊ (Y − k)₊] for standard normals with correlation rho."""
+    if h > _TAIL or k > _TAIL:
+        return 0.0  # P(X > 40) underflows
+    if h < -_TAIL and k < -_TAIL:
+        return rho + h * k  # both ramps are linear a.s.
+    if h < -_TAIL:
+        return rho * norm_cdf(-k) - h * _relu_mean(k)  # E[(X − h)(Y − k)₊]
+    if k < -_TAIL:
+        return rho * norm_cdf(-h) - k * _relu_mean(h)
     if rho >= 1.0:
         m = max(h, k)
         q = norm_cdf(-m)
@@ -56,12 +71,6 @@ def relu_pair(h, k, rho):
     quad = (h * h - 2.0 * rho * h * k + k * k) / (s * s)
     exy = rho * lo + rho * h * ph * qh + rho * k * pk * qk + s * norm_pdf(math.sqrt(quad)) / math.sqrt(2.0 * math.pi)
     return exy - k * ex - h * ey + h * k * lo
-
-
-@njit(cache=True)
-def _relu_mean(tau):
-    """E (G − τ)₊ = φ(τ) − τ Φ(−τ)."""
-    return norm_pdf(tau) - tau * norm_cdf(-tau)
 
 
 @njit(cache=True)

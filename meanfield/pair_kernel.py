@@ -25,6 +25,7 @@ from ._validation import as_finite_array
 
 C_SERIES = 0.5
 K_SERIES = 48
+_TINY = 1e-100  # scale below which σ(aX) equals σ(0) to double precision
 _TAIL = 40.0  # |threshold| beyond which a Gaussian ramp is 0 or linear to double precision
 
 # Quadrature rule for smooth activations: composite Gauss-Legendre on [-12, 12].
@@ -39,38 +40,45 @@ def _relu_mean(tau):
 
 
 @njit(cache=True)
-def relu_pair(h, k, rho):
-    """E[(X − h)₊ (Y − k)₊] for standard normals with correlation rho."""
+def orthant_moments(h, k, rho):
+    """(P(A), E[X;A], E[Y;A], E[XY;A]) on A = {X > h, Y > k}, corr(X, Y) = rho."""
     if h > _TAIL or k > _TAIL:
-        return 0.0  # P(X > 40) underflows
+        return 0.0, 0.0, 0.0, 0.0  # P(X > 40) underflows
     if h < -_TAIL and k < -_TAIL:
-        return rho + h * k  # both ramps are linear a.s.
-    if h < -_TAIL:
-        return rho * norm_cdf(-k) - h * _relu_mean(k)  # E[(X − h)(Y − k)₊]
+        return 1.0, 0.0, 0.0, rho
+    if h < -_TAIL:  # A = {Y > k}
+        pk, qk = norm_pdf(k), norm_cdf(-k)
+        return qk, rho * pk, pk, rho * (k * pk + qk)
     if k < -_TAIL:
-        return rho * norm_cdf(-h) - k * _relu_mean(h)
-    if rho >= 1.0:
+        ph, qh = norm_pdf(h), norm_cdf(-h)
+        return qh, ph, rho * ph, rho * (h * ph + qh)
+    if rho >= 1.0:  # Y = X, A = {X > max(h, k)}
         m = max(h, k)
-        q = norm_cdf(-m)
-        return m * norm_pdf(m) + q - (h + k) * norm_pdf(m) + h * k * q
-    if rho <= -1.0:
-        u = -k  # (X − h)(−X − k) > 0 on h < X < u
-        if u <= h:
-            return 0.0
-        p = norm_cdf(u) - norm_cdf(h)
-        ex = norm_pdf(h) - norm_pdf(u)
-        ex2 = p + h * norm_pdf(h) - u * norm_pdf(u)
-        return -ex2 + (h - k) * ex + h * k * p
+        pm, qm = norm_pdf(m), norm_cdf(-m)
+        return qm, pm, pm, m * pm + qm
+    if rho <= -1.0:  # Y = −X, A = {h < X < −k}
+        if -k <= h:
+            return 0.0, 0.0, 0.0, 0.0
+        ph, pk = norm_pdf(h), norm_pdf(k)
+        prob = norm_cdf(-k) - norm_cdf(h)
+        return prob, ph - pk, pk - ph, -(prob + h * ph + k * pk)
     s = math.sqrt((1.0 - rho) * (1.0 + rho))
-    lo = bvn_upper(h, k, rho)
+    prob = bvn_upper(h, k, rho)
     qh = norm_cdf(-(k - rho * h) / s)  # P(Y > k | X = h)
     qk = norm_cdf(-(h - rho * k) / s)  # P(X > h | Y = k)
     ph, pk = norm_pdf(h), norm_pdf(k)
     ex = ph * qh + rho * pk * qk
     ey = pk * qk + rho * ph * qh
     quad = (h * h - 2.0 * rho * h * k + k * k) / (s * s)
-    exy = rho * lo + rho * h * ph * qh + rho * k * pk * qk + s * norm_pdf(math.sqrt(quad)) / math.sqrt(2.0 * math.pi)
-    return exy - k * ex - h * ey + h * k * lo
+    exy = rho * prob + rho * h * ph * qh + rho * k * pk * qk + s * norm_pdf(math.sqrt(quad)) / math.sqrt(2.0 * math.pi)
+    return prob, ex, ey, exy
+
+
+@njit(cache=True)
+def relu_pair(h, k, rho):
+    """E[(X − h)₊ (Y − k)₊] for standard normals with correlation rho."""
+    prob, ex, ey, exy = orthant_moments(h, k, rho)
+    return exy - k * ex - h * ey + h * k * prob
 
 
 @njit(cache=True)
@@ -78,9 +86,10 @@ def pl_pair_closed_form(p, a, b, c):
     """K(a, b, c) for σ = p[0] + Σ_i p[2i+2] (t − p[2i+1])₊ (closed form)."""
     y0 = p[0]
     n = (p.shape[0] - 1) // 2
-    if a == 0.0 or b == 0.0:
-        # σ(0·X) ≡ σ(0): K = σ(0) · m(other)
-        other = a + b
+    if a < _TINY or b < _TINY:
+        # σ(aX) = σ(0) + O(a): below round-off for a < 1e-100, and exact at a = 0.
+        # K = σ(0) · m(other)  (avoids overflow of t_i/a in the closed form)
+        other = max(a, b) if max(a, b) >= _TINY else 0.0
         s0 = act_value(KIND_PIECEWISE_LINEAR, p, 0.0)
         if other == 0.0:
             return s0 * s0

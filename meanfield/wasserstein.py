@@ -120,10 +120,14 @@ def _quantile_gaps(radii, density, edges, weights, index):
     """dq, f0, f1 on the merged q-intervals with f = Q_emp - Q_grid (linear there)."""
     x, w = _weighted_sample_1d(radii, weights, "radii", "weights")
     edges, mass = _grid_density(density, edges, index)
-    keep = mass > 0                      # empty cells: Q_grid jumps over them
-    left, width, m = edges[:-1][keep], np.diff(edges)[keep], mass[keep]
-    G = np.concatenate(([0.0], np.cumsum(m)))
-    G[-1] = 1.0
+    cum = np.concatenate(([0.0], np.cumsum(mass)))
+    cum[-1] = 1.0
+    # cells whose mass does not move the cumulative sum (empty, or below its
+    # round-off) are jumped over by Q_grid; the rest have G[j+1] > G[j] exactly
+    keep = np.diff(cum) > 0
+    left, width = edges[:-1][keep], np.diff(edges)[keep]
+    G = np.concatenate((cum[:-1][keep], [1.0]))
+    m = np.diff(G)
     W = np.cumsum(w)
     W[-1] = 1.0
     q = np.unique(np.concatenate((G, W)))
@@ -131,7 +135,7 @@ def _quantile_gaps(radii, density, edges, weights, index):
     mid = 0.5 * (q0 + q1)
     j = np.clip(np.searchsorted(G, mid, side="right") - 1, 0, m.size - 1)
     i = np.clip(np.searchsorted(W, mid, side="left"), 0, x.size - 1)
-    slope = width[j] / m[j]              # Q_grid(q) = left_j + (q - G_j) * slope_j
+    slope = width[j] / m[j]              # Q_grid(q) = left_j + (q - G_j) * slope_j, m_j = G_{j+1} - G_j > 0
     f0 = x[i] - (left[j] + (q0 - G[j]) * slope)
     f1 = x[i] - (left[j] + (q1 - G[j]) * slope)
     return q1 - q0, f0, f1

@@ -278,3 +278,14 @@ P = np.zeros((3, 2))
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_w2_radial_with_cells_below_cumulative_round_off():
+    """Tail cells of mass 1e-200 (as a PDE tail produces), after a cumulative sum that
+    rounds below 1, change nothing."""
+    body = np.full(10, 1.0)  # ten unit-mass cells: Σ 0.1 rounds to 0.9999999999999999
+    edges = np.arange(13.0)
+    dens = np.concatenate([body, [1e-200, 1e-190]])
+    pts = np.arange(10) + 0.5  # midpoints: W2² = 1/12, W1 = 1/4 exactly
+    assert w2_radial(pts, dens, edges=edges) == pytest.approx(np.sqrt(1.0 / 12.0), rel=1e-12)
+    assert w1_radial(pts, dens, edges=edges) == pytest.approx(0.25, rel=1e-12)

@@ -121,7 +121,7 @@ def _quantile_gaps(radii, density, edges, weights, index):
     x, w = _weighted_sample_1d(radii, weights, "radii", "weights")
     edges, mass = _grid_density(density, edges, index)
     cum = np.concatenate(([0.0], np.cumsum(mass)))
-    cum[-1] = 1.0
+    cum /= cum[-1]  # monotone and ending at exactly 1
     # cells whose mass does not move the cumulative sum (empty, or below its
     # round-off) are jumped over by Q_grid; the rest have G[j+1] > G[j] exactly
     keep = np.diff(cum) > 0

@@ -1,0 +1,115 @@
+"""Lagrangian (quantile-particle) solver of the noiseless radial dynamics.
+
+ρ̄_t ≈ (1/n) Σ_i δ_{X_i(t)} with X_i(0) = F_0^{-1}((i − ½)/n) and
+
+    dX_i/dt = −2ξ(t) ∂_rψ(X_i; ρ̄_t),   ∂_rψ(r; ρ̄) = v'(r) + (1/n) Σ_k ∂_r u(r, X_k),
+
+integrated by classical RK4 with a fixed step. Particles live on r ≥ 0: every stage
+evaluates the field at max(X, 0) and every step projects X ← max(X, 0), so a particle
+at 0 stays while its velocity points inward and leaves when it points outward
+(∂_rψ(0+) is the right limit). In 1-D the particles stay ordered, so they remain
+quantiles of ρ̄_t: an independent check of the finite-volume solver.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from .radial_pde import InitialLaw, check_times, xi_function
+
+
+@dataclass
+class RadialLagrangianSolution:
+    """times (S,), radii (S, n) sorted particle radii (equal weights 1/n), steps."""
+
+    times: np.ndarray
+    radii: np.ndarray
+    steps: int
+
+    def mean_radius(self, k):
+        return float(self.radii[k].mean())
+
+
+def radial_velocity(model, x, xi_value=1.0):
+    """−2ξ ∂_rψ(x; (1/n)Σδ_x) at the particles x ≥ 0 (O(n·J) via the Mehler features)."""
+    feats = model.kernel_features(x)
+    masses = np.full(x.size, 1.0 / x.size)
+    return -2.0 * xi_value * (model.dv(x) + feats.potential_derivative(masses))
+
+
+class _FeatureTable:
+    """Cubic splines (in r) of the Mehler features h_k(s r) and ∂_r h_k(s r), tabulated
+    exactly by ``model.kernel_features`` on a uniform grid of step ``h`` (error O(h⁴),
+    ~1e-9 at h = 1e-3): ~10× cheaper than re-evaluating the features every stage.
+    The table is rebuilt on a larger range when a particle leaves it."""
+
+    def __init__(self, model, r_hi, h=1e-3):
+        self.model, self.h = model, h
+        self._build(r_hi)
+
+    def _build(self, r_hi):
+        self.r_hi = float(r_hi)
+        grid = np.linspace(0.0, self.r_hi, int(np.ceil(self.r_hi / self.h)) + 1)
+        feats = self.model.kernel_features(grid)
+        self.weights = feats.weights
+        self._val = CubicSpline(grid, feats.values.T)
+        self._der = CubicSpline(grid, feats.derivatives.T)
+
+    def velocity(self, x, xi_value):
+        if x.max() > self.r_hi:
+            self._build(1.5 * x.max())
+        coef = self.weights * (self._val(x).T @ np.full(x.size, 1.0 / x.size))
+        return -2.0 * xi_value * (self.model.dv(x) + self._der(x) @ coef)
+
+
+def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), n=2000,
+                            dt=1e-3, xi=None, exact_features=False, progress=None):
+    """Quantile particles X_i(0) = F_0^{-1}((i−½)/n) moved by RK4 with step ``dt``;
+    returns a :class:`RadialLagrangianSolution` with the radii at ``times``.
+    ``exact_features``: evaluate ``model.kernel_features`` at the particles every stage
+    (slow) instead of the spline table of :class:`_FeatureTable`."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n: must be a positive integer, got {n!r}")
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt: must be positive, got {dt!r}")
+    times = check_times(times)
+    xi_of = xi_function(xi)
+    law = InitialLaw(init, kappa, model.d)
+    x = np.sort(law.quantiles((np.arange(n) + 0.5) / n))
+
+    table = None if exact_features else _FeatureTable(model, 2.0 * x.max() + 1.0)
+
+    def vel(y, s):
+        y = np.maximum(y, 0.0)
+        if table is None:
+            return radial_velocity(model, y, xi_of(s))
+        return table.velocity(y, xi_of(s))
+
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=float(times[-1]), unit="t", desc=f"radial particles (n={n})")
+    snaps, t, steps = [], 0.0, 0
+    try:
+        for t_next in times:
+            while t < t_next - 1e-12:
+                h = min(dt, t_next - t)
+                k1 = vel(x, t)
+                k2 = vel(x + 0.5 * h * k1, t + 0.5 * h)
+                k3 = vel(x + 0.5 * h * k2, t + 0.5 * h)
+                k4 = vel(x + h * k3, t + h)
+                x = np.maximum(x + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4), 0.0)
+                t = t_next if t + h >= t_next - 1e-12 else t + h
+                steps += 1
+                if bar is not None:
+                    bar.update(h)
+            snaps.append(np.sort(x))
+    finally:
+        if bar is not None:
+            bar.close()
+    return RadialLagrangianSolution(times=times, radii=np.array(snaps), steps=steps)

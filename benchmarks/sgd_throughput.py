@@ -1,0 +1,161 @@
+"""SGD throughput: the Numba kernel vs a plain NumPy step loop vs PyTorch eager (CPU).
+
+One step = draw (y, x), z = W x, ŷ = mean σ(z), W += 2s(y − ŷ) σ'(z) xᵀ (batch 1,
+no noise).  All three run single-threaded (BLAS and torch threads pinned to 1).
+The streaming bound is a kernel that only reads W once and reads + writes it
+once per step (the memory traffic every SGD step needs); bound_fraction =
+numba steps/s ÷ bound steps/s.
+
+    python benchmarks/sgd_throughput.py [--quick] [--out PATH]
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from meanfield import IsotropicGaussians, ramp  # noqa: E402
+from solvers._sgd_kernels import streaming_bound_block  # noqa: E402
+from solvers.initialization import init_gaussian  # noqa: E402
+from solvers.sgd import run_sgd  # noqa: E402
+
+try:
+    import torch
+    torch.set_num_threads(1)
+except ImportError:  # optional comparison only
+    torch = None
+
+CASES = [(800, 40), (10000, 40), (800, 320)]
+DTYPES = ["float64", "float32"]
+EPS = 1e-4
+KAPPA = 0.8
+
+
+def best_rate(run, steps, repeats):
+    """Best steps/s over ``repeats`` timed calls of run(steps) (after one warm-up call)."""
+    run(min(steps, 10))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(steps)
+        best = min(best, time.perf_counter() - start)
+    return steps / best
+
+
+def numba_runner(model, W0, dtype):
+    def run(steps):
+        run_sgd(model, W0, EPS, [steps * EPS], seed=1, dtype=dtype, record=(), progress=False)
+    return run
+
+
+def numpy_runner(model, W0, dtype):
+    """The straightforward vectorised NumPy loop (σ, σ' from the model's activation)."""
+    sigma, scales = model.activation, model.scales.astype(dtype)
+
+    def run(steps):
+        rng = np.random.default_rng(1)
+        W = W0.astype(dtype)
+        for _ in range(steps):
+            y = 1.0 if rng.random() < 0.5 else -1.0
+            x = rng.standard_normal(W.shape[1], dtype=dtype) * scales[0 if y > 0 else 1]
+            z = W @ x
+            residual = y - sigma(z).mean()
+            W += (2 * EPS * residual * sigma.derivative(z)).astype(dtype)[:, None] * x[None, :]
+    return run
+
+
+def torch_runner(model, W0, dtype):
+    """The same loop in PyTorch eager mode; σ = y₀ + Σ c_i (t − t_i)₊ from kernel_spec."""
+    kind, params = model.activation.kernel_spec()
+    if kind != 0:
+        raise ValueError("torch benchmark implements piecewise-linear σ only")
+    tdtype = getattr(torch, dtype)
+    offset = float(params[0])
+    knots = torch.tensor(params[1::2], dtype=tdtype)
+    coefs = torch.tensor(params[2::2], dtype=tdtype)
+    scales = [float(s) for s in model.scales]
+
+    def run(steps):
+        gen = torch.Generator().manual_seed(1)
+        W = torch.tensor(W0, dtype=tdtype)
+        with torch.no_grad():
+            for _ in range(steps):
+                y = 1.0 if torch.rand((), generator=gen).item() < 0.5 else -1.0
+                x = torch.randn(W.shape[1], generator=gen, dtype=tdtype) * scales[0 if y > 0 else 1]
+                z = W @ x
+                shifted = z[:, None] - knots
+                yhat = offset + (coefs * shifted.clamp_min(0)).sum(1).mean()
+                dsigma = (coefs * (shifted >= 0)).sum(1)
+                W.add_(torch.outer(2 * EPS * (y - yhat) * dsigma, x))
+    return run
+
+
+def bound_runner(W0, dtype):
+    x = np.random.default_rng(0).standard_normal(W0.shape[1]).astype(dtype)
+
+    def run(steps):
+        streaming_bound_block(W0.astype(dtype), x, steps)
+    return run
+
+
+def measure(quick):
+    model_cache = {}
+    rows = []
+    budget = 2e9 if not quick else 2e8  # multiply-adds per timed numba call
+    repeats = 3 if not quick else 1
+    for n, d in CASES:
+        if d not in model_cache:
+            model_cache[d] = IsotropicGaussians(delta=0.8, d=d, activation=ramp())
+        model = model_cache[d]
+        W0 = init_gaussian(n, d, KAPPA, seed=0)
+        fast_steps = max(100, int(budget / (n * d)))
+        slow_steps = max(20, fast_steps // 50)
+        for dtype in DTYPES:
+            row = {"N": n, "d": d, "dtype": dtype}
+            row["numba_steps_per_s"] = best_rate(numba_runner(model, W0, dtype), fast_steps, repeats)
+            row["numpy_steps_per_s"] = best_rate(numpy_runner(model, W0, dtype), slow_steps, repeats)
+            row["torch_steps_per_s"] = (best_rate(torch_runner(model, W0, dtype), slow_steps, repeats)
+                                        if torch is not None else None)
+            bound = best_rate(bound_runner(W0, dtype), fast_steps, repeats)
+            row["bound_steps_per_s"] = bound
+            row["bound_fraction"] = row["numba_steps_per_s"] / bound
+            rows.append(row)
+            print_row(row)
+    return rows
+
+
+def print_row(row):
+    torch_rate = row["torch_steps_per_s"]
+    vs_torch = f"{row['numba_steps_per_s'] / torch_rate:8.1f}x" if torch_rate else "      n/a"
+    torch_text = f"{torch_rate:10.0f}" if torch_rate else "       n/a"
+    print(f"{row['N']:>6} {row['d']:>4} {row['dtype']:>8} {row['numba_steps_per_s']:12.0f} "
+          f"{row['numpy_steps_per_s']:10.0f} {torch_text} "
+          f"{row['numba_steps_per_s'] / row['numpy_steps_per_s']:8.1f}x {vs_torch} {row['bound_fraction']:7.2f}",
+          flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "sgd_throughput.json"))
+    parser.add_argument("--quick", action="store_true", help="shorter timings, one repeat")
+    args = parser.parse_args(argv)
+    print(f"{'N':>6} {'d':>4} {'dtype':>8} {'numba st/s':>12} {'numpy st/s':>10} {'torch st/s':>10} "
+          f"{'vs numpy':>9} {'vs torch':>9} {'bound':>7}")
+    rows = measure(args.quick)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"cases": rows, "threads": 1, "torch_version": getattr(torch, "__version__", None)},
+                              indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

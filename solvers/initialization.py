@@ -1,0 +1,29 @@
+"""Initial particle clouds."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def init_gaussian(N, d, kappa, seed=None):
+    """N iid rows w_i ~ N(0, κ²/d · I_d), shape (N, d), float64 (numpy default_rng(seed)).
+
+    Then E‖w_i‖² = κ² and ‖w_i‖ ~ (κ/√d) χ_d.
+    """
+    N = _positive_int(N, "N")
+    d = _positive_int(d, "d")
+    try:
+        kappa = float(kappa)
+    except (TypeError, ValueError):
+        raise ValueError(f"kappa: must be a number, got {kappa!r}") from None
+    if not (math.isfinite(kappa) and kappa > 0):
+        raise ValueError(f"kappa: must be positive and finite, got {kappa!r}")
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((N, d)) * (kappa / math.sqrt(d))

@@ -1,0 +1,278 @@
+"""One-pass (noisy) SGD on the two-layer network ŷ(x) = (1/N) Σ_i σ(⟨w_i, x⟩).
+
+Step k (time t = kε, s_k = ε ξ(kε), a fresh batch of b samples, all seeing the
+same current θ):
+
+    w_i ← (1 − 2λ s_k) w_i + (2 s_k / b) Σ_j (y_j − ŷ(x_j)) σ'(⟨w_i, x_j⟩+) x_j + √(4 s_k/β) g_i
+
+with g_i ~ N(0, I_d) only when β is given.  The noise is √(4 s_k/β), not the
+√(2 s_k/β) printed in the slides: with this factor the N → ∞, ε → 0 limit is
+∂_t ρ = 2ξ ∇·(ρ ∇Ψ_λ) + (2ξ/β) Δρ, whose fixed point is ρ ∝ exp(−β Ψ_λ) (SPEC.md).
+σ' is the right derivative σ'(t+), which defines the drift at w = 0.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ._sgd_kernels import initial_rng_state, sgd_block
+from .result import ParticleResult
+
+#: |w| beyond this (or NaN/inf) is reported as divergence.
+DIVERGENCE_THRESHOLD = 1e8
+#: Upper bound on the steps of one kernel call (progress / Ctrl-C / checkpoint granularity).
+MAX_BLOCK_STEPS = 100_000
+#: Target multiply-adds per kernel call (≈ 0.1 s): blocks are shorter for big N·d·b.
+BLOCK_WORK = 2e8
+RECORD_KEYS = ("radii", "risk", "weights")
+
+
+class DivergenceError(FloatingPointError):
+    """SGD iterates became non-finite or exceeded DIVERGENCE_THRESHOLD."""
+
+    def __init__(self, step, time):
+        self.step, self.time = int(step), float(time)
+        super().__init__(f"SGD diverged: |w| > {DIVERGENCE_THRESHOLD:g} or non-finite, detected at step "
+                         f"{self.step} (t = {self.time:g}); reduce eps or lam")
+
+
+# ----------------------------------------------------------------- validation
+def _finite_float(value, name):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    return v
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype: must be 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+def _check_times(times):
+    try:
+        t = np.asarray(times, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"times: cannot convert to an array of numbers ({times!r})") from None
+    if t.size == 0:
+        raise ValueError("times: need at least one snapshot time")
+    if not np.all(np.isfinite(t)):
+        raise ValueError("times: contains NaN or inf")
+    if np.any(t < 0):
+        raise ValueError("times: must be non-negative")
+    if np.any(np.diff(t) < 0):
+        raise ValueError("times: must be sorted in increasing order")
+    return t
+
+
+def _check_record(record):
+    record = (record,) if isinstance(record, str) else tuple(record or ())
+    unknown = [key for key in record if key not in RECORD_KEYS]
+    if unknown:
+        raise ValueError(f"record: unknown keys {unknown}; allowed {list(RECORD_KEYS)}")
+    return record
+
+
+def _check_weights(W0, d, dtype):
+    try:
+        W = np.array(W0, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("W0: cannot convert to a numeric array") from None
+    if W.ndim != 2 or W.shape[1] != d or W.shape[0] < 1:
+        raise ValueError(f"W0: expected shape (N, {d}) with N >= 1, got {W.shape}")
+    if not np.all(np.isfinite(W)):
+        raise ValueError("W0: contains NaN or inf")
+    return np.ascontiguousarray(W, dtype=dtype)
+
+
+def _step_size_function(xi, eps):
+    """s(k) = ε ξ(kε) for an integer array k, vectorised when ξ accepts arrays."""
+    if xi is None:
+        xi = 1.0
+    if not callable(xi):
+        value = _finite_float(xi, "xi")
+        if value <= 0:
+            raise ValueError(f"xi: must be positive, got {xi!r}")
+        return lambda k: np.full(k.shape, eps * value)
+
+    def step_sizes(k):
+        t = k * eps
+        try:
+            values = np.asarray(xi(t), dtype=float)
+            if values.shape != t.shape:
+                raise ValueError
+        except Exception:  # ξ not vectorised: evaluate point by point
+            values = np.array([float(xi(tk)) for tk in t])
+        if not np.all(np.isfinite(values)) or np.any(values < 0):
+            raise ValueError("xi: must return finite non-negative values")
+        return eps * values
+
+    return step_sizes
+
+
+# ------------------------------------------------------------- checkpointing
+def _checkpoint_key(seed, eps, W, batch, beta, lam):
+    """The run parameters a checkpoint must match to be resumed."""
+    return np.array([seed, eps, W.shape[0], W.shape[1], np.dtype(W.dtype).itemsize, batch,
+                     -1.0 if beta is None else beta, lam], dtype=float)
+
+
+def _save_checkpoint(path, key, W, state, step, snapshots):
+    arrays = dict(key=key, W=W, rng_state=state, step=np.int64(step),
+                  snap_steps=np.array([snap["step"] for snap in snapshots], dtype=np.int64))
+    for name in RECORD_KEYS:
+        if snapshots and name in snapshots[0]:
+            arrays["snap_" + name] = np.stack([snap[name] for snap in snapshots])
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path, key, record, target_steps):
+    with np.load(path) as data:
+        if data["key"].shape != key.shape or not np.array_equal(data["key"], key):
+            raise ValueError(f"checkpoint: {path} belongs to a different run "
+                             "(seed, eps, N, d, dtype, batch, beta or lam differ); delete it or pass another path")
+        snap_steps = data["snap_steps"]
+        if not np.array_equal(snap_steps, target_steps[:snap_steps.size]):
+            raise ValueError(f"checkpoint: {path} has snapshots at steps {snap_steps.tolist()}, "
+                             "which do not start the requested times")
+        missing = [name for name in record if snap_steps.size and "snap_" + name not in data]
+        if missing:
+            raise ValueError(f"checkpoint: {path} did not record {missing}; use the same record")
+        snapshots = []
+        for idx, step in enumerate(snap_steps):
+            snap = {"step": int(step)}
+            for name in record:
+                snap[name] = data["snap_" + name][idx]
+            snapshots.append(snap)
+        return data["W"].copy(), data["rng_state"].copy(), int(data["step"]), snapshots
+
+
+# ------------------------------------------------------------------- driver
+def _snapshot(model, W, step, record):
+    snap = {"step": step}
+    if "radii" in record:
+        snap["radii"] = np.linalg.norm(W.astype(np.float64), axis=1)
+    if "risk" in record:
+        snap["risk"] = np.float64(model.population_risk(W.astype(np.float64)))
+    if "weights" in record:
+        snap["weights"] = W.copy()
+    return snap
+
+
+def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0, dtype="float64",
+            record=("radii", "risk"), progress=None, checkpoint=None):
+    """Run (noisy) one-pass SGD from W0 and record snapshots at ``times``.
+
+    Parameters
+    ----------
+    model : IsotropicGaussians (uses ``d``, ``scales``, ``activation``, ``population_risk``).
+    W0 : (N, d) initial weights (not modified).
+    eps : step size ε > 0; time t is reached after round(t/ε) steps.
+    times : non-decreasing snapshot times ≥ 0. The random stream does not depend
+        on them: the state at a given step is bitwise the same for any ``times``.
+    seed : non-negative int; the xoshiro256** stream is seeded by SeedSequence(seed).
+    batch : samples per step b ≥ 1 (their gradient terms are averaged).
+    xi : step-size schedule ξ: None (ξ ≡ 1), a positive number, or a callable ξ(t)
+        (called on arrays of times when it accepts them); s_k = ε ξ(kε).
+    beta : inverse temperature β > 0 of the Langevin noise √(4 s_k/β) g, or None (no noise).
+    lam : ℓ2 regularisation λ ≥ 0 (the factor 1 − 2λ s_k).
+    dtype : "float64" or "float32" for the weights inside the kernel.
+    record : subset of ("radii", "risk", "weights"); risk is the exact R_N.
+    progress : show a tqdm bar; None = only if stderr is a terminal.
+    checkpoint : path of an .npz file saved after every block; if it exists and
+        matches (seed, eps, N, d, dtype, batch, beta, lam) the run resumes from it.
+
+    Returns a :class:`ParticleResult` (dynamics "sgd"). Ctrl-C stops between blocks
+    and returns what was computed, with ``interrupted=True``. Raises
+    :class:`DivergenceError` if |w| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
+    """
+    eps = _finite_float(eps, "eps")
+    if eps <= 0:
+        raise ValueError(f"eps: must be positive, got {eps!r}")
+    times = _check_times(times)
+    seed = _check_int(seed, "seed", 0)
+    batch = _check_int(batch, "batch", 1)
+    if beta is not None:
+        beta = _finite_float(beta, "beta")
+        if beta <= 0:
+            raise ValueError(f"beta: must be positive (or None for no noise), got {beta!r}")
+    lam = _finite_float(lam, "lam")
+    if lam < 0:
+        raise ValueError(f"lam: must be non-negative, got {lam!r}")
+    dtype = _check_dtype(dtype)
+    record = _check_record(record)
+    W = _check_weights(W0, model.d, dtype)
+    step_sizes = _step_size_function(xi, eps)
+    if progress is None:
+        progress = sys.stderr.isatty()
+
+    target_steps = np.rint(times / eps).astype(np.int64)
+    kind, params = model.activation.kernel_spec()
+    scales = np.ascontiguousarray(model.scales, dtype=np.float64)
+    inv_beta = 0.0 if beta is None else 1.0 / beta
+    n, d = W.shape
+    block_steps = int(max(1, min(MAX_BLOCK_STEPS, BLOCK_WORK // (n * d * batch))))
+
+    state = initial_rng_state(seed)
+    counter = np.zeros(1, dtype=np.int64)
+    snapshots = []
+    key = _checkpoint_key(seed, eps, W, batch, beta, lam)
+    if checkpoint is not None and os.path.exists(checkpoint):
+        W, state, counter[0], snapshots = _load_checkpoint(checkpoint, key, record, target_steps)
+
+    interrupted = False
+    bar = tqdm(total=int(target_steps[-1]), initial=int(counter[0]), disable=not progress,
+               unit="step", desc="sgd")
+    try:
+        for target in target_steps[len(snapshots):]:
+            while counter[0] < target:
+                start = int(counter[0])
+                count = min(block_steps, int(target) - start)
+                failed = sgd_block(W, state, counter, step_sizes(np.arange(start, start + count)),
+                                   batch, lam, inv_beta, beta is not None, scales, kind, params,
+                                   DIVERGENCE_THRESHOLD)
+                if failed >= 0:
+                    raise DivergenceError(failed, failed * eps)
+                bar.update(int(counter[0]) - start)
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, key, W, state, int(counter[0]), snapshots)
+            snapshots.append(_snapshot(model, W, int(target), record))
+            if checkpoint is not None:
+                _save_checkpoint(checkpoint, key, W, state, int(counter[0]), snapshots)
+    except KeyboardInterrupt:
+        interrupted = True
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, key, W, state, int(counter[0]), snapshots)
+        if not snapshots or snapshots[-1]["step"] != counter[0]:
+            snapshots.append(_snapshot(model, W, int(counter[0]), record))
+    finally:
+        bar.close()
+
+    def collect(name):
+        return np.stack([snap[name] for snap in snapshots]) if name in record and snapshots else None
+
+    return ParticleResult(
+        times=np.array([snap["step"] for snap in snapshots], dtype=float) * eps,
+        radii=collect("radii"), risk=collect("risk"), weights=collect("weights"),
+        steps=int(counter[0]), interrupted=interrupted, eps=eps, seed=seed, dynamics="sgd")

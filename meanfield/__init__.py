@@ -8,6 +8,7 @@ from .activations import Activation, PiecewiseLinear, Tanh, nonmonotone, ramp
 from .isotropic_gaussians import IsotropicGaussians, KernelFeatures
 from .pair_kernel import pair_kernel
 from .sphere import angle_quadrature, sphere_moments
+from .wasserstein import W2Result, w1_empirical_1d, w1_radial, w2_empirical_1d, w2_particles, w2_radial
 
 __all__ = [
     "Activation",
@@ -20,4 +21,10 @@ __all__ = [
     "pair_kernel",
     "sphere_moments",
     "angle_quadrature",
+    "w2_radial",
+    "w1_radial",
+    "w2_empirical_1d",
+    "w1_empirical_1d",
+    "w2_particles",
+    "W2Result",
 ]

@@ -20,13 +20,16 @@ from numba import njit, prange
 
 from ._validation import as_finite_array, check_positive
 from .activations import Activation
-from .pair_kernel import C_SERIES, K_SERIES, _QW, _QX, pair_direct, pair_kernel, pair_series
+from .pair_kernel import (_QW, _QX, _TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct,
+                          pair_kernel, pair_series)
 from .sphere import angle_quadrature, sphere_moments
 
 #: Relative tolerance of the truncated Mehler series (see ``kernel_features``).
 DEFAULT_TOL = 1e-10
 #: Largest number of Hermite terms a truncation may use.
 MAX_TERMS = 256
+#: Particle count from which the O(N²) kernels use threads (below, thread start-up dominates).
+PARALLEL_MIN = 256
 #: Gauss-Legendre nodes in the angle for the exact angular average (converged to ~1e-14).
 ANGLE_NODES = 128
 
@@ -275,19 +278,145 @@ class IsotropicGaussians:
         n = W.shape[0]
         return float(self.r_sharp + 2.0 * self.v(r).mean() + total / n**2)
 
+    def potential_gradient(self, W):
+        """∇_θ Ψ(θ_i; ρ̂) for every particle, ρ̂ = (1/N) Σ_j δ_{θ_j}, W of shape (N, d).
+
+        ∇Ψ(w_i) = v'(r_i) ŵ_i + (1/N) Σ_j ½ Σ_s [s ∂_aK ŵ_i + (∂_cK / r_i)(ŵ_j − c_ij ŵ_i)],
+        K evaluated at (s r_i, s r_j, c_ij), c_ij = ŵ_i·ŵ_j (Mehler series for |c| ≤ ½,
+        closed form or quadrature otherwise; the j = i term has c = 1 and no angular part).
+        This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
+        kinked at 0, the gradient is defined as the population average of the SGD
+        direction with σ'(0+): E_x[σ'(0+)(ŷ(x) − y) x] = σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
+        """
+        W = as_finite_array(W, "W", ndim=2)
+        if W.shape[1] != self.d or W.shape[0] == 0:
+            raise ValueError(f"W: expected shape (N, {self.d}) with N >= 1, got {W.shape}")
+        r = np.linalg.norm(W, axis=1)
+        zero = r < _TINY
+        unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
+        gram = np.clip(unit @ unit.T, -1.0, 1.0)
+        kind, p = self.activation.kernel_spec()
+        h_t = np.ascontiguousarray(np.stack([self.activation.hermite(s * r, K_SERIES - 1).T for s in self.scales]))
+        dh = np.stack([self.activation.hermite(s * r, K_SERIES - 1, derivative=True) for s in self.scales])
+        dsigma0 = float(self.activation.derivative(0.0))
+        radial, mixing = _gradient_coefficients(kind, p, self.scales, r, zero, gram, h_t, dh, dsigma0, _QX, _QW)
+        n = W.shape[0]
+        radial = radial / n + np.where(zero, 0.0, self.dv(r))
+        return radial[:, None] * unit + (mixing / n) @ unit
+
+
+@njit(cache=True)
+def _pair_sum_row(i, kind, p, a, gram, h, diag, qx, qw):
+    """diag_i + 2 Σ_{j>i} K(a_i, a_j, gram_ij)."""
+    acc = diag[i]
+    for j in range(i + 1, a.shape[0]):
+        c = gram[i, j]
+        if abs(c) <= C_SERIES:
+            acc += 2.0 * pair_series(h[i], h[j], c)
+        else:
+            acc += 2.0 * pair_direct(kind, p, a[i], a[j], c, qx, qw)
+    return acc
+
+
+@njit(cache=True)
+def _pair_sum_serial(kind, p, a, gram, h, diag, qx, qw):
+    total = 0.0
+    for i in range(a.shape[0]):
+        total += _pair_sum_row(i, kind, p, a, gram, h, diag, qx, qw)
+    return total
+
 
 @njit(cache=True, parallel=True)
-def _pair_sum(kind, p, a, gram, h, diag, qx, qw):
-    """Σ_ij K(a_i, a_j, gram_ij) with K(a_i, a_i, 1) = diag_i."""
-    n = a.shape[0]
-    rows = np.zeros(n)
-    for i in prange(n):
-        acc = diag[i]
-        for j in range(i + 1, n):
-            c = gram[i, j]
-            if abs(c) <= C_SERIES:
-                acc += 2.0 * pair_series(h[i], h[j], c)
-            else:
-                acc += 2.0 * pair_direct(kind, p, a[i], a[j], c, qx, qw)
-        rows[i] = acc
+def _pair_sum_parallel(kind, p, a, gram, h, diag, qx, qw):
+    rows = np.zeros(a.shape[0])
+    for i in prange(a.shape[0]):
+        rows[i] = _pair_sum_row(i, kind, p, a, gram, h, diag, qx, qw)
     return rows.sum()
+
+
+def _pair_sum(kind, p, a, gram, h, diag, qx, qw):
+    """Σ_ij K(a_i, a_j, gram_ij) with K(a_i, a_i, 1) = diag_i (threads only when N is large)."""
+    kernel = _pair_sum_parallel if a.shape[0] >= PARALLEL_MIN else _pair_sum_serial
+    return kernel(kind, p, a, gram, h, diag, qx, qw)
+
+
+@njit(cache=True)
+def _gradient_row(i, kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw, mixing_row):
+    """Row i of the coefficients of ∇Ψ(w_i) = radial_i ŵ_i + Σ_j mixing_ij ŵ_j (before the 1/N).
+
+    h_t[s, k, j] = h_k(s r_j) (k-major so the Horner loops over j vectorise), dh[s, j, k] = h_k'(s r_j).
+    Row i uses the series for |c_ij| ≤ C_SERIES with as many terms as its largest such
+    |c| needs for a relative error below 1e-13, and the direct evaluation otherwise.
+    Writes mixing_row and returns radial_i.
+    """
+    n = r.shape[0]
+    n_terms = h_t.shape[1]
+    if zero[i]:
+        for j in range(n):
+            acc = 0.0
+            for si in range(scales.shape[0]):
+                acc += 0.5 * scales[si] * dsigma0 * h_t[si, 1, j]
+            mixing_row[j] = acc
+        return 0.0
+    c_row = gram[i]
+    c_max = 0.0
+    for j in range(n):
+        if j != i and abs(c_row[j]) <= C_SERIES:
+            c_max = max(c_max, abs(c_row[j]))
+    terms = 2
+    while terms < n_terms and terms * c_max ** (terms - 1) > 1e-13:
+        terms += 1
+    da = np.empty(n)
+    dc = np.empty(n)
+    acc_r = 0.0
+    for si in range(scales.shape[0]):
+        s = scales[si]
+        # Horner in c: da_j = Σ_k c^k h_k'(a_i) h_k(b_j), dc_j = Σ_k k c^(k-1) h_k(a_i) h_k(b_j)
+        for j in range(n):
+            da[j] = dh[si, i, terms - 1] * h_t[si, terms - 1, j]
+            dc[j] = (terms - 1) * h_t[si, terms - 1, i] * h_t[si, terms - 1, j]
+        for k in range(terms - 2, -1, -1):
+            ak = dh[si, i, k]
+            bk = k * h_t[si, k, i]
+            for j in range(n):
+                c = c_row[j]
+                da[j] = da[j] * c + ak * h_t[si, k, j]
+                if k >= 1:
+                    dc[j] = dc[j] * c + bk * h_t[si, k, j]
+        for j in range(n):
+            c = c_row[j]
+            if j == i:
+                dai, dci = pair_gradient_direct(kind, p, s * r[i], s * r[i], 1.0, qx, qw)
+                acc_r += 0.5 * s * dai
+                continue
+            daj, dcj = da[j], dc[j]
+            if abs(c) > C_SERIES:
+                daj, dcj = pair_gradient_direct(kind, p, s * r[i], s * r[j], c, qx, qw)
+            acc_r += 0.5 * (s * daj - c * dcj / r[i])
+            mixing_row[j] += 0.5 * dcj / r[i]
+    return acc_r
+
+
+@njit(cache=True)
+def _gradient_serial(kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw):
+    n = r.shape[0]
+    radial = np.zeros(n)
+    mixing = np.zeros((n, n))
+    for i in range(n):
+        radial[i] = _gradient_row(i, kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw, mixing[i])
+    return radial, mixing
+
+
+@njit(cache=True, parallel=True)
+def _gradient_parallel(kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw):
+    n = r.shape[0]
+    radial = np.zeros(n)
+    mixing = np.zeros((n, n))
+    for i in prange(n):
+        radial[i] = _gradient_row(i, kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw, mixing[i])
+    return radial, mixing
+
+
+def _gradient_coefficients(kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw):
+    kernel = _gradient_parallel if r.shape[0] >= PARALLEL_MIN else _gradient_serial
+    return kernel(kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._gaussian import bvn_upper, norm_cdf, norm_pdf
-from .activations import KIND_PIECEWISE_LINEAR, act_value, _gauss_legendre_composite
+from .activations import KIND_PIECEWISE_LINEAR, _gauss_legendre_composite, act_deriv, act_value
 from ._validation import as_finite_array
 
 C_SERIES = 0.5
@@ -144,10 +144,10 @@ def pair_series(ha, hb, c):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _pair_kernel_many(kind, p, a, b, c, ha, hb, qx, qw):
     out = np.empty(a.shape[0])
-    for i in prange(a.shape[0]):
+    for i in range(a.shape[0]):
         if abs(c[i]) <= C_SERIES:
             out[i] = pair_series(ha[i], hb[i], c[i])
         else:
@@ -169,3 +169,122 @@ def pair_kernel(activation, a, b, c):
     hb = activation.hermite(b, K_SERIES - 1)
     kind, p = activation.kernel_spec()
     return _pair_kernel_many(kind, p, a, b, c, ha, hb, _QX, _QW).reshape(shape)
+
+
+# ------------------------------------------------------------------ gradients
+@njit(cache=True)
+def _threshold(t, a):
+    """τ = t/a with the a → 0+ limit (±∞ stands as ±2·_TAIL, 0 stays 0)."""
+    if a < _TINY:
+        if t == 0.0:
+            return 0.0
+        return math.copysign(2.0 * _TAIL, t)
+    return t / a
+
+
+@njit(cache=True)
+def pl_pair_gradient(p, a, b, c):
+    """(∂_a K, ∂_c K) for piecewise-linear σ, closed form:
+
+    ∂_a K = E[σ'(aX) X σ(bY)] = Σ_i c_i [y₀ φ(τ_i) + b Σ_j c_j (E[XY;A_ij] − τ'_j E[X;A_ij])],
+    ∂_c K = ab E[σ'(aX)σ'(bY)] = ab Σ_ij c_i c_j P(A_ij)       (Price's theorem),
+    A_ij = {X > τ_i, Y > τ'_j}, τ_i = t_i/a, τ'_j = t_j/b; right limits at a = 0.
+    """
+    y0 = p[0]
+    n = (p.shape[0] - 1) // 2
+    if b < _TINY:  # σ(bY) ≡ σ(0): ∂_a K = σ(0) m'(a), ∂_c K = 0
+        s0 = act_value(KIND_PIECEWISE_LINEAR, p, 0.0)
+        dm = 0.0
+        for i in range(n):
+            dm += p[2 * i + 2] * norm_pdf(min(abs(_threshold(p[2 * i + 1], a)), 2 * _TAIL))
+        return s0 * dm, 0.0
+    da = 0.0
+    both = 0.0
+    for i in range(n):
+        ci = p[2 * i + 2]
+        ti = _threshold(p[2 * i + 1], a)
+        inner = y0 * norm_pdf(min(abs(ti), 2 * _TAIL))
+        for j in range(n):
+            cj = p[2 * j + 2]
+            tj = p[2 * j + 1] / b
+            prob, ex, ey, exy = orthant_moments(ti, tj, c)
+            inner += b * cj * (exy - tj * ex)
+            both += ci * cj * prob
+        da += ci * inner
+    return da, a * b * both
+
+
+@njit(cache=True)
+def smooth_pair_gradient(kind, p, a, b, c, qx, qw):
+    """(∂_a K, ∂_c K) = (E[σ'(aX) X σ(bY)], ab E[σ'(aX)σ'(bY)]) by nested quadrature."""
+    s = math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
+    da = 0.0
+    dc = 0.0
+    for i in range(qx.shape[0]):
+        x = qx[i]
+        if s == 0.0:
+            val = act_value(kind, p, b * c * x)
+            der = act_deriv(kind, p, b * c * x)
+        else:
+            val = 0.0
+            der = 0.0
+            for j in range(qx.shape[0]):
+                y = c * x + s * qx[j]
+                val += qw[j] * act_value(kind, p, b * y)
+                der += qw[j] * act_deriv(kind, p, b * y)
+        dsig = act_deriv(kind, p, a * x)
+        da += qw[i] * dsig * x * val
+        dc += qw[i] * dsig * der
+    return da, a * b * dc
+
+
+@njit(cache=True)
+def pair_gradient_direct(kind, p, a, b, c, qx, qw):
+    if kind == KIND_PIECEWISE_LINEAR:
+        return pl_pair_gradient(p, a, b, c)
+    return smooth_pair_gradient(kind, p, a, b, c, qx, qw)
+
+
+@njit(cache=True)
+def pair_gradient_series(ha, dha, hb, c):
+    """(Σ_k c^k h_k'(a) h_k(b), Σ_k k c^{k−1} h_k(a) h_k(b)), stopped once |c|^k < 1e-16."""
+    da = dha[0] * hb[0]
+    dc = 0.0
+    pw = 1.0  # c^(k-1)
+    for k in range(1, ha.shape[0]):
+        dc += k * pw * ha[k] * hb[k]
+        pw_k = pw * c
+        da += pw_k * dha[k] * hb[k]
+        pw = pw_k
+        if abs(pw) * k < 1e-16:
+            break
+    return da, dc
+
+
+@njit(cache=True)
+def _pair_gradient_many(kind, p, a, b, c, ha, dha, hb, qx, qw):
+    da = np.empty(a.shape[0])
+    dc = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        if abs(c[i]) <= C_SERIES:
+            da[i], dc[i] = pair_gradient_series(ha[i], dha[i], hb[i], c[i])
+        else:
+            da[i], dc[i] = pair_gradient_direct(kind, p, a[i], b[i], c[i], qx, qw)
+    return da, dc
+
+
+def pair_kernel_gradient(activation, a, b, c):
+    """(∂K/∂a, ∂K/∂c) of K(a, b, c) = E[σ(aX)σ(bY)] (right limits at a = 0), broadcasting."""
+    a = as_finite_array(a, "a", nonnegative=True)
+    b = as_finite_array(b, "b", nonnegative=True)
+    c = as_finite_array(c, "c")
+    if np.any(np.abs(c) > 1.0):
+        raise ValueError("c: correlations must lie in [-1, 1]")
+    a, b, c = np.broadcast_arrays(a, b, c)
+    shape = a.shape
+    a, b, c = (np.ascontiguousarray(x, dtype=float).ravel() for x in (a, b, c))
+    kind, p = activation.kernel_spec()
+    da, dc = _pair_gradient_many(kind, p, a, b, c, activation.hermite(a, K_SERIES - 1),
+                                 activation.hermite(a, K_SERIES - 1, derivative=True),
+                                 activation.hermite(b, K_SERIES - 1), _QX, _QW)
+    return da.reshape(shape), dc.reshape(shape)

@@ -285,11 +285,18 @@ class RadialPDESolution:
 
     def quantile_radii(self, k, n):
         """The n quantile midpoints Q((i−½)/n) of snapshot k (Q piecewise linear)."""
-        cdf = np.concatenate(([0.0], np.cumsum(self.mass[k])))
-        cdf /= cdf[-1]
-        q = (np.arange(n) + 0.5) / n
-        keep = np.concatenate(([True], np.diff(cdf) > 0))
-        return np.interp(q, cdf[keep], self.edges[keep])
+        cdf, r = _grid_quantile(self.edges, self.mass[k])
+        return np.interp((np.arange(n) + 0.5) / n, cdf, r)
+
+    def sample(self, k, n, rng):
+        """n iid radii from snapshot k (inverse CDF, uniform within each cell)."""
+        return sample_grid_density(self.edges, self.mass[k], n, rng)
+
+
+def sample_grid_density(edges, mass, n, rng):
+    """n iid draws from the piecewise-constant law with cell ``mass`` on ``edges``."""
+    cdf, r = _grid_quantile(edges, mass)
+    return np.interp(np.random.default_rng(rng).random(n), cdf, r)
 
 
 # ---------------------------------------------------------------- solver

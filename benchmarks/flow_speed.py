@@ -1,0 +1,56 @@
+"""Cost of one exact drift evaluation ∇Ψ(θ_i; ρ̂) against the N×N Gram product W Wᵀ.
+
+The pairwise part of the drift needs the Gram matrix (BLAS) plus O(N²K) kernel work
+(Mehler series with K terms per pair, closed forms for |cos| > ½), so the Gram
+product, timed in the same run, is its natural baseline. Prints a table and writes
+JSON: {"cases": [{"N", "d", "drift_s", "gram_s", "ratio", "risk_s"}], "target_ratio": 4}.
+
+    python benchmarks/flow_speed.py [--quick] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from meanfield import IsotropicGaussians, ramp
+from solvers import init_gaussian
+
+
+def best_time(fn, repeats):
+    fn()  # warm-up (compilation, caches)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1000 only, fewer repeats")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "flow_speed.json")
+    args = parser.parse_args(argv)
+    model = IsotropicGaussians(delta=0.8, d=40, activation=ramp())
+    sizes = (1000,) if args.quick else (1000, 4000)
+    repeats = 2 if args.quick else 3
+    cases = []
+    print(f"{'N':>6} {'d':>4} {'drift [s]':>10} {'gram [s]':>10} {'ratio':>7} {'R_N [s]':>9}")
+    for n in sizes:
+        W = init_gaussian(n, model.d, 2.0, seed=0)  # a spread-out cloud, as after training
+        drift = best_time(lambda: model.potential_gradient(W), repeats)
+        gram = best_time(lambda: W @ W.T, 5 * repeats)
+        risk = best_time(lambda: model.population_risk(W), repeats)
+        cases.append(dict(N=n, d=model.d, drift_s=drift, gram_s=gram, ratio=drift / gram, risk_s=risk))
+        print(f"{n:>6} {model.d:>4} {drift:>10.4f} {gram:>10.5f} {drift / gram:>7.1f} {risk:>9.4f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"cases": cases, "target_ratio": 4.0}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

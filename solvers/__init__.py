@@ -1,0 +1,34 @@
+"""solvers: integrators of the mean-field dynamics and the radial PDE.
+
+Imports the model layer (``meanfield``); never the reverse.
+
+* :func:`run_sgd` – one-pass (noisy) SGD, fused Numba kernel.
+* :func:`run_particle_flow` – deterministic N-particle flow on the exact
+  population risk (and its Langevin version).
+* :func:`solve_radial_pde` – second-order finite volumes for the radial
+  distributional dynamics (noiseless and noisy).
+* :func:`solve_radial_lagrangian` – an independent quantile-particle solver.
+* :func:`gibbs_fixed_point` – the self-consistent Gibbs state of the noisy PDE.
+"""
+from .gibbs import GibbsState, gibbs_fixed_point
+from .initialization import init_gaussian
+from .particle_flow import run_particle_flow
+from .radial_lagrangian import RadialLagrangianSolution, solve_radial_lagrangian
+from .radial_pde import RadialPDESolution, sample_grid_density, solve_radial_pde
+from .result import ParticleResult
+from .sgd import DivergenceError, run_sgd
+
+__all__ = [
+    "run_sgd",
+    "run_particle_flow",
+    "solve_radial_pde",
+    "solve_radial_lagrangian",
+    "sample_grid_density",
+    "gibbs_fixed_point",
+    "init_gaussian",
+    "ParticleResult",
+    "RadialPDESolution",
+    "RadialLagrangianSolution",
+    "GibbsState",
+    "DivergenceError",
+]

@@ -1,0 +1,171 @@
+"""Deterministic N-particle flow on the exact population risk, and its Langevin version.
+
+    dθ_i/dt = −2ξ(t) [∇_θ Ψ(θ_i; ρ̂_t) + λ θ_i],   ρ̂_t = (1/N) Σ_j δ_{θ_j(t)}
+
+(gradient descent on R_N(θ) + (λ/N) Σ_i ‖θ_i‖², time scaled by N/2), and with
+β given the mean-field Langevin system
+
+    dθ_i = −2ξ [∇Ψ(θ_i; ρ̂_t) + λ θ_i] dt + √(4ξ/β) dB_i
+
+(the noise convention of noisy SGD).  No data sampling: this isolates the
+particle-count error of SGD from its step-size error.
+
+Noiseless: classical RK4, with a fixed ``dt`` or (``dt=None``) step doubling:
+one step of 2h against two of h, error estimate ‖Δ‖_∞/15, steps accepted when
+it is below ``rtol``·(1 + max|θ|).  Langevin: Euler-Maruyama with fixed ``dt``.
+The Lyapunov function E = R_N + (λ/N)Σ‖θ_i‖² of the noiseless flow is checked
+after every step when ``check_energy`` is set: an increase beyond
+``energy_tol``·(1 + |E|) raises, so a too-large step is never silent.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .result import ParticleResult
+from .sgd import (DIVERGENCE_THRESHOLD, DivergenceError, _check_int, _check_record, _check_times,
+                  _check_weights, _finite_float, _snapshot)
+
+DEFAULT_DT_LANGEVIN = 1e-3
+
+
+def _xi_function(xi):
+    if xi is None:
+        return lambda t: 1.0
+    if callable(xi):
+        return lambda t: float(xi(t))
+    value = _finite_float(xi, "xi")
+    if value <= 0:
+        raise ValueError(f"xi: must be positive, got {xi!r}")
+    return lambda t: value
+
+
+def _energy(model, W, lam):
+    return model.population_risk(W) + lam * float(np.mean(np.sum(W * W, axis=1)))
+
+
+def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
+                      record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=False,
+                      energy_tol=1e-10):
+    """Integrate the particle flow from W0 and record snapshots at ``times``.
+
+    Parameters
+    ----------
+    model : IsotropicGaussians (uses ``potential_gradient`` and ``population_risk``).
+    W0 : (N, d) initial particles (not modified).
+    times : non-decreasing snapshot times ≥ 0 (steps land on them exactly).
+    xi : None (ξ ≡ 1), a positive number, or a callable ξ(t).
+    beta : None (deterministic) or the inverse temperature β > 0 (Langevin).
+    lam : ℓ2 regularisation λ ≥ 0.
+    method : "rk4" (noiseless; the default then) or "euler" (Euler-Maruyama,
+        the default and the only choice with ``beta``).
+    dt : time step; None means adaptive step doubling for RK4 and
+        DEFAULT_DT_LANGEVIN for Euler-Maruyama.
+    seed : seed of the Brownian increments (Langevin only).
+    record : subset of ("radii", "risk", "weights"); risk is the exact R_N.
+    progress : tqdm bar over simulated time; None = only if stderr is a terminal.
+    rtol : error tolerance of the adaptive RK4 step.
+    check_energy : evaluate E = R_N + (λ/N)Σ‖θ‖² after every noiseless step and
+        raise RuntimeError if it increases by more than ``energy_tol``·(1 + |E|).
+
+    Returns a :class:`ParticleResult` with dynamics "flow" (``eps`` is the last dt).
+    """
+    times = _check_times(times)
+    seed = _check_int(seed, "seed", 0)
+    record = _check_record(record)
+    W = _check_weights(W0, model.d, np.float64)
+    xi_of = _xi_function(xi)
+    if beta is not None:
+        beta = _finite_float(beta, "beta")
+        if beta <= 0:
+            raise ValueError(f"beta: must be positive (or None for the deterministic flow), got {beta!r}")
+    lam = _finite_float(lam, "lam")
+    if lam < 0:
+        raise ValueError(f"lam: must be non-negative, got {lam!r}")
+    if method is None:
+        method = "rk4" if beta is None else "euler"
+    if method not in ("rk4", "euler"):
+        raise ValueError(f"method: must be 'rk4' or 'euler', got {method!r}")
+    if beta is not None and method != "euler":
+        raise ValueError("method: the Langevin flow is integrated by Euler-Maruyama; use method='euler'")
+    if dt is not None:
+        dt = _finite_float(dt, "dt")
+        if dt <= 0:
+            raise ValueError(f"dt: must be positive, got {dt!r}")
+    elif method == "euler":
+        dt = DEFAULT_DT_LANGEVIN
+    rtol = _finite_float(rtol, "rtol")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+
+    def velocity(X, t):
+        return -2.0 * xi_of(t) * (model.potential_gradient(X) + lam * X)
+
+    def rk4(X, t, h):
+        k1 = velocity(X, t)
+        k2 = velocity(X + 0.5 * h * k1, t + 0.5 * h)
+        k3 = velocity(X + 0.5 * h * k2, t + 0.5 * h)
+        k4 = velocity(X + h * k3, t + h)
+        return X + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+    def diverged(X):
+        return not np.all(np.isfinite(X)) or np.max(np.abs(X)) > DIVERGENCE_THRESHOLD
+
+    t = 0.0
+    steps = 0
+    h = dt if dt is not None else 1e-2
+    energy = _energy(model, W, lam) if check_energy and beta is None else None
+    snapshots = []
+    interrupted = False
+    bar = tqdm(total=float(times[-1]), disable=not progress, unit="t", desc="flow",
+               bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g}")
+    try:
+        for target in times:
+            while t < target - 1e-12 * max(1.0, target):
+                step = min(h, target - t)
+                if method == "euler":
+                    noise = rng.standard_normal(W.shape) * np.sqrt(4.0 * xi_of(t) * step / beta)
+                    W_new = W + step * velocity(W, t) + noise
+                elif dt is not None:
+                    W_new = rk4(W, t, step)
+                else:
+                    full = rk4(W, t, step)
+                    half = rk4(rk4(W, t, 0.5 * step), t + 0.5 * step, 0.5 * step)
+                    err = np.max(np.abs(half - full)) / 15.0
+                    tol = rtol * (1.0 + np.max(np.abs(half)))
+                    factor = 0.9 * (tol / max(err, 1e-300)) ** 0.2
+                    if err > tol:
+                        h = step * max(0.2, factor)
+                        continue
+                    W_new = half + (half - full) / 15.0  # Richardson extrapolation
+                    h = step * min(2.0, max(0.2, factor)) if step == h else h
+                if diverged(W_new):
+                    raise DivergenceError(steps + 1, t + step)
+                if energy is not None:
+                    new_energy = _energy(model, W_new, lam)
+                    if new_energy > energy + energy_tol * (1.0 + abs(energy)):
+                        raise RuntimeError(
+                            f"flow: the energy R_N + (λ/N)Σ|θ|² increased by {new_energy - energy:.3e} at "
+                            f"t = {t + step:.6g} (step {step:.3g}); reduce dt or rtol")
+                    energy = new_energy
+                W = W_new
+                t += step
+                steps += 1
+                bar.update(step)
+            t = float(target)
+            snapshots.append(_snapshot(model, W, t, record))
+    except KeyboardInterrupt:
+        interrupted = True
+        snapshots.append(_snapshot(model, W, t, record))
+    finally:
+        bar.close()
+
+    def collect(name):
+        return np.stack([snap[name] for snap in snapshots]) if name in record and snapshots else None
+
+    return ParticleResult(times=np.array([snap["step"] for snap in snapshots], dtype=float),
+                          radii=collect("radii"), risk=collect("risk"), weights=collect("weights"),
+                          steps=steps, interrupted=interrupted, eps=h, seed=seed, dynamics="flow")

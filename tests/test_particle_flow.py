@@ -1,0 +1,144 @@
+"""The exact population gradient and the deterministic / Langevin particle flow."""
+import math
+
+import numpy as np
+import pytest
+
+from meanfield import IsotropicGaussians, Tanh, nonmonotone, ramp
+from meanfield.wasserstein import w2_radial
+from solvers.gibbs import gibbs_fixed_point
+from solvers.initialization import init_gaussian
+from solvers.particle_flow import run_particle_flow
+from solvers.radial_pde import solve_radial_pde
+from solvers.sgd import run_sgd
+
+ACTIVATIONS = {
+    "ramp": ramp(),
+    "nonmonotone": nonmonotone(),
+    "tanh": Tanh(amplitude=3.0, slope=2.0, center=0.3, shift=0.5),
+}
+
+
+def _particles(d, rng):
+    """Five particles with a near-parallel pair (cos ≈ 0.999), an antiparallel one."""
+    W = rng.standard_normal((5, d)) * 1.5 / math.sqrt(d)
+    other = rng.standard_normal(d)
+    other -= (other @ W[0]) / (W[0] @ W[0]) * W[0]
+    W[1] = 0.8 * (W[0] + 0.0447 * other / np.linalg.norm(other) * np.linalg.norm(W[0]))
+    W[3] = -0.7 * W[2]
+    return W
+
+
+@pytest.mark.parametrize("d", [2, 5, 40])
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_gradient_is_half_n_times_risk_gradient(name, d):
+    """∇Ψ(θ_i; ρ̂) = (N/2) ∂R_N/∂θ_i by central finite differences of the exact R_N."""
+    model = IsotropicGaussians(0.8, d, ACTIVATIONS[name])
+    W = _particles(d, np.random.default_rng(d))
+    u = W / np.linalg.norm(W, axis=1, keepdims=True)
+    assert u[0] @ u[1] == pytest.approx(0.999, abs=5e-4)
+    grad = model.potential_gradient(W)
+    h = 1e-6
+    fd = np.zeros_like(W)
+    for i in range(W.shape[0]):
+        for k in range(d):
+            Wp, Wm = W.copy(), W.copy()
+            Wp[i, k] += h
+            Wm[i, k] -= h
+            fd[i, k] = (model.population_risk(Wp) - model.population_risk(Wm)) / (2 * h) * W.shape[0] / 2
+    assert np.max(np.abs(grad - fd)) <= 1e-6 * np.max(np.abs(fd))
+
+
+@pytest.mark.parametrize("d", [2, 40])
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_gradient_is_the_mean_sgd_direction(name, d):
+    """∇Ψ(θ_i; ρ̂) = E[(ŷ(x) − y) σ'(⟨θ_i, x⟩+) x]: Monte Carlo over 1e6 samples, including a
+    particle at 0 (where the right derivative σ'(0+) defines the drift)."""
+    act = ACTIVATIONS[name]
+    model = IsotropicGaussians(0.8, d, act)
+    rng = np.random.default_rng(100 + d)
+    W = _particles(d, rng)
+    W[4] = 0.0
+    grad = model.potential_gradient(W)
+    directions = np.stack([W[0] / np.linalg.norm(W[0]), rng.standard_normal(d) / math.sqrt(d)])
+    samples = []
+    for _ in range(4):
+        X, y = model.sample(250_000, rng)
+        Z = X @ W.T
+        resid = act(Z).mean(axis=1) - y
+        proj = X @ directions.T  # (n, 2)
+        samples.append((resid[:, None, None] * act.derivative(Z)[:, :, None] * proj[:, None, :]))
+    samples = np.concatenate(samples)  # (n, N, 2)
+    mean = samples.mean(axis=0)
+    se = samples.std(axis=0, ddof=1) / math.sqrt(samples.shape[0])
+    exact = grad @ directions.T
+    assert np.all(np.abs(mean - exact) < 4.5 * se + 1e-12), (mean, exact, se)
+
+
+def test_flow_energy_decreases_and_matches_a_fixed_step_run():
+    model = IsotropicGaussians(0.8, 40, ramp())
+    W0 = init_gaussian(200, 40, 0.8, seed=3)
+    adaptive = run_particle_flow(model, W0, times=[0, 0.25, 0.5], check_energy=True, rtol=1e-8)
+    fixed = run_particle_flow(model, W0, times=[0, 0.25, 0.5], dt=0.0125, check_energy=True)
+    assert np.all(np.diff(adaptive.risk) < 0)
+    np.testing.assert_allclose(adaptive.radii, fixed.radii, atol=1e-6)
+    assert adaptive.dynamics == "flow" and adaptive.risk[0] == pytest.approx(model.population_risk(W0))
+
+
+def test_flow_follows_the_radial_pde_within_sampling_error():
+    """Radii of the flow from iid initial particles vs the FV solution: W2 at t = 0.5 on the
+    scale of the iid-sample error W2(N draws from ρ̄_t, ρ̄_t), measured over seeds."""
+    model = IsotropicGaussians(0.8, 40, ramp())
+    n, t = 300, 0.5
+    pde = solve_radial_pde(model, times=[0, t], cells=800)
+    rng = np.random.default_rng(0)
+    flow_err, iid_err = [], []
+    for seed in range(3):
+        res = run_particle_flow(model, init_gaussian(n, 40, 0.8, seed=seed), times=[0, t], dt=0.05)
+        flow_err.append(w2_radial(res.radii[1], pde, index=1))
+        iid_err.append(w2_radial(pde.quantile_radii(1, 200_000)[rng.integers(0, 200_000, n)], pde, index=1))
+    assert np.mean(flow_err) < 3.0 * np.mean(iid_err)
+    assert np.mean(flow_err) > 0.2 * np.mean(iid_err)  # a finite-N flow is not the limit itself
+
+
+def test_sgd_approaches_the_flow_like_sqrt_eps():
+    """Same initial particles: the rms particle distance SGD–flow at t = 0.2 shrinks like √ε."""
+    model = IsotropicGaussians(0.8, 40, ramp())
+    W0 = init_gaussian(200, 40, 0.8, seed=4)
+    flow = run_particle_flow(model, W0, times=[0.2], dt=0.02, record=("weights",))
+    dist = []
+    for eps in (1e-3, 1e-4):
+        runs = [run_sgd(model, W0, eps, [0.2], seed=s, record=("weights",)).weights[-1] for s in range(2)]
+        dist.append(np.mean([math.sqrt(np.mean(np.sum((w - flow.weights[-1]) ** 2, axis=1))) for w in runs]))
+    ratio = dist[0] / dist[1]
+    assert 2.0 < ratio < 5.0, (dist, ratio)  # √10 ≈ 3.16
+
+
+def test_langevin_flow_reaches_the_gibbs_state():
+    """Noisy flow, λ = 1, β = 10: long-run pooled radii vs the self-consistent Gibbs law."""
+    model = IsotropicGaussians(0.8, 40, ramp())
+    beta, lam = 10.0, 1.0
+    gibbs = gibbs_fixed_point(model, beta, lam, cells=600, r_max=6.0)
+    res = run_particle_flow(model, init_gaussian(150, 40, 2.0, seed=1), times=np.linspace(3.0, 6.0, 7),
+                            beta=beta, lam=lam, dt=5e-3, seed=2)
+    pooled = res.radii.ravel()
+    mean_gibbs = gibbs.mass @ gibbs.r
+    assert abs(pooled.mean() - mean_gibbs) < 0.03
+    assert w2_radial(pooled, gibbs.density, edges=gibbs.edges) < 0.05
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(times=[1.0, 0.5]), "times"),
+    (dict(times=[1.0], beta=-1.0), "beta"),
+    (dict(times=[1.0], lam=-0.1), "lam"),
+    (dict(times=[1.0], dt=0.0), "dt"),
+    (dict(times=[1.0], method="heun"), "method"),
+    (dict(times=[1.0], beta=1.0, method="rk4"), "method"),
+    (dict(times=[1.0], record=("radius",)), "record"),
+])
+def test_invalid_arguments(kwargs, name):
+    model = IsotropicGaussians(0.8, 4, ramp())
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        run_particle_flow(model, np.ones((3, 4)), **kwargs)
+    with pytest.raises(ValueError, match="^W0:"):
+        run_particle_flow(model, np.ones((3, 5)), times=[1.0])

@@ -1,0 +1,306 @@
+"""Shared machinery of the convergence benchmarks (particle count, step size).
+
+One *task* = one particle run: (N, eps, seed, params) → errors against the radial
+PDE at the snapshot times. :func:`run_task` is a top-level, picklable function used
+unchanged by the serial loop, the local process pool and a Dask cluster, so the
+same seeds give identical numbers whatever executes them.
+
+Also here: the PDE reference, the iid-sample baseline, the log–log slope fit with
+its confidence interval, the JSON summary and the plot.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+try:
+    import meanfield  # noqa: F401
+except ImportError:  # running from a source checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from meanfield import IsotropicGaussians, nonmonotone, ramp  # noqa: E402
+from meanfield.wasserstein import w1_radial, w2_radial  # noqa: E402
+
+from solvers import init_gaussian, run_particle_flow, run_sgd, sample_grid_density, solve_radial_pde  # noqa: E402
+
+ACTIVATIONS = {"ramp": ramp, "nonmonotone": nonmonotone}
+DEFAULT_RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# ----------------------------------------------------------------- dynamics
+def _run_sgd(model, W0, eps, times, seed):
+    return run_sgd(model, W0, eps, times, seed=seed, record=("radii", "risk"), progress=False)
+
+
+#: Time step of the deterministic flow (RK4: its time error ~ dt⁴ is far below the N error).
+FLOW_DT = 0.05
+
+
+def _run_flow(model, W0, eps, times, seed):
+    """The particle flow on the exact population risk: no sampling noise, so ``eps`` is unused."""
+    return run_particle_flow(model, W0, times, dt=FLOW_DT, seed=seed, record=("radii", "risk"), progress=False)
+
+
+#: dynamics name → runner(model, W0, eps, times, seed) -> ParticleResult (top-level: tasks pickle).
+DYNAMICS = {"sgd": _run_sgd, "flow": _run_flow}
+
+
+# ----------------------------------------------------------------- reference
+def make_model(params):
+    """The isotropic Gaussians model described by ``params``."""
+    return IsotropicGaussians(params["delta"], params["d"], ACTIVATIONS[params["activation"]]())
+
+
+def solve_reference(params):
+    """The PDE law at ``params['times']`` as a small picklable dict (edges, cleaned
+    densities, discrete risks R(ρ̄_t))."""
+    sol = solve_radial_pde(make_model(params), init="gaussian", kappa=params["kappa"],
+                           times=params["times"], cells=params["cells"], progress=False)
+    return {"edges": sol.edges, "density": sol.density, "risk": np.asarray(sol.risk)}
+
+
+# ----------------------------------------------------------------- one task
+def run_task(task):
+    """task = (N, eps, seed, params) → dict of per-time errors (lists, one entry per time).
+
+    w2, w1: particles vs PDE; risk_err: |R_N − R(ρ̄)|; iid_w2, iid_w1: N iid draws from
+    the PDE law vs the law (mean of params['iid_draws'] draws, seeded by (seed, N)).
+    """
+    N, eps, seed, params = task
+    start = time.perf_counter()
+    model = make_model(params)
+    ref = params["reference"]
+    W0 = init_gaussian(N, params["d"], params["kappa"], seed)
+    res = DYNAMICS[params["dynamics"]](model, W0, eps, params["times"], seed)
+    edges = ref["edges"]
+    rng = np.random.default_rng([seed, N, 2018])
+    out = {"N": N, "eps": eps, "seed": seed, "w2": [], "w1": [], "risk_err": [],
+           "iid_w2": [], "iid_w1": []}
+    for k, dens in enumerate(ref["density"]):
+        out["w2"].append(w2_radial(res.radii[k], dens, edges))
+        out["w1"].append(w1_radial(res.radii[k], dens, edges))
+        out["risk_err"].append(abs(float(res.risk[k]) - float(ref["risk"][k])))
+        draws = [sample_grid_density(edges, dens * np.diff(edges), N, rng) for _ in range(params["iid_draws"])]
+        out["iid_w2"].append(float(np.mean([w2_radial(x, dens, edges) for x in draws])))
+        out["iid_w1"].append(float(np.mean([w1_radial(x, dens, edges) for x in draws])))
+    out["wall_time"] = time.perf_counter() - start
+    return out
+
+
+# ----------------------------------------------------------------- executors
+def run_sweep(tasks, workers=None, scheduler=None):
+    """Run :func:`run_task` on every task; results in task order.
+
+    scheduler : address of a Dask scheduler (``tcp://host:8786``) or a
+        ``dask.distributed.Client``; else a local process pool with ``workers``
+        processes (default os.cpu_count()), or a plain loop when workers == 1.
+    """
+    tasks = list(tasks)
+    if scheduler is not None:
+        return _run_dask(tasks, scheduler)
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(tasks) == 1:
+        return [run_task(t) for t in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: numba's thread pools are not fork-safe
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(run_task, tasks))
+
+
+def _run_dask(tasks, scheduler):
+    try:
+        import cloudpickle
+        from dask.distributed import Client
+    except ImportError:
+        raise SystemExit("--scheduler needs dask.distributed: pip install 'meanfield[dask]'") from None
+    # ship this module by value: remote workers need meanfield/solvers, not benchmarks/
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    own = not isinstance(scheduler, Client)
+    client = Client(scheduler) if own else scheduler
+    try:
+        return client.gather(client.map(run_task, tasks, pure=False))
+    finally:
+        if own:
+            client.close()
+
+
+# ----------------------------------------------------------------- statistics
+def fit_loglog(x, y, level=0.95):
+    """OLS of log y on log x over all points; returns (slope, [lo, hi], intercept).
+
+    The interval is slope ± t_{n−2, (1+level)/2} · SE(slope) (points treated as
+    independent; with several seeds per x this uses the seed scatter as the noise)."""
+    from scipy import stats
+
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    res = stats.linregress(lx, ly)
+    half = stats.t.ppf(0.5 + level / 2, lx.size - 2) * res.stderr if lx.size > 2 else math.inf
+    return float(res.slope), [float(res.slope - half), float(res.slope + half)], float(res.intercept)
+
+
+def summarize(results, sweep, params, fit_time):
+    """Aggregate task results over seeds per value of ``sweep`` ("N" or "eps") and
+    fit log–log slopes of w2, w1, risk_err at every time; top level = ``fit_time``."""
+    times = list(params["times"])
+    values = sorted({r[sweep] for r in results})
+    by_time = {}
+    for k, t in enumerate(times):
+        entry = {sweep: values}
+        for key in ("w2", "w1", "risk_err", "iid_w2", "iid_w1"):
+            groups = [[r[key][k] for r in results if r[sweep] == v] for v in values]
+            entry[key + "_mean"] = [float(np.mean(g)) for g in groups]
+            entry[key + "_std"] = [float(np.std(g, ddof=1)) if len(g) > 1 else 0.0 for g in groups]
+        for key in ("w2", "w1", "risk_err", "iid_w2"):
+            pts = [(r[sweep], r[key][k]) for r in results if r[key][k] > 0]
+            s, ci, c = fit_loglog(*zip(*pts))
+            prefix = "" if key == "w2" else key + "_"
+            entry[prefix + "slope"], entry[prefix + "slope_ci"], entry[prefix + "intercept"] = s, ci, c
+        by_time[f"{t:g}"] = entry
+    top = dict(by_time[f"{fit_time:g}"])
+    top.update(time=fit_time, times=times, by_time=by_time,
+               fit="OLS of log(error) on log(%s) over all (%s, seed) points; 95%% CI from the "
+                   "t-distribution with n-2 degrees of freedom" % (sweep, sweep))
+    return top
+
+
+# ----------------------------------------------------------------- CLI helpers
+def positive_int(text):
+    """argparse type: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def geometric(lo, hi, factor):
+    """lo, lo·f, lo·f², … up to hi (inclusive, with round-off slack); works for f < 1 too."""
+    if factor <= 0 or factor == 1:
+        raise ValueError("factor must be positive and != 1")
+    out, v = [], lo
+    while (v <= hi * (1 + 1e-9)) if factor > 1 else (v >= hi * (1 - 1e-9)):
+        out.append(v)
+        v *= factor
+    return out
+
+
+def add_common_arguments(parser):
+    """Model, PDE, executor and output options shared by both benchmarks."""
+    g = parser.add_argument_group("model")
+    g.add_argument("--delta", type=positive_float, default=0.8, help="Δ in (0,1) (default 0.8)")
+    g.add_argument("--d", type=positive_int, default=40, help="input dimension (default 40)")
+    g.add_argument("--kappa", type=positive_float, default=0.8, help="init scale κ (default 0.8)")
+    g.add_argument("--activation", choices=sorted(ACTIVATIONS), default="ramp")
+    g = parser.add_argument_group("run")
+    g.add_argument("--dynamics", choices=sorted(DYNAMICS), default="sgd")
+    g.add_argument("--times", type=positive_float, nargs="+", default=None,
+                   help="snapshot times (default 0.5 1 2; quick 0.5)")
+    g.add_argument("--fit-time", type=positive_float, default=None,
+                   help="time of the reported slope (default: the first of --times)")
+    g.add_argument("--seeds", type=positive_int, default=None, help="seeds per point")
+    g.add_argument("--cells", type=positive_int, default=None,
+                   help="PDE cells (default 4000, quick 1000; W2 grid error < 3e-4 at t <= 2)")
+    g.add_argument("--iid-draws", type=positive_int, default=2,
+                   help="iid samples per task for the baseline (default 2)")
+    g = parser.add_argument_group("execution")
+    g.add_argument("--workers", type=positive_int, default=None,
+                   help="local processes (default os.cpu_count(); 1 = serial)")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the tasks on this Dask scheduler (needs pip install 'meanfield[dask]')")
+    g.add_argument("--quick", action="store_true", help="small fast sweep")
+    g.add_argument("--out", type=Path, default=None, help="JSON output path")
+    g.add_argument("--no-plot", action="store_true", help="skip the PNG next to the JSON")
+
+
+def finish_params(parser, args, quick_times, full_times):
+    """Fill the time defaults, validate, and return the params dict of the tasks."""
+    if args.delta >= 1:
+        parser.error(f"--delta must lie in (0, 1), got {args.delta}")
+    args.times = sorted(set(args.times or (quick_times if args.quick else full_times)))
+    args.fit_time = args.fit_time if args.fit_time is not None else args.times[0]
+    if args.fit_time not in args.times:
+        parser.error(f"--fit-time {args.fit_time:g} is not one of --times {args.times}")
+    args.cells = args.cells or (1000 if args.quick else 4000)
+    if args.cells < 10:
+        parser.error("--cells must be >= 10")
+    params = dict(delta=args.delta, d=args.d, kappa=args.kappa, activation=args.activation,
+                  dynamics=args.dynamics, times=args.times, cells=args.cells,
+                  iid_draws=args.iid_draws)
+    params["reference"] = solve_reference(params)
+    return params
+
+
+def run_benchmark(args, params, tasks, sweep, extra):
+    """Run the tasks, summarise, write JSON (+ plot) and print it; returns the summary."""
+    print(f"{len(tasks)} runs ({args.dynamics}) on "
+          + (f"Dask scheduler {args.scheduler}" if args.scheduler else
+             f"{args.workers or os.cpu_count()} local worker(s)"), file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    results = run_sweep(tasks, workers=args.workers, scheduler=args.scheduler)
+    summary = summarize(results, sweep, params, args.fit_time)
+    summary.update(extra)
+    summary.update(dynamics=args.dynamics, delta=args.delta, d=args.d, kappa=args.kappa,
+                   activation=args.activation, cells=args.cells, quick=args.quick,
+                   wall_time=time.perf_counter() - start,
+                   cpu_time_runs=float(sum(r["wall_time"] for r in results)),
+                   runs=[{k: r[k] for k in ("N", "eps", "seed", "w2", "w1", "risk_err", "iid_w2")}
+                         for r in results])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=1))
+    if not args.no_plot:
+        plot_loglog(summary, sweep, args.out.with_suffix(".png"))
+    brief = {k: v for k, v in summary.items() if k not in ("by_time", "runs")}
+    print(json.dumps(brief, indent=1))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return summary
+
+
+def plot_loglog(summary, sweep, path):
+    """W2, W1, |ΔR| and the iid baseline vs the sweep variable at the fit time, with the fitted line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = np.asarray(summary[sweep], float)
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    styles = [("w2", "o-", "W2(particles, PDE)"), ("w1", "s-", "W1(particles, PDE)"),
+              ("risk_err", "^-", "|R_N − R(ρ̄)|"), ("iid_w2", "x--", "W2(iid sample, PDE law)")]
+    for key, fmt, label in styles:
+        ax.errorbar(x, summary[key + "_mean"], yerr=summary[key + "_std"], fmt=fmt, ms=4,
+                    capsize=2, label=label)
+    fit = np.exp(summary["intercept"]) * x ** summary["slope"]
+    lo, hi = summary["slope_ci"]
+    ax.plot(x, fit, "k:", label=f"W2 fit: slope {summary['slope']:.3f} [{lo:.3f}, {hi:.3f}]")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("N (particles)" if sweep == "N" else "ε (step size)")
+    ax.set_ylabel("error")
+    ax.set_title(f"{summary['dynamics']} vs radial PDE at t = {summary['time']:g}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,131 @@
+"""End-to-end checks of the example and the convergence benchmarks (quick modes).
+
+Bounds come from the theory, not from recorded outputs: the noiseless PDE risk is
+non-increasing (gradient flow of R/2), the t = 0 particles are an iid sample of ρ̄_0,
+the mean radius at t = 1 is ≈ 1.42 (SPEC), δ0 has risk 1 + σ(0)², and particle
+errors decay like N^{-1/2}.
+"""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick_example(tmp_path_factory):
+    out = tmp_path_factory.mktemp("example")
+    example = _load(ROOT / "examples" / "isotropic_gaussians.py", "isotropic_gaussians_example")
+    example.main(["--quick", "--out", str(out)])
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def test_quick_example_writes_figures(quick_example):
+    out, summary = quick_example
+    for name in ("fig1_radial_laws", "fig2_risk", "fig3_wasserstein", "fig4_nonmonotone"):
+        assert (out / f"{name}.png").stat().st_size > 10_000
+    assert summary["wall_time_s"]["total"] > 0
+    assert summary["parameters"]["quick"] is True
+
+
+def test_quick_example_reference_run_is_consistent(quick_example):
+    ref = quick_example[1]["reference"]
+    t = np.array(ref["times"])
+    pde_risk = np.array(ref["pde_risk"])
+    w2, iid = np.array(ref["w2"]), np.array(ref["iid_w2"])
+    assert np.all(np.isfinite(w2)) and np.all(np.isfinite(ref["w1"]))
+    # noiseless DD is a gradient flow of R/2: the risk cannot increase
+    assert np.all(np.diff(pde_risk) <= 1e-9)
+    # at t = 0 the particles are an iid sample of ρ̄_0: W2 is a sampling error
+    assert iid[0] / 3 <= w2[0] <= 3 * iid[0]
+    # W1 ≤ W2 (Jensen), exactly for both computations
+    assert np.all(np.array(ref["w1"]) <= w2 + 1e-12)
+    # SPEC: mean radius ≈ 1.42 at t = 1 in the limit; SGD (N=200, ε=1e-4) close to it
+    k1 = int(np.argmin(np.abs(t - 1.0)))
+    assert t[k1] == pytest.approx(1.0)
+    assert ref["pde_mean_radius"][k1] == pytest.approx(1.42, abs=0.02)
+    assert ref["sgd_mean_radius"][k1] == pytest.approx(ref["pde_mean_radius"][k1], abs=0.05)
+    # the particle error stays at the sampling scale on [0, 2] (one lump)
+    assert np.all(w2 < 5 * iid + 0.02)
+    # R_N − R(ρ̄) = O(1/N + sampling error)
+    assert np.all(np.abs(np.array(ref["sgd_risk"]) - pde_risk) < 0.15)
+
+
+def test_quick_example_nonmonotone_fixed_points(quick_example):
+    summary = quick_example[1]
+    runs = summary["nonmonotone"]
+    bad, good, noisy = runs.values()
+    # small κ: the PDE law collapses to δ0 with R = R# + σ(0)² = 7.25 (grid: atom in cell 0)
+    assert bad["pde_risk"][-1] == pytest.approx(summary["sigma0_squared_plus_1"], abs=0.25)
+    assert bad["pde_mass_at_origin_cell"][-1] > 0.99
+    # larger κ reaches a much better point; noise lets the small-κ start escape δ0
+    assert good["pde_risk"][-1] < 0.5 * bad["pde_risk"][-1]
+    assert noisy["pde_risk"][-1] < 0.5 * bad["pde_risk"][-1]
+    assert noisy["sgd_risk"][-1] == pytest.approx(noisy["pde_risk"][-1], rel=0.2)
+
+
+def test_quick_particle_count_benchmark(tmp_path):
+    out = tmp_path / "pc.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / "particle_count_vs_error.py"), "--quick",
+                    "--out", str(out)], check=True, cwd=tmp_path, capture_output=True, timeout=600)
+    data = json.loads(out.read_text())
+    assert data["dynamics"] == "sgd" and data["time"] == 0.5
+    assert len(data["N"]) == len(data["w2_mean"]) == len(data["iid_w2_mean"]) >= 5
+    assert -0.75 <= data["slope"] <= -0.3
+    lo, hi = data["slope_ci"]
+    assert lo < data["slope"] < hi
+    assert out.with_suffix(".png").exists()
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    sys.path.insert(0, str(BENCHMARKS))
+    import _sweep
+    return _sweep
+
+
+def _small_tasks(sweep):
+    params = dict(delta=0.8, d=10, kappa=0.8, activation="ramp", dynamics="sgd", times=[0.1, 0.2],
+                  cells=200, iid_draws=1)
+    params["reference"] = sweep.solve_reference(params)
+    return [(N, 1e-3, seed, params) for N in (30, 60) for seed in (0, 1)]
+
+
+def _strip(results):
+    return [{k: v for k, v in r.items() if k != "wall_time"} for r in results]
+
+
+def test_sweep_same_results_serial_and_process_pool(sweep):
+    tasks = _small_tasks(sweep)
+    assert _strip(sweep.run_sweep(tasks, workers=1)) == _strip(sweep.run_sweep(tasks, workers=2))
+
+
+def test_sweep_on_dask_local_cluster_matches_local(sweep):
+    distributed = pytest.importorskip("dask.distributed")
+    tasks = _small_tasks(sweep)
+    local = sweep.run_sweep(tasks, workers=1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                                  host="127.0.0.1", dashboard_address=":0") as cluster:
+        remote = sweep.run_sweep(tasks, scheduler=cluster.scheduler_address)
+    assert _strip(remote) == _strip(local)
+
+
+def test_fit_loglog_recovers_slope(sweep):
+    x = np.repeat([100, 200, 400, 800], 3)
+    noise = np.tile([0.98, 1.0, 1.02], 4)
+    slope, (lo, hi), _ = sweep.fit_loglog(x, 2.0 * x ** -0.5 * noise)
+    assert slope == pytest.approx(-0.5, abs=1e-9)
+    assert lo < -0.5 < hi

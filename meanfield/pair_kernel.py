@@ -155,16 +155,21 @@ def _pair_kernel_many(kind, p, a, b, c, ha, hb, qx, qw):
     return out
 
 
-def pair_kernel(activation, a, b, c):
-    """K(a, b, c) = E[σ(aX)σ(bY)] with corr(X, Y) = c, broadcasting a, b ≥ 0, c ∈ [−1, 1]."""
+def _pair_arguments(a, b, c):
+    """Validated, broadcast, flattened (a, b, c) and their common shape."""
     a = as_finite_array(a, "a", nonnegative=True)
     b = as_finite_array(b, "b", nonnegative=True)
     c = as_finite_array(c, "c")
     if np.any(np.abs(c) > 1.0):
         raise ValueError("c: correlations must lie in [-1, 1]")
     a, b, c = np.broadcast_arrays(a, b, c)
-    shape = a.shape
-    a, b, c = (np.ascontiguousarray(x, dtype=float).ravel() for x in (a, b, c))
+    flat = (np.ascontiguousarray(x, dtype=float).ravel() for x in (a, b, c))
+    return (*flat, a.shape)
+
+
+def pair_kernel(activation, a, b, c):
+    """K(a, b, c) = E[σ(aX)σ(bY)] with corr(X, Y) = c, broadcasting a, b ≥ 0, c ∈ [−1, 1]."""
+    a, b, c, shape = _pair_arguments(a, b, c)
     ha = activation.hermite(a, K_SERIES - 1)
     hb = activation.hermite(b, K_SERIES - 1)
     kind, p = activation.kernel_spec()
@@ -275,14 +280,7 @@ def _pair_gradient_many(kind, p, a, b, c, ha, dha, hb, qx, qw):
 
 def pair_kernel_gradient(activation, a, b, c):
     """(∂K/∂a, ∂K/∂c) of K(a, b, c) = E[σ(aX)σ(bY)] (right limits at a = 0), broadcasting."""
-    a = as_finite_array(a, "a", nonnegative=True)
-    b = as_finite_array(b, "b", nonnegative=True)
-    c = as_finite_array(c, "c")
-    if np.any(np.abs(c) > 1.0):
-        raise ValueError("c: correlations must lie in [-1, 1]")
-    a, b, c = np.broadcast_arrays(a, b, c)
-    shape = a.shape
-    a, b, c = (np.ascontiguousarray(x, dtype=float).ravel() for x in (a, b, c))
+    a, b, c, shape = _pair_arguments(a, b, c)
     kind, p = activation.kernel_spec()
     da, dc = _pair_gradient_many(kind, p, a, b, c, activation.hermite(a, K_SERIES - 1),
                                  activation.hermite(a, K_SERIES - 1, derivative=True),

@@ -25,21 +25,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .result import ParticleResult
-from .sgd import (DIVERGENCE_THRESHOLD, DivergenceError, _check_int, _check_record, _check_times,
-                  _check_weights, _finite_float, _snapshot)
+from ._checks import check_int, check_noise, check_record, check_times, check_weights, finite_float, xi_function
+from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, _snapshot
 
 DEFAULT_DT_LANGEVIN = 1e-3
-
-
-def _xi_function(xi):
-    if xi is None:
-        return lambda t: 1.0
-    if callable(xi):
-        return lambda t: float(xi(t))
-    value = _finite_float(xi, "xi")
-    if value <= 0:
-        raise ValueError(f"xi: must be positive, got {xi!r}")
-    return lambda t: value
 
 
 def _energy(model, W, lam):
@@ -72,18 +61,12 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
 
     Returns a :class:`ParticleResult` with dynamics "flow" (``eps`` is the last dt).
     """
-    times = _check_times(times)
-    seed = _check_int(seed, "seed", 0)
-    record = _check_record(record)
-    W = _check_weights(W0, model.d, np.float64)
-    xi_of = _xi_function(xi)
-    if beta is not None:
-        beta = _finite_float(beta, "beta")
-        if beta <= 0:
-            raise ValueError(f"beta: must be positive (or None for the deterministic flow), got {beta!r}")
-    lam = _finite_float(lam, "lam")
-    if lam < 0:
-        raise ValueError(f"lam: must be non-negative, got {lam!r}")
+    times = check_times(times)
+    seed = check_int(seed, "seed", 0)
+    record = check_record(record)
+    W = check_weights(W0, model.d, np.float64)
+    xi_of = xi_function(xi)
+    beta, lam = check_noise(beta, lam)
     if method is None:
         method = "rk4" if beta is None else "euler"
     if method not in ("rk4", "euler"):
@@ -91,12 +74,12 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
     if beta is not None and method != "euler":
         raise ValueError("method: the Langevin flow is integrated by Euler-Maruyama; use method='euler'")
     if dt is not None:
-        dt = _finite_float(dt, "dt")
+        dt = finite_float(dt, "dt")
         if dt <= 0:
             raise ValueError(f"dt: must be positive, got {dt!r}")
     elif method == "euler":
         dt = DEFAULT_DT_LANGEVIN
-    rtol = _finite_float(rtol, "rtol")
+    rtol = finite_float(rtol, "rtol")
     if progress is None:
         progress = sys.stderr.isatty()
     rng = np.random.default_rng(np.random.SeedSequence(seed))

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from .radial_pde import InitialLaw, check_times, xi_function
+from ._checks import check_times, xi_function
+from .radial_pde import InitialLaw
 
 
 @dataclass

@@ -40,35 +40,12 @@ from numba import njit
 from scipy import stats
 from scipy.linalg import solve_banded
 
+from ._checks import check_int, check_noise, check_times, xi_function
+
 #: mass allowed in the outer 10% of the cells before an automatic domain grows
 GROW_THRESHOLD = 1e-14
 #: mass allowed in the last cell of a user-fixed domain before raising
 OUTER_MASS_TOL = 1e-12
-
-
-# ---------------------------------------------------------------- input checks
-def check_times(times):
-    """Snapshot times as a non-empty, non-negative, non-decreasing float array."""
-    t = np.asarray(times, dtype=float).ravel()
-    if t.size == 0 or not np.all(np.isfinite(t)):
-        raise ValueError(f"times: expected a non-empty finite sequence, got {times!r}")
-    if np.any(t < 0):
-        raise ValueError("times: must be non-negative")
-    if np.any(np.diff(t) < 0):
-        raise ValueError("times: must be sorted (non-decreasing)")
-    return t
-
-
-def xi_function(xi):
-    """ξ(t) as a callable (None → ξ ≡ 1, a number → constant)."""
-    if xi is None:
-        return lambda t: 1.0
-    if callable(xi):
-        return xi
-    value = float(xi)
-    if not value > 0:
-        raise ValueError(f"xi: must be positive, got {xi!r}")
-    return lambda t: value
 
 
 # ---------------------------------------------------------------- initial law
@@ -328,12 +305,8 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
     record_energy : store [t, energy] after every step in ``energy_trace``.
     progress : tqdm progress bar (default: only if stderr is a TTY).
     """
-    if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)) or cells < 10:
-        raise ValueError(f"cells: must be an integer >= 10, got {cells!r}")
-    if beta is not None and not (np.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta: must be positive (or None for the noiseless flow), got {beta!r}")
-    if not (np.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam: must be non-negative, got {lam!r}")
+    cells = check_int(cells, "cells", 10)
+    beta, lam = check_noise(beta, lam)
     if not (0 < cfl <= 0.5) and beta is None:
         raise ValueError(f"cfl: must lie in (0, 0.5] for the noiseless scheme, got {cfl!r}")
     if not cfl > 0:

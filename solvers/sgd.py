@@ -19,6 +19,8 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._checks import (RECORD_KEYS, check_dtype, check_int, check_noise, check_record, check_times, check_weights,
+                      finite_float)
 from ._sgd_kernels import initial_rng_state, sgd_block
 from .result import ParticleResult
 
@@ -28,7 +30,6 @@ DIVERGENCE_THRESHOLD = 1e8
 MAX_BLOCK_STEPS = 100_000
 #: Target multiply-adds per kernel call (≈ 0.1 s): blocks are shorter for big N·d·b.
 BLOCK_WORK = 2e8
-RECORD_KEYS = ("radii", "risk", "weights")
 
 
 class DivergenceError(FloatingPointError):
@@ -40,75 +41,12 @@ class DivergenceError(FloatingPointError):
                          f"{self.step} (t = {self.time:g}); reduce eps or lam")
 
 
-# ----------------------------------------------------------------- validation
-def _finite_float(value, name):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name}: must be finite, got {value!r}")
-    return v
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_dtype(dtype):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype: must be 'float32' or 'float64', got {dtype!r}")
-    return dt
-
-
-def _check_times(times):
-    try:
-        t = np.asarray(times, dtype=float).reshape(-1)
-    except (TypeError, ValueError):
-        raise ValueError(f"times: cannot convert to an array of numbers ({times!r})") from None
-    if t.size == 0:
-        raise ValueError("times: need at least one snapshot time")
-    if not np.all(np.isfinite(t)):
-        raise ValueError("times: contains NaN or inf")
-    if np.any(t < 0):
-        raise ValueError("times: must be non-negative")
-    if np.any(np.diff(t) < 0):
-        raise ValueError("times: must be sorted in increasing order")
-    return t
-
-
-def _check_record(record):
-    record = (record,) if isinstance(record, str) else tuple(record or ())
-    unknown = [key for key in record if key not in RECORD_KEYS]
-    if unknown:
-        raise ValueError(f"record: unknown keys {unknown}; allowed {list(RECORD_KEYS)}")
-    return record
-
-
-def _check_weights(W0, d, dtype):
-    try:
-        W = np.array(W0, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError("W0: cannot convert to a numeric array") from None
-    if W.ndim != 2 or W.shape[1] != d or W.shape[0] < 1:
-        raise ValueError(f"W0: expected shape (N, {d}) with N >= 1, got {W.shape}")
-    if not np.all(np.isfinite(W)):
-        raise ValueError("W0: contains NaN or inf")
-    return np.ascontiguousarray(W, dtype=dtype)
-
-
 def _step_size_function(xi, eps):
     """s(k) = ε ξ(kε) for an integer array k, vectorised when ξ accepts arrays."""
     if xi is None:
         xi = 1.0
     if not callable(xi):
-        value = _finite_float(xi, "xi")
+        value = finite_float(xi, "xi")
         if value <= 0:
             raise ValueError(f"xi: must be positive, got {xi!r}")
         return lambda k: np.full(k.shape, eps * value)
@@ -207,22 +145,16 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
     and returns what was computed, with ``interrupted=True``. Raises
     :class:`DivergenceError` if |w| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
     """
-    eps = _finite_float(eps, "eps")
+    eps = finite_float(eps, "eps")
     if eps <= 0:
         raise ValueError(f"eps: must be positive, got {eps!r}")
-    times = _check_times(times)
-    seed = _check_int(seed, "seed", 0)
-    batch = _check_int(batch, "batch", 1)
-    if beta is not None:
-        beta = _finite_float(beta, "beta")
-        if beta <= 0:
-            raise ValueError(f"beta: must be positive (or None for no noise), got {beta!r}")
-    lam = _finite_float(lam, "lam")
-    if lam < 0:
-        raise ValueError(f"lam: must be non-negative, got {lam!r}")
-    dtype = _check_dtype(dtype)
-    record = _check_record(record)
-    W = _check_weights(W0, model.d, dtype)
+    times = check_times(times)
+    seed = check_int(seed, "seed", 0)
+    batch = check_int(batch, "batch", 1)
+    beta, lam = check_noise(beta, lam)
+    dtype = check_dtype(dtype)
+    record = check_record(record)
+    W = check_weights(W0, model.d, dtype)
     step_sizes = _step_size_function(xi, eps)
     if progress is None:
         progress = sys.stderr.isatty()

@@ -1,0 +1,94 @@
+"""Argument checks shared by the integrators (clear ValueErrors naming the argument)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+RECORD_KEYS = ("radii", "risk", "weights")
+
+
+def finite_float(value, name):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    return v
+
+
+def check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype: must be 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+def check_times(times):
+    try:
+        t = np.asarray(times, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"times: cannot convert to an array of numbers ({times!r})") from None
+    if t.size == 0:
+        raise ValueError("times: need at least one snapshot time")
+    if not np.all(np.isfinite(t)):
+        raise ValueError("times: contains NaN or inf")
+    if np.any(t < 0):
+        raise ValueError("times: must be non-negative")
+    if np.any(np.diff(t) < 0):
+        raise ValueError("times: must be sorted in increasing order")
+    return t
+
+
+def check_record(record):
+    record = (record,) if isinstance(record, str) else tuple(record or ())
+    unknown = [key for key in record if key not in RECORD_KEYS]
+    if unknown:
+        raise ValueError(f"record: unknown keys {unknown}; allowed {list(RECORD_KEYS)}")
+    return record
+
+
+def check_weights(W0, d, dtype):
+    try:
+        W = np.array(W0, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("W0: cannot convert to a numeric array") from None
+    if W.ndim != 2 or W.shape[1] != d or W.shape[0] < 1:
+        raise ValueError(f"W0: expected shape (N, {d}) with N >= 1, got {W.shape}")
+    if not np.all(np.isfinite(W)):
+        raise ValueError("W0: contains NaN or inf")
+    return np.ascontiguousarray(W, dtype=dtype)
+
+
+def check_noise(beta, lam):
+    """(β or None, λ): β > 0 when given (None means no noise), λ ≥ 0."""
+    if beta is not None:
+        beta = finite_float(beta, "beta")
+        if beta <= 0:
+            raise ValueError(f"beta: must be positive (or None for no noise), got {beta!r}")
+    lam = finite_float(lam, "lam")
+    if lam < 0:
+        raise ValueError(f"lam: must be non-negative, got {lam!r}")
+    return beta, lam
+
+
+def xi_function(xi):
+    """ξ(t) as a scalar callable: None → ξ ≡ 1, a positive number → constant, a callable as is."""
+    if xi is None:
+        return lambda t: 1.0
+    if callable(xi):
+        return lambda t: float(xi(t))
+    value = finite_float(xi, "xi")
+    if value <= 0:
+        raise ValueError(f"xi: must be positive, got {xi!r}")
+    return lambda t: value

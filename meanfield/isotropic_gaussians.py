@@ -267,7 +267,8 @@ class IsotropicGaussians:
             raise ValueError("W: no particles")
         r = np.linalg.norm(W, axis=1)
         unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=r[:, None] > 0)
-        gram = np.clip(unit @ unit.T, -1.0, 1.0)
+        gram = unit @ unit.T
+        np.clip(gram, -1.0, 1.0, out=gram)  # in place: N×N is the memory peak
         kind, p = self.activation.kernel_spec()
         total = 0.0
         for s in self.scales:
@@ -294,7 +295,8 @@ class IsotropicGaussians:
         r = np.linalg.norm(W, axis=1)
         zero = r < _TINY
         unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
-        gram = np.clip(unit @ unit.T, -1.0, 1.0)
+        gram = unit @ unit.T
+        np.clip(gram, -1.0, 1.0, out=gram)  # in place: N×N is the memory peak
         kind, p = self.activation.kernel_spec()
         h_t = np.ascontiguousarray(np.stack([self.activation.hermite(s * r, K_SERIES - 1).T for s in self.scales]))
         dh = np.stack([self.activation.hermite(s * r, K_SERIES - 1, derivative=True) for s in self.scales])

@@ -13,22 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 
+from _timing import best_time
 from meanfield import IsotropicGaussians, ramp
-
-
-def best_time(fn, repeats=3):
-    fn()
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def gauss_hermite_features(model, r, terms, nodes):

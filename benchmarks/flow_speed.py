@@ -11,23 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
+from _timing import best_time
 from meanfield import IsotropicGaussians, ramp
 from solvers import init_gaussian
-
-
-def best_time(fn, repeats):
-    fn()  # warm-up (compilation, caches)
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main(argv=None):

@@ -1,0 +1,16 @@
+"""Timing helper shared by the benchmark scripts."""
+import time
+
+import numpy as np
+
+
+def best_time(fn, repeats=3):
+    """Best wall time of ``fn()`` over ``repeats`` calls, after one warm-up call
+    (compilation, caches): the least noisy statistic on a shared machine."""
+    fn()
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best

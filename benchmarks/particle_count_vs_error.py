@@ -42,7 +42,7 @@ def build_parser():
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--n-min", type=_sweep.positive_int, default=None, help="smallest N (default 100)")
     p.add_argument("--n-max", type=_sweep.positive_int, default=None,
-                   help="largest N (default 12800, quick 1600)")
+                   help="largest N (default 25600, quick 1600)")
     p.add_argument("--n-factor", type=_sweep.positive_float, default=2.0, help="geometric factor")
     p.add_argument("--eps", type=_sweep.positive_float, default=1e-5,
                    help="SGD step size (small enough that the ε-bias ≈ 100ε stays below the N error)")

@@ -181,14 +181,22 @@ class IsotropicGaussians:
         is raised unless ``allow_inexact``, in which case the bound is reported.
         """
         r = self._radii(r, "r").ravel()
+        feats = self._features(r, allow_inexact)
+        if feats is None:
+            raise ValueError(
+                f"the Mehler series cannot reach tol={self.tol:g} within {MAX_TERMS} terms at d={self.d}; "
+                "pass allow_inexact=True (which reports the achieved error bound) or use u()/psi(), which "
+                "fall back to the exact angular quadrature")
+        return feats
+
+    def _features(self, r, allow_inexact=False):
+        """Features on the 1-D radii ``r``, or None if the series cannot meet ``tol``
+        (one truncation search; with ``allow_inexact`` MAX_TERMS terms are used instead)."""
         a = np.concatenate([s * r for s in self.scales])
         K, bound, h = self._truncation(a)
         if K is None:
             if not allow_inexact:
-                raise ValueError(
-                    f"the Mehler series cannot reach tol={self.tol:g} within {MAX_TERMS} terms at d={self.d} "
-                    f"(bound {bound:.2e}); pass allow_inexact=True or use u()/psi(), which fall back to "
-                    "the exact angular quadrature")
+                return None
             K = MAX_TERMS
         ks = np.arange(0, K, 2)
         dh = self.activation.hermite(a, K - 1, derivative=True)[:, ks]
@@ -198,22 +206,21 @@ class IsotropicGaussians:
         weights = np.tile(0.5 * self._mu[ks], ns)
         return KernelFeatures(values, derivs, weights, int(K), float(bound))
 
-    def _series_ok(self, *radii):
-        r = np.concatenate([np.ravel(x) for x in radii])
-        K, _, _ = self._truncation(np.concatenate([s * r for s in self.scales]))
-        return K is not None
-
     def u(self, r, rp):
         """u(r, r') with broadcasting: the Mehler series when it meets ``tol``,
         otherwise the angular average of the exact pair kernel (Gauss-Legendre in θ)."""
         r, rp = np.broadcast_arrays(self._radii(r, "r"), self._radii(rp, "rp"))
-        if self._series_ok(r, rp):
-            feats = self.kernel_features(np.concatenate([r.ravel(), rp.ravel()]))
-            n = r.size
-            out = np.einsum("j,ji,ji->i", feats.weights, feats.values[:, :n], feats.values[:, n:])
-            return out.reshape(r.shape)
+        feats = self._features(np.concatenate([r.ravel(), rp.ravel()]))
+        if feats is None:
+            return self._u_angular(r, rp)
+        n = r.size
+        out = np.einsum("j,ji,ji->i", feats.weights, feats.values[:, :n], feats.values[:, n:])
+        return out.reshape(r.shape)
+
+    def _u_angular(self, r, rp):
+        """u(r, r') = ½ Σ_s E_θ K(s r, s r', cos θ) by Gauss-Legendre in the angle θ."""
         theta, w = angle_quadrature(self.d, ANGLE_NODES)
-        out = np.zeros(r.shape)
+        out = np.zeros(np.broadcast(r, rp).shape)
         for s in self.scales:
             k = pair_kernel(self.activation, (s * r)[..., None], (s * rp)[..., None], np.cos(theta))
             out += 0.5 * (k @ w)
@@ -240,11 +247,11 @@ class IsotropicGaussians:
 
     def _potential(self, r, radii, w):
         """Σ_i w_i u(r, r_i) for 1-D r: O((M+n)K) by features when the series is valid."""
-        if self._series_ok(r, radii):
-            feats = self.kernel_features(np.concatenate([r, radii]))
-            m = r.size
-            return (feats.weights * (feats.values[:, m:] @ w)) @ feats.values[:, :m]
-        return self.u(r[:, None], radii[None, :]) @ w
+        feats = self._features(np.concatenate([r, radii]))
+        if feats is None:
+            return self._u_angular(r[:, None], radii[None, :]) @ w
+        m = r.size
+        return (feats.weights * (feats.values[:, m:] @ w)) @ feats.values[:, :m]
 
     def radial_risk(self, radii, weights=None):
         """R(ρ̄) = 1 + 2∫v dρ̄ + ∫∫u dρ̄ dρ̄ for ρ̄ = Σ_i w_i δ_{r_i}."""

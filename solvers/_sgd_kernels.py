@@ -1,11 +1,13 @@
 """Numba kernels of one-pass (noisy) SGD for the isotropic Gaussians model.
 
-Random numbers come from an explicit-state xoshiro256** generator whose
-state (four uint64 words) is passed in and advanced in place.  Every draw of
-a step happens in a fixed order, so a run is a pure function of (W0, state):
-splitting it into blocks (snapshots, progress, checkpoints) never changes a
-bit, and :func:`draw_step` replays exactly what a step of
-:func:`sgd_block` drew.
+Random numbers come from two explicit-state xoshiro256** generators, one for
+the data (y, x) and one for the Langevin noise, whose states (a uint64 (2, 4)
+array) are passed in and advanced in place.  Each stream is consumed in a
+fixed order, so a run is a pure function of (W0, state): splitting it into
+blocks (snapshots, progress, checkpoints) never changes a bit, and
+:func:`draw_step` replays exactly what a step of :func:`sgd_block` drew.
+Two streams let the kernel draw the next data point before the current
+update is finished (see :func:`sgd_block`) without changing the noise.
 
 Per step k (all b samples see the same current θ):
     y_j = ±1 (prob ½),  x_j = s_{y_j} g_j,  g_j ~ N(0, I_d)                j = 1..b
@@ -22,9 +24,6 @@ from numba import njit
 
 from meanfield.activations import KIND_PIECEWISE_LINEAR, act_deriv, act_value
 
-#: LLVM flags that allow vectorised dot products; no 'nnan'/'ninf', so the
-#: divergence check keeps seeing NaN and inf.
-_VECTORISE = {"reassoc", "contract", "nsz", "arcp"}
 #: Divergence is looked for every this many steps (and at the end of a block).
 DIVERGENCE_CHECK_EVERY = 256
 
@@ -32,10 +31,12 @@ _U53 = 1.0 / 9007199254740992.0  # 2^-53
 
 
 def initial_rng_state(seed):
-    """xoshiro256** state (uint64[4]) from ``seed`` via numpy's SeedSequence."""
-    state = np.random.SeedSequence(seed).generate_state(4, np.uint64)
-    if not state.any():  # the one forbidden state; probability 2^-256
-        state[0] = np.uint64(1)
+    """States of the data stream (row 0) and the noise stream (row 1), uint64 (2, 4),
+    from ``seed`` via numpy's SeedSequence (8 words, so the streams are independent)."""
+    state = np.random.SeedSequence(seed).generate_state(8, np.uint64).reshape(2, 4)
+    for row in state:
+        if not row.any():  # the one forbidden xoshiro state; probability 2^-256
+            row[0] = np.uint64(1)
     return state
 
 
@@ -97,16 +98,16 @@ def draw_sample(state, scales, x):
 
 @njit(cache=True)
 def draw_step(state, scales, n_particles, d, batch, noisy):
-    """Replay the draws of one :func:`sgd_block` step (state advanced in place):
+    """Replay the draws of one :func:`sgd_block` step (both streams advanced in place):
     labels y (b,), inputs x (b, d) and the Langevin noise g (N, d) (zeros if not noisy)."""
     y = np.empty(batch)
     x = np.empty((batch, d))
     g = np.zeros((n_particles, d))
     for j in range(batch):
-        y[j] = draw_sample(state, scales, x[j])
+        y[j] = draw_sample(state[0], scales, x[j])
     if noisy:
         for i in range(n_particles):
-            fill_normal(state, g[i])
+            fill_normal(state[1], g[i])
     return y, x, g
 
 
@@ -148,89 +149,196 @@ def max_abs_or_inf(W):
     return largest if total <= 1.7e308 else math.inf
 
 
-@njit(cache=True, fastmath=_VECTORISE)
-def sgd_block(W, state, step_counter, step_sizes, batch, lam, inv_beta, noisy,
-              scales, kind, p, threshold):
-    """Run len(step_sizes) SGD steps on W (N, d) in place (see module docstring).
+# The transposed-layout loops below run over the neurons i (contiguous in
+# WT = Wᵀ), so they vectorise without fast-math: every sum is evaluated exactly
+# as written, and the fused and the plain passes give the same bits.
+@njit(cache=True, inline="always")
+def forward_transposed(WT, x, z):
+    """z_i = ⟨w_i, x⟩ for W stored transposed (WT = Wᵀ, shape (d, N)), four
+    coordinates per pass over i: z_i += (w_ik x_k + w_ik+1 x_k+1) + (… + …)."""
+    d, n = WT.shape
+    for i in range(n):
+        z[i] = 0.0
+    k = 0
+    while k + 4 <= d:
+        x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
+        for i in range(n):
+            z[i] += (WT[k, i] * x0 + WT[k + 1, i] * x1) + (WT[k + 2, i] * x2 + WT[k + 3, i] * x3)
+        k += 4
+    while k < d:
+        xk = x[k]
+        for i in range(n):
+            z[i] += WT[k, i] * xk
+        k += 1
 
-    ``step_sizes[k]`` is s for the k-th step of the block; ``state`` (uint64[4])
-    and ``step_counter`` (int64[1], the global step index) are advanced in place,
-    so an interruption between calls always leaves (W, state, counter) consistent.
-    Returns −1, or the global step index after which W was found non-finite or
-    beyond ``threshold`` in absolute value (checked every DIVERGENCE_CHECK_EVERY steps).
+
+@njit(cache=True, inline="always")
+def axpy_transposed(WT, decay, c, x):
+    """w_i ← decay · w_i + c_i x for every i (WT = Wᵀ)."""
+    d, n = WT.shape
+    k = 0
+    while k + 4 <= d:
+        x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
+        for i in range(n):
+            ci = c[i]
+            WT[k, i] = decay * WT[k, i] + ci * x0
+            WT[k + 1, i] = decay * WT[k + 1, i] + ci * x1
+            WT[k + 2, i] = decay * WT[k + 2, i] + ci * x2
+            WT[k + 3, i] = decay * WT[k + 3, i] + ci * x3
+        k += 4
+    while k < d:
+        xk = x[k]
+        for i in range(n):
+            WT[k, i] = decay * WT[k, i] + c[i] * xk
+        k += 1
+
+
+@njit(cache=True, inline="always")
+def axpy_forward_transposed(WT, decay, c, x, x_next, z):
+    """One pass doing :func:`axpy_transposed` (w_i ← decay · w_i + c_i x) and then
+    :func:`forward_transposed` on the new weights (z_i = ⟨w_i, x_next⟩), bitwise
+    equal to the two calls in sequence: W is read and written once instead of
+    read twice and written once, which is most of an SGD step's time."""
+    d, n = WT.shape
+    for i in range(n):
+        z[i] = 0.0
+    k = 0
+    while k + 4 <= d:
+        x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
+        v0, v1, v2, v3 = x_next[k], x_next[k + 1], x_next[k + 2], x_next[k + 3]
+        for i in range(n):
+            ci = c[i]
+            w0 = decay * WT[k, i] + ci * x0
+            w1 = decay * WT[k + 1, i] + ci * x1
+            w2 = decay * WT[k + 2, i] + ci * x2
+            w3 = decay * WT[k + 3, i] + ci * x3
+            WT[k, i] = w0
+            WT[k + 1, i] = w1
+            WT[k + 2, i] = w2
+            WT[k + 3, i] = w3
+            z[i] += (w0 * v0 + w1 * v1) + (w2 * v2 + w3 * v3)
+        k += 4
+    while k < d:
+        xk, vk = x[k], x_next[k]
+        for i in range(n):
+            w = decay * WT[k, i] + c[i] * xk
+            WT[k, i] = w
+            z[i] += w * vk
+        k += 1
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _total(values):
+    """Σ_i values_i, re-associated so that it vectorises (a fixed order: same bits every run)."""
+    total = 0.0
+    for i in range(values.shape[0]):
+        total += values[i]
+    return total
+
+
+@njit(cache=True)
+def _draw_batch(data_state, scales, x64, x, y):
+    """Draw the b data points of one step into x (W's dtype) and y."""
+    for j in range(y.shape[0]):
+        y[j] = draw_sample(data_state, scales, x64)
+        for k in range(x64.shape[0]):
+            x[j, k] = x64[k]
+
+
+@njit(cache=True)
+def sgd_block(WT, state, step_counter, step_sizes, batch, lam, inv_beta, noisy,
+              scales, kind, p, threshold):
+    """Run len(step_sizes) SGD steps in place on WT = Wᵀ (shape (d, N); see module docstring).
+
+    ``step_sizes[k]`` is s for the k-th step of the block; ``state`` (uint64 (2, 4):
+    data and noise streams) and ``step_counter`` (int64[1], the global step index)
+    are advanced in place, so an interruption between calls always leaves
+    (W, state, counter) consistent. Returns −1, or the global step index after
+    which W was found non-finite or beyond ``threshold`` in absolute value
+    (checked every DIVERGENCE_CHECK_EVERY steps and at the end of the block).
+
+    Noiseless with b = 1, the update of step k and the forward pass of step k+1
+    share one pass over W (:func:`axpy_forward_transposed`): the data point of
+    step k+1 is drawn first, which two streams make harmless. A block never
+    draws beyond its last step, and every pass evaluates the same expressions,
+    so the result does not depend on where blocks end.
     """
-    n, d = W.shape
-    zero = np.zeros(1, W.dtype)[0]
-    x = np.empty((batch, d), W.dtype)
+    d, n = WT.shape
+    data_state, noise_state = state[0], state[1]
+    x = np.empty((batch, d), WT.dtype)
+    x_next = np.empty((batch, d), WT.dtype)
     x64 = np.empty(d)
     noise64 = np.empty(d)
     y = np.empty(batch)
-    z = np.empty(n)  # pre-activations ⟨w_i, x_j⟩ of the current sample
-    values = np.empty(n)  # σ(z_i)
-    slopes64 = np.empty(n)  # σ'(z_i+)
-    # per-step coefficients kept in W's dtype so the float32 update runs in float32
-    slopes = np.empty((batch, n), W.dtype)  # σ'(z_ji+)
-    step_coef = np.empty(batch, W.dtype)  # (2s/b)(y_j − ŷ_j)
-    decay = np.empty(1, W.dtype)  # 1 − 2λs
-    for step in range(step_sizes.shape[0]):
+    y_next = np.empty(batch)
+    z = np.empty((batch, n), WT.dtype)  # pre-activations ⟨w_i, x_j⟩ at the current θ
+    z64 = np.empty(n)
+    values = np.empty(n)  # σ(z_ji)
+    slopes = np.empty(n)  # σ'(z_ji+)
+    # per-step coefficients in W's dtype so the float32 update runs in float32
+    coef = np.empty((batch, n), WT.dtype)  # (2s/b)(y_j − ŷ_j) σ'(z_ji+)
+    factors = np.empty(2, WT.dtype)  # (1 − 2λs, 1)
+    factors[1] = 1.0
+    n_steps = step_sizes.shape[0]
+    ready = False  # z holds the forward pass of the current step's data
+    for step in range(n_steps):
         s = step_sizes[step]
-        # ---- draw the batch and evaluate the network at the current θ
-        for j in range(batch):
-            y[j] = draw_sample(state, scales, x64)
-            for k in range(d):
-                x[j, k] = x64[k]
+        if not ready:
+            _draw_batch(data_state, scales, x64, x, y)
+            for j in range(batch):
+                forward_transposed(WT, x[j], z[j])
         for j in range(batch):
             for i in range(n):
-                acc = zero
-                for k in range(d):
-                    acc += W[i, k] * x[j, k]
-                z[i] = acc
-            activation_and_slope(kind, p, z, values, slopes64)
-            yhat = 0.0
+                z64[i] = z[j, i]
+            activation_and_slope(kind, p, z64, values, slopes)
+            step_coef = 2.0 * s * (y[j] - _total(values) / n) / batch
             for i in range(n):
-                yhat += values[i]
-                slopes[j, i] = slopes64[i]
-            step_coef[j] = 2.0 * s * (y[j] - yhat / n) / batch
-        # ---- update: w_i ← (1 − 2λs) w_i + Σ_j step_coef_j σ'(z_ji+) x_j + √(4s/β) ξ_i
-        decay[0] = 1.0 - 2.0 * lam * s
-        noise_scale = math.sqrt(4.0 * s * inv_beta)
-        for i in range(n):
-            c = step_coef[0] * slopes[0, i]
+                coef[j, i] = step_coef * slopes[i]
+        # ---- update: w_i ← (1 − 2λs) w_i + Σ_j coef_ji x_j + √(4s/β) ξ_i
+        factors[0] = 1.0 - 2.0 * lam * s
+        check = (step_counter[0] + 1) % DIVERGENCE_CHECK_EVERY == 0 or step == n_steps - 1
+        if batch == 1 and not noisy and not check:
+            _draw_batch(data_state, scales, x64, x_next, y_next)
+            axpy_forward_transposed(WT, factors[0], coef[0], x[0], x_next[0], z[0])
             for k in range(d):
-                W[i, k] = decay[0] * W[i, k] + c * x[0, k]
-            for j in range(1, batch):
-                c = step_coef[j] * slopes[j, i]
-                for k in range(d):
-                    W[i, k] += c * x[j, k]
+                x[0, k] = x_next[0, k]
+            y[0] = y_next[0]
+            ready = True
+        else:
+            for j in range(batch):
+                axpy_transposed(WT, factors[min(j, 1)], coef[j], x[j])
             if noisy:
-                fill_normal(state, noise64)
-                for k in range(d):
-                    W[i, k] += noise_scale * noise64[k]
+                noise_scale = math.sqrt(4.0 * s * inv_beta)
+                for i in range(n):
+                    fill_normal(noise_state, noise64)
+                    for k in range(d):
+                        WT[k, i] += noise_scale * noise64[k]
+            ready = False
         step_counter[0] += 1
-        if step_counter[0] % DIVERGENCE_CHECK_EVERY == 0 or step == step_sizes.shape[0] - 1:
-            if not max_abs_or_inf(W) <= threshold:
-                return step_counter[0]
+        if check and not max_abs_or_inf(WT) <= threshold:
+            return step_counter[0]
     return -1
 
 
-@njit(cache=True, fastmath=_VECTORISE)
-def streaming_bound_block(W, x, n_steps):
-    """Memory-traffic floor of an SGD step: per step read W once (z = W x) and
-    read + write it once (w_i += c z_i x, c tiny), all in W's dtype.
+@njit(cache=True)
+def streaming_bound_block(WT, x, n_steps, fused):
+    """Memory-traffic floors of a dense SGD step, with the loops of :func:`sgd_block`
+    on WT = Wᵀ in W's dtype (c tiny, so W barely moves). Per step:
+    fused=False: read W (z = W x), then read and write it (w_i ← w_i + c z_i x);
+    fused=True: one pass that reads and writes W once (the kernel's own traffic).
     Returns a checksum (keeps the work alive)."""
-    n, d = W.shape
-    z = np.empty(n, W.dtype)
-    tiny = np.full(1, 1e-12, W.dtype)[0]
+    d, n = WT.shape
+    z = np.zeros(n, WT.dtype)
+    c = np.empty(n, WT.dtype)
+    one = np.ones(1, WT.dtype)[0]
     total = 0.0
     for _ in range(n_steps):
         for i in range(n):
-            acc = tiny - tiny
-            for k in range(d):
-                acc += W[i, k] * x[k]
-            z[i] = acc
-        for i in range(n):
-            c = tiny * z[i]
-            for k in range(d):
-                W[i, k] += c * x[k]
+            c[i] = 1e-12 * z[i]
+        if fused:
+            axpy_forward_transposed(WT, one, c, x, x, z)
+        else:
+            forward_transposed(WT, x, z)
+            axpy_transposed(WT, one, c, x)
         total += z[0]
     return total

@@ -114,7 +114,7 @@ def _snapshot(model, W, step, record):
     if "risk" in record:
         snap["risk"] = np.float64(model.population_risk(W.astype(np.float64)))
     if "weights" in record:
-        snap["weights"] = W.copy()
+        snap["weights"] = np.array(W, order="C")
     return snap
 
 
@@ -127,9 +127,10 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
     model : IsotropicGaussians (uses ``d``, ``scales``, ``activation``, ``population_risk``).
     W0 : (N, d) initial weights (not modified).
     eps : step size ε > 0; time t is reached after round(t/ε) steps.
-    times : non-decreasing snapshot times ≥ 0. The random stream does not depend
+    times : non-decreasing snapshot times ≥ 0. The random streams do not depend
         on them: the state at a given step is bitwise the same for any ``times``.
-    seed : non-negative int; the xoshiro256** stream is seeded by SeedSequence(seed).
+    seed : non-negative int; SeedSequence(seed) seeds two xoshiro256** streams,
+        one for the data (y, x) and one for the Langevin noise.
     batch : samples per step b ≥ 1 (their gradient terms are averaged).
     xi : step-size schedule ξ: None (ξ ≡ 1), a positive number, or a callable ξ(t)
         (called on arrays of times when it accepts them); s_k = ε ξ(kε).
@@ -173,6 +174,7 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
     if checkpoint is not None and os.path.exists(checkpoint):
         W, state, counter[0], snapshots = _load_checkpoint(checkpoint, key, record, target_steps)
 
+    WT = np.ascontiguousarray(W.T)  # the kernel's layout (d, N): vectorises over neurons
     interrupted = False
     bar = tqdm(total=int(target_steps[-1]), initial=int(counter[0]), disable=not progress,
                unit="step", desc="sgd")
@@ -181,23 +183,23 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
             while counter[0] < target:
                 start = int(counter[0])
                 count = min(block_steps, int(target) - start)
-                failed = sgd_block(W, state, counter, step_sizes(np.arange(start, start + count)),
+                failed = sgd_block(WT, state, counter, step_sizes(np.arange(start, start + count)),
                                    batch, lam, inv_beta, beta is not None, scales, kind, params,
                                    DIVERGENCE_THRESHOLD)
                 if failed >= 0:
                     raise DivergenceError(failed, failed * eps)
                 bar.update(int(counter[0]) - start)
                 if checkpoint is not None:
-                    _save_checkpoint(checkpoint, key, W, state, int(counter[0]), snapshots)
-            snapshots.append(_snapshot(model, W, int(target), record))
+                    _save_checkpoint(checkpoint, key, WT.T, state, int(counter[0]), snapshots)
+            snapshots.append(_snapshot(model, WT.T, int(target), record))
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, key, W, state, int(counter[0]), snapshots)
+                _save_checkpoint(checkpoint, key, WT.T, state, int(counter[0]), snapshots)
     except KeyboardInterrupt:
         interrupted = True
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, key, W, state, int(counter[0]), snapshots)
+            _save_checkpoint(checkpoint, key, WT.T, state, int(counter[0]), snapshots)
         if not snapshots or snapshots[-1]["step"] != counter[0]:
-            snapshots.append(_snapshot(model, W, int(counter[0]), record))
+            snapshots.append(_snapshot(model, WT.T, int(counter[0]), record))
     finally:
         bar.close()
 

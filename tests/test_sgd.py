@@ -45,6 +45,22 @@ def test_one_step_matches_numpy(batch, lam, beta, activation):
     np.testing.assert_allclose(res.weights[-1], expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("batch, lam, beta", [(1, 0.0, None), (1, 0.2, None), (2, 0.0, None), (1, 0.1, 3.0)])
+def test_many_steps_match_numpy(batch, lam, beta):
+    """40 steps (the noiseless b = 1 kernel fuses each update with the next forward
+    pass, drawing the next data point first) equal the SPEC update replayed in NumPy."""
+    model = IsotropicGaussians(delta=0.8, d=9, activation=nonmonotone())
+    W = init_gaussian(11, 9, 2.0, seed=3)
+    eps, seed, n_steps = 0.01, 4, 40
+    res = run_sgd(model, W, eps, [n_steps * eps], seed=seed, batch=batch, beta=beta, lam=lam,
+                  record=("weights",), progress=False)
+    state = initial_rng_state(seed)
+    for _ in range(n_steps):
+        y, x, g = draw_step(state, model.scales, 11, 9, batch, beta is not None)
+        W = numpy_step(model, W, eps, y, x, g, lam, beta)
+    np.testing.assert_allclose(res.weights[-1], W, rtol=0, atol=1e-11)
+
+
 @pytest.mark.parametrize("activation", [ramp(), nonmonotone(), Tanh(amplitude=2.0, center=0.5)])
 def test_vectorised_activation_matches_act_value_and_deriv(activation):
     """The kernel's vectorised (σ, σ'(t+)) equals act_value / act_deriv: σ'(t+) bitwise
@@ -90,6 +106,20 @@ def test_reproducible_and_snapshot_invariant(reference_model):
     assert many.steps == 20 and many.dynamics == "sgd" and not many.interrupted
     np.testing.assert_allclose(many.radii, np.linalg.norm(many.weights, axis=2))
     assert many.risk is None
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_noiseless_blocks_do_not_change_bits(reference_model, monkeypatch, dtype):
+    """Fused passes (update k + forward k+1) and the plain passes at block ends give
+    the same bits: blocks of 7 steps, snapshots every 3 steps and one block agree."""
+    import solvers.sgd as sgd_module
+    W0 = init_gaussian(50, 40, 0.8, seed=12)
+    kw = dict(eps=1e-3, seed=5, dtype=dtype, record=("weights",), progress=False)
+    once = run_sgd(reference_model, W0, times=[0.6], **kw)
+    monkeypatch.setattr(sgd_module, "BLOCK_WORK", 50 * 40 * 7)
+    pieces = run_sgd(reference_model, W0, times=np.arange(0, 601, 3) * 1e-3, **kw)
+    assert once.steps == pieces.steps == 600
+    assert np.array_equal(once.weights[-1], pieces.weights[-1])
 
 
 def test_float32_tracks_float64(reference_model):

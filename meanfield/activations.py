@@ -59,15 +59,47 @@ def act_deriv(kind, p, t):
     return p[0] * p[1] * (1.0 - th * th)
 
 
-def _normalised_hermite_times_pdf(tau, kmax):
-    """q[..., n] = φ(τ) He_n(τ)/√n! for n = 0..kmax (stable three-term recurrence)."""
-    q = np.empty(tau.shape + (kmax + 1,))
-    q[..., 0] = _INV_SQRT_2PI * np.exp(-0.5 * tau * tau)
-    if kmax >= 1:
-        q[..., 1] = tau * q[..., 0]
-    for n in range(1, kmax):
-        q[..., n + 1] = (tau * q[..., n] - math.sqrt(n) * q[..., n - 1]) / math.sqrt(n + 1)
-    return q
+@njit(cache=True)
+def _pl_hermite(a, tau, upper, offset, knots, coefs, derivative, out):
+    """h_k(a_m) (or h_k'(a_m)) for σ = offset + Σ_i c_i (t − t_i)₊, k = 0..K−1, into out (M, K).
+
+    With τ_i = t_i/a, q_n(τ) = φ(τ)He_n(τ)/√n! (stable three-term recurrence):
+        h_0 = offset + Σ_i c_i (a q_0(τ_i) − t_i Φ(−τ_i)),  h_1 = a Σ_i c_i Φ(−τ_i),
+        h_k = a Σ_i c_i q_{k−2}(τ_i) / √(k(k−1))                             (k ≥ 2),
+        h_0' = Σ_i c_i q_0(τ_i),  h_1' = Σ_i c_i (Φ(−τ_i) + τ_i q_0(τ_i)),
+        h_k' = Σ_i c_i [q_{k−2}(τ_i)/√(k(k−1)) + τ_i q_{k−1}(τ_i)/√k]        (k ≥ 2)."""
+    n_k = out.shape[1]
+    inv_pair = np.zeros(n_k)  # 1/√(k(k−1))
+    inv_root = np.zeros(n_k)  # 1/√k
+    root_prev = np.zeros(n_k)  # √(k−1)
+    for k in range(2, n_k):
+        inv_pair[k] = 1.0 / math.sqrt(k * (k - 1))
+        inv_root[k] = 1.0 / math.sqrt(k)
+        root_prev[k] = math.sqrt(k - 1)
+    for m in range(a.shape[0]):
+        for k in range(n_k):
+            out[m, k] = 0.0
+        if not derivative:
+            out[m, 0] = offset
+        for i in range(knots.shape[0]):
+            t, c, up = tau[m, i], coefs[i], upper[m, i]
+            q_prev = _INV_SQRT_2PI * math.exp(-0.5 * t * t)  # q_0
+            q = t * q_prev  # q_1
+            if derivative:
+                out[m, 0] += c * q_prev
+                if n_k > 1:
+                    out[m, 1] += c * (up + t * q_prev)
+            else:
+                out[m, 0] += c * (a[m] * q_prev - knots[i] * up)
+                if n_k > 1:
+                    out[m, 1] += a[m] * c * up
+            # invariant at step k: q_prev = q_{k−2}, q = q_{k−1}
+            for k in range(2, n_k):
+                if derivative:
+                    out[m, k] += c * (q_prev * inv_pair[k] + t * q * inv_root[k])
+                else:
+                    out[m, k] += a[m] * c * q_prev * inv_pair[k]
+                q_prev, q = q, (t * q - root_prev[k] * q_prev) * inv_root[k]
 
 
 class Activation:
@@ -158,24 +190,10 @@ class PiecewiseLinear(Activation):
 
     def hermite(self, a, kmax, derivative=False):
         a, tau = self._taus(a)
-        c, t = self.coefs, self.knots
-        q = _normalised_hermite_times_pdf(tau, max(kmax - 1, 0))  # φ(τ)He_n(τ)/√n!
-        out = np.empty(a.shape + (kmax + 1,))
         upper = ndtr(-tau)  # Φ(−τ) = P(G > τ)
-        if not derivative:
-            out[..., 0] = self.offset + (c * (a[..., None] * q[..., 0] - t * upper)).sum(-1)
-            if kmax >= 1:
-                out[..., 1] = a * (c * upper).sum(-1)
-            for k in range(2, kmax + 1):
-                out[..., k] = a * (c * q[..., k - 2]).sum(-1) / math.sqrt(k * (k - 1))
-        else:
-            out[..., 0] = (c * q[..., 0]).sum(-1)
-            if kmax >= 1:
-                out[..., 1] = (c * (upper + tau * q[..., 0])).sum(-1)
-            for k in range(2, kmax + 1):
-                # φ(τ)[He_{k-2}(τ) + τ He_{k-1}(τ)] / √k!
-                term = q[..., k - 2] / math.sqrt(k * (k - 1)) + tau * q[..., k - 1] / math.sqrt(k)
-                out[..., k] = (c * term).sum(-1)
+        out = np.empty(a.shape + (kmax + 1,))
+        _pl_hermite(a.reshape(-1), tau.reshape(-1, tau.shape[-1]), upper.reshape(-1, tau.shape[-1]),
+                    self.offset, self.knots, self.coefs, bool(derivative), out.reshape(-1, kmax + 1))
         return out
 
     def gaussian_second_moment(self, a):

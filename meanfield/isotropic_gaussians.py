@@ -32,6 +32,12 @@ MAX_TERMS = 256
 PARALLEL_MIN = 256
 #: Gauss-Legendre nodes in the angle for the exact angular average (converged to ~1e-14).
 ANGLE_NODES = 128
+#: potential_gradient: rows i per task (they share each chunk of ŵ_j and h_k(s r_j)).
+GRADIENT_ROW_BLOCK = 16
+#: potential_gradient: neurons j per chunk (a chunk's Horner state stays in L1 over all k).
+GRADIENT_J_BLOCK = 256
+#: potential_gradient: series terms until k|c|^(k−1) ≤ this (relative truncation error).
+GRADIENT_SERIES_TOL = 1e-11
 
 
 @dataclass(frozen=True)
@@ -295,23 +301,27 @@ class IsotropicGaussians:
         This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
         kinked at 0, the gradient is defined as the population average of the SGD
         direction with σ'(0+): E_x[σ'(0+)(ŷ(x) − y) x] = σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
+
+        Cost: O(N²(d + K)) in one threaded Numba pass over blocks of pairs (no N×N array),
+        K ≤ 48 series terms per pair, fewer where the cosines are small (series truncation
+        ≤ GRADIENT_SERIES_TOL relative). ``benchmarks/flow_speed.py`` compares it with W Wᵀ.
         """
         W = as_finite_array(W, "W", ndim=2)
         if W.shape[1] != self.d or W.shape[0] == 0:
             raise ValueError(f"W: expected shape (N, {self.d}) with N >= 1, got {W.shape}")
+        n = W.shape[0]
         r = np.linalg.norm(W, axis=1)
         zero = r < _TINY
         unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
-        gram = unit @ unit.T
-        np.clip(gram, -1.0, 1.0, out=gram)  # in place: N×N is the memory peak
         kind, p = self.activation.kernel_spec()
         h_t = np.ascontiguousarray(np.stack([self.activation.hermite(s * r, K_SERIES - 1).T for s in self.scales]))
         dh = np.stack([self.activation.hermite(s * r, K_SERIES - 1, derivative=True) for s in self.scales])
         dsigma0 = float(self.activation.derivative(0.0))
-        radial, mixing = _gradient_coefficients(kind, p, self.scales, r, zero, gram, h_t, dh, dsigma0, _QX, _QW)
-        n = W.shape[0]
+        kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
+        radial, angular = kernel(kind, p, self.scales, r, zero, np.ascontiguousarray(unit.T), h_t, dh, dsigma0,
+                                 _QX, _QW)
         radial = radial / n + np.where(zero, 0.0, self.dv(r))
-        return radial[:, None] * unit + (mixing / n) @ unit
+        return radial[:, None] * unit + angular / n
 
 
 @njit(cache=True)
@@ -349,83 +359,219 @@ def _pair_sum(kind, p, a, gram, h, diag, qx, qw):
     return kernel(kind, p, a, gram, h, diag, qx, qw)
 
 
-@njit(cache=True)
-def _gradient_row(i, kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw, mixing_row):
-    """Row i of the coefficients of ∇Ψ(w_i) = radial_i ŵ_i + Σ_j mixing_ij ŵ_j (before the 1/N).
+@njit(cache=True, fastmath={"contract", "reassoc", "nnan", "ninf", "nsz"})  # unit vectors: all finite
+def _cosine_chunk(i0, i1, j0, j1, unit_t, cos, c_max, n_big):
+    """cos[b, jj] = ŵ_(i0+b)·ŵ_(j0+jj) clipped to [−1, 1] for the rows i0 ≤ i < i1 and the
+    chunk j0 ≤ j < j1, four coordinates per pass; per row, c_max = the largest |c| ≤ C_SERIES
+    and n_big = the number of |c| > C_SERIES (the diagonal, c = 1, among them)."""
+    d = unit_t.shape[0]
+    m = j1 - j0
+    for b in range(i1 - i0):
+        for jj in range(m):
+            cos[b, jj] = 0.0
+    q = 0
+    while q < d:
+        width = min(4, d - q)
+        r0, r1, r2, r3 = unit_t[q, j0:j1], unit_t[q + min(1, width - 1), j0:j1], \
+            unit_t[q + min(2, width - 1), j0:j1], unit_t[q + min(3, width - 1), j0:j1]
+        for b in range(0, i1 - i0, 2):  # two rows per pass share the loads of r0..r3
+            i = i0 + b
+            pair = b + 1 < i1 - i0  # else the second row is the first again, with weights 0
+            i_next = i + 1 if pair else i
+            u0 = unit_t[q, i]
+            u1 = unit_t[q + 1, i] if width > 1 else 0.0
+            u2 = unit_t[q + 2, i] if width > 2 else 0.0
+            u3 = unit_t[q + 3, i] if width > 3 else 0.0
+            v0 = unit_t[q, i_next] if pair else 0.0
+            v1 = unit_t[q + 1, i_next] if pair and width > 1 else 0.0
+            v2 = unit_t[q + 2, i_next] if pair and width > 2 else 0.0
+            v3 = unit_t[q + 3, i_next] if pair and width > 3 else 0.0
+            cb = cos[b, :m]
+            cn = cos[i_next - i0, :m]
+            for jj in range(m):
+                x0, x1, x2, x3 = r0[jj], r1[jj], r2[jj], r3[jj]
+                cb[jj] += (u0 * x0 + u1 * x1) + (u2 * x2 + u3 * x3)
+                cn[jj] += (v0 * x0 + v1 * x1) + (v2 * x2 + v3 * x3)
+        q += width
+    for b in range(i1 - i0):
+        cb = cos[b, :m]
+        largest = 0.0
+        big = 0
+        for jj in range(m):
+            c = min(1.0, max(-1.0, cb[jj]))
+            cb[jj] = c
+            small = abs(c) <= C_SERIES
+            largest = max(largest, abs(c) if small else 0.0)
+            big += 0 if small else 1
+        c_max[b] = largest
+        n_big[b] = big
 
-    h_t[s, k, j] = h_k(s r_j) (k-major so the Horner loops over j vectorise), dh[s, j, k] = h_k'(s r_j).
-    Row i uses the series for |c_ij| ≤ C_SERIES with as many terms as its largest such
-    |c| needs for a relative error below 1e-13, and the direct evaluation otherwise.
-    Writes mixing_row and returns radial_i.
+
+@njit(cache=True, fastmath={"contract", "reassoc"})
+def _mehler_gradient(i, si, top, cb, h_t, dh, j0, da, dc):
+    """Horner in c over the chunk j0 .. j0 + len(cb) − 1, for scale si and the terms k ≤ top:
+    da_j = Σ_k c^k h_k'(a_i) h_k(b_j),   dc_j = Σ_{k≥1} k c^(k−1) h_k(a_i) h_k(b_j).
+    Four k per pass over j, so da, dc are loaded and stored once per four terms."""
+    m = cb.shape[0]
+    ak, bk = dh[si, i, top], top * h_t[si, top, i]
+    hk = h_t[si, top, j0:j0 + m]
+    for jj in range(m):
+        da[jj] = ak * hk[jj]
+        dc[jj] = bk * hk[jj]
+    k = top - 1
+    while k >= 4:
+        a0, b0, h0 = dh[si, i, k], k * h_t[si, k, i], h_t[si, k, j0:j0 + m]
+        a1, b1, h1 = dh[si, i, k - 1], (k - 1) * h_t[si, k - 1, i], h_t[si, k - 1, j0:j0 + m]
+        a2, b2, h2 = dh[si, i, k - 2], (k - 2) * h_t[si, k - 2, i], h_t[si, k - 2, j0:j0 + m]
+        a3, b3, h3 = dh[si, i, k - 3], (k - 3) * h_t[si, k - 3, i], h_t[si, k - 3, j0:j0 + m]
+        for jj in range(m):
+            c = cb[jj]
+            x = da[jj] * c + a0 * h0[jj]
+            y = dc[jj] * c + b0 * h0[jj]
+            x = x * c + a1 * h1[jj]
+            y = y * c + b1 * h1[jj]
+            x = x * c + a2 * h2[jj]
+            y = y * c + b2 * h2[jj]
+            da[jj] = x * c + a3 * h3[jj]
+            dc[jj] = y * c + b3 * h3[jj]
+        k -= 4
+    while k >= 1:
+        ak, bk, hk = dh[si, i, k], k * h_t[si, k, i], h_t[si, k, j0:j0 + m]
+        for jj in range(m):
+            c = cb[jj]
+            da[jj] = da[jj] * c + ak * hk[jj]
+            dc[jj] = dc[jj] * c + bk * hk[jj]
+        k -= 1
+    ak, hk = dh[si, i, 0], h_t[si, 0, j0:j0 + m]
+    for jj in range(m):
+        da[jj] = da[jj] * cb[jj] + ak * hk[jj]
+
+
+@njit(cache=True, fastmath={"contract", "reassoc"})
+def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0, qx, qw, radial, angular):
+    """Rows i0 .. i1 − 1 of ∇Ψ(w_i) = radial_i ŵ_i + angular_i, angular_i = Σ_j mixing_ij ŵ_j
+    (both before the 1/N), in one pass over chunks of GRADIENT_J_BLOCK neurons j and
+    without any N×N array: per chunk the cosines, the Mehler sums, the mixing weights
+    and Σ_j mixing_ij ŵ_j, each chunk of ŵ and h shared by the block's rows.
+
+    unit_t[:, j] = ŵ_j (0 for w_j = 0); h_t[s, k, j] = h_k(s r_j) (k-major, so the loops
+    over j vectorise), dh[s, j, k] = h_k'(s r_j). Pairs with |c_ij| ≤ C_SERIES use the
+    series with as many terms as the chunk's largest such |c| needs (k|c|^(k−1) ≤
+    GRADIENT_SERIES_TOL for the first omitted k); the others, and j = i (c = 1, no
+    angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
+    direction with σ'(0+): mixing_ij = ½ Σ_s s σ'(0+) h_1(s r_j), radial_i = 0.
     """
-    n = r.shape[0]
+    d, n = unit_t.shape
+    nb = i1 - i0
     n_terms = h_t.shape[1]
-    if zero[i]:
-        for j in range(n):
-            acc = 0.0
-            for si in range(scales.shape[0]):
-                acc += 0.5 * scales[si] * dsigma0 * h_t[si, 1, j]
-            mixing_row[j] = acc
-        return 0.0
-    c_row = gram[i]
-    c_max = 0.0
-    for j in range(n):
-        if j != i and abs(c_row[j]) <= C_SERIES:
-            c_max = max(c_max, abs(c_row[j]))
-    terms = 2
-    while terms < n_terms and terms * c_max ** (terms - 1) > 1e-13:
-        terms += 1
-    da = np.empty(n)
-    dc = np.empty(n)
-    acc_r = 0.0
-    for si in range(scales.shape[0]):
-        s = scales[si]
-        # Horner in c: da_j = Σ_k c^k h_k'(a_i) h_k(b_j), dc_j = Σ_k k c^(k-1) h_k(a_i) h_k(b_j)
-        for j in range(n):
-            da[j] = dh[si, i, terms - 1] * h_t[si, terms - 1, j]
-            dc[j] = (terms - 1) * h_t[si, terms - 1, i] * h_t[si, terms - 1, j]
-        for k in range(terms - 2, -1, -1):
-            ak = dh[si, i, k]
-            bk = k * h_t[si, k, i]
-            for j in range(n):
-                c = c_row[j]
-                da[j] = da[j] * c + ak * h_t[si, k, j]
-                if k >= 1:
-                    dc[j] = dc[j] * c + bk * h_t[si, k, j]
-        for j in range(n):
-            c = c_row[j]
-            if j == i:
-                dai, dci = pair_gradient_direct(kind, p, s * r[i], s * r[i], 1.0, qx, qw)
-                acc_r += 0.5 * s * dai
+    for b in range(nb):
+        radial[i0 + b] = 0.0
+        for q in range(d):
+            angular[i0 + b, q] = 0.0
+    cos = np.empty((nb, GRADIENT_J_BLOCK))
+    mix = np.empty((nb, GRADIENT_J_BLOCK))
+    c_max = np.empty(nb)
+    n_big = np.empty(nb, np.int64)
+    da = np.empty(GRADIENT_J_BLOCK)
+    dc = np.empty(GRADIENT_J_BLOCK)
+    for j0 in range(0, n, GRADIENT_J_BLOCK):
+        m = min(n - j0, GRADIENT_J_BLOCK)
+        _cosine_chunk(i0, i1, j0, j0 + m, unit_t, cos, c_max, n_big)
+        for b in range(nb):
+            i = i0 + b
+            mb = mix[b, :m]
+            for jj in range(m):
+                mb[jj] = 0.0
+            if zero[i]:
+                for si in range(scales.shape[0]):
+                    coef = 0.5 * scales[si] * dsigma0
+                    h1 = h_t[si, 1, j0:j0 + m]
+                    for jj in range(m):
+                        mb[jj] += coef * h1[jj]
                 continue
-            daj, dcj = da[j], dc[j]
-            if abs(c) > C_SERIES:
-                daj, dcj = pair_gradient_direct(kind, p, s * r[i], s * r[j], c, qx, qw)
-            acc_r += 0.5 * (s * daj - c * dcj / r[i])
-            mixing_row[j] += 0.5 * dcj / r[i]
-    return acc_r
+            cb = cos[b, :m]
+            inv_r = 1.0 / r[i]
+            terms = 2
+            while terms < n_terms and terms * c_max[b] ** (terms - 1) > GRADIENT_SERIES_TOL:
+                terms += 1
+            acc_r = 0.0
+            for si in range(scales.shape[0]):
+                s = scales[si]
+                _mehler_gradient(i, si, terms - 1, cb, h_t, dh, j0, da, dc)
+                # series pairs only (|c| > C_SERIES, the diagonal among them, are masked out)
+                for jj in range(m):
+                    c = cb[jj]
+                    valid = abs(c) <= C_SERIES
+                    dcj = 0.5 * dc[jj] * inv_r if valid else 0.0
+                    acc_r += (0.5 * s * da[jj] if valid else 0.0) - c * dcj
+                    mb[jj] += dcj
+            if n_big[b] > 0:  # the direct pairs of this chunk (rare for large d)
+                for jj in range(m):
+                    c = cb[jj]
+                    if abs(c) <= C_SERIES:
+                        continue
+                    j = j0 + jj
+                    for si in range(scales.shape[0]):
+                        s = scales[si]
+                        if j == i:  # c = 1: no angular part
+                            acc_r += 0.5 * s * pair_gradient_direct(kind, p, s * r[i], s * r[i], 1.0, qx, qw)[0]
+                            continue
+                        daj, dcj = pair_gradient_direct(kind, p, s * r[i], s * r[j], c, qx, qw)
+                        acc_r += 0.5 * (s * daj - c * dcj * inv_r)
+                        mb[jj] += 0.5 * dcj * inv_r
+            radial[i] += acc_r
+        _add_mixed_directions(i0, nb, j0, m, unit_t, mix, angular)
+
+
+@njit(cache=True, fastmath={"contract", "reassoc"})
+def _add_mixed_directions(i0, nb, j0, m, unit_t, mix, angular):
+    """angular[i0 + b] += Σ_jj mix[b, jj] ŵ_(j0+jj) for b < nb, four coordinates at a time
+    (each mix row is loaded once per four coordinates)."""
+    d = unit_t.shape[0]
+    q = 0
+    while q < d:
+        width = min(4, d - q)
+        u0, u1, u2, u3 = unit_t[q, j0:j0 + m], unit_t[q + min(1, width - 1), j0:j0 + m], \
+            unit_t[q + min(2, width - 1), j0:j0 + m], unit_t[q + min(3, width - 1), j0:j0 + m]
+        for b in range(nb):
+            mb = mix[b, :m]
+            a0 = a1 = a2 = a3 = 0.0
+            for jj in range(m):
+                w = mb[jj]
+                a0 += w * u0[jj]
+                a1 += w * u1[jj]
+                a2 += w * u2[jj]
+                a3 += w * u3[jj]
+            row = angular[i0 + b]
+            row[q] += a0
+            if width > 1:
+                row[q + 1] += a1
+            if width > 2:
+                row[q + 2] += a2
+            if width > 3:
+                row[q + 3] += a3
+        q += width
 
 
 @njit(cache=True)
-def _gradient_serial(kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw):
-    n = r.shape[0]
-    radial = np.zeros(n)
-    mixing = np.zeros((n, n))
-    for i in range(n):
-        radial[i] = _gradient_row(i, kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw, mixing[i])
-    return radial, mixing
+def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0, qx, qw):
+    d, n = unit_t.shape
+    radial = np.empty(n)
+    angular = np.empty((n, d))
+    for i0 in range(0, n, GRADIENT_ROW_BLOCK):
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0,
+                        qx, qw, radial, angular)
+    return radial, angular
 
 
 @njit(cache=True, parallel=True)
-def _gradient_parallel(kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw):
-    n = r.shape[0]
-    radial = np.zeros(n)
-    mixing = np.zeros((n, n))
-    for i in prange(n):
-        radial[i] = _gradient_row(i, kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw, mixing[i])
-    return radial, mixing
-
-
-def _gradient_coefficients(kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw):
-    kernel = _gradient_parallel if r.shape[0] >= PARALLEL_MIN else _gradient_serial
-    return kernel(kind, p, scales, r, zero, gram, h_t, dh, dsigma0, qx, qw)
+def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0, qx, qw):
+    d, n = unit_t.shape
+    radial = np.empty(n)
+    angular = np.empty((n, d))
+    n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
+    for blk in prange(n_blocks):
+        i0 = blk * GRADIENT_ROW_BLOCK
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0,
+                        qx, qw, radial, angular)
+    return radial, angular

@@ -90,6 +90,24 @@ def test_quick_particle_count_benchmark(tmp_path):
     assert out.with_suffix(".png").exists()
 
 
+def test_error_decomposition(tmp_path):
+    """SGD vs flow vs PDE from the same particles: the triangle inequality of W2, the coupled
+    distance above the radial W2, the flow's N^{-1/2}, SGD's √ε per-particle fluctuation."""
+    bench = _load(BENCHMARKS / "error_decomposition.py", "error_decomposition")
+    out = tmp_path / "ed.json"
+    data = bench.main(["--n-values", "100", "200", "400", "800", "--eps-values", "1e-3", "3e-4", "1e-4",
+                       "--n", "200", "--seeds", "2", "--cells", "600", "--out", str(out)])
+    assert json.loads(out.read_text())["by_N"]["N"] == [100, 200, 400, 800]
+    assert out.with_suffix(".png").stat().st_size > 10_000
+    for run in data["runs"]:  # W2 is a metric; any coupling bounds it from above
+        assert run["sgd_pde"] <= run["sgd_flow"] + run["flow_pde"] + 1e-12
+        assert run["sgd_flow"] <= run["coupled_rms"] + 1e-12
+    assert -0.8 < data["by_N"]["flow_pde_slope"] < -0.25
+    assert 0.35 < data["by_eps"]["coupled_rms_slope"] < 0.65
+    assert data["by_eps"]["sgd_flow_slope"] > 0.5
+    assert len(set(data["by_eps"]["flow_pde_mean"])) == 1  # one flow per seed serves every ε
+
+
 @pytest.fixture(scope="module")
 def sweep():
     sys.path.insert(0, str(BENCHMARKS))

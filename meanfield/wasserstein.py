@@ -135,9 +135,12 @@ def _quantile_gaps(radii, density, edges, weights, index):
     mid = 0.5 * (q0 + q1)
     j = np.clip(np.searchsorted(G, mid, side="right") - 1, 0, m.size - 1)
     i = np.clip(np.searchsorted(W, mid, side="left"), 0, x.size - 1)
-    slope = width[j] / m[j]              # Q_grid(q) = left_j + (q - G_j) * slope_j, m_j = G_{j+1} - G_j > 0
-    f0 = x[i] - (left[j] + (q0 - G[j]) * slope)
-    f1 = x[i] - (left[j] + (q1 - G[j]) * slope)
+    # Q_grid(q) = left_j + width_j (q - G_j)/m_j, m_j = G_{j+1} - G_j > 0; the fraction is
+    # formed first: it lies in [0, 1] even when m_j is subnormal (width/m_j would overflow)
+    f0 = x[i] - (left[j] + width[j] * ((q0 - G[j]) / m[j]))
+    f1 = x[i] - (left[j] + width[j] * ((q1 - G[j]) / m[j]))
+    if not (np.all(np.isfinite(f0)) and np.all(np.isfinite(f1))):
+        raise FloatingPointError("radial Wasserstein distance: non-finite quantile difference")
     return q1 - q0, f0, f1
 
 

@@ -289,3 +289,14 @@ def test_w2_radial_with_cells_below_cumulative_round_off():
     pts = np.arange(10) + 0.5  # midpoints: W2² = 1/12, W1 = 1/4 exactly
     assert w2_radial(pts, dens, edges=edges) == pytest.approx(np.sqrt(1.0 / 12.0), rel=1e-12)
     assert w1_radial(pts, dens, edges=edges) == pytest.approx(0.25, rel=1e-12)
+
+
+def test_w2_radial_with_subnormal_head_cells():
+    """Head cells of subnormal mass (a PDE density near r = 0 underflowing): the cumulative
+    sum moves by ~1e-310 there, so the quantile slope width/mass would overflow; the
+    distance must stay finite and equal the one without those cells."""
+    edges = np.arange(13.0)
+    dens = np.concatenate([[3e-310, 5e-311], np.full(10, 1.0)])
+    pts = np.arange(10) + 2.5  # midpoints of the ten unit cells
+    assert w2_radial(pts, dens, edges=edges) == pytest.approx(np.sqrt(1.0 / 12.0), rel=1e-12)
+    assert w1_radial(pts, dens, edges=edges) == pytest.approx(0.25, rel=1e-12)

@@ -14,8 +14,18 @@ initial particles, so the i-th particles correspond). Two sweeps: against N at
 fixed ε, and against ε at fixed N. Prints a summary, writes JSON and a two-panel
 figure (one plot against N, one against ε) next to it.
 
-    python benchmarks/error_decomposition.py --quick          # ~1 min
-    python benchmarks/error_decomposition.py                  # N = 200…6400, ε = 1e-3…1e-5, 4 seeds
+    python benchmarks/error_decomposition.py --quick          # ~15 s
+    python benchmarks/error_decomposition.py                  # N = 200…6400, ε = 1e-3…1e-5, 4 seeds (~2.5 min)
+
+Measured (defaults: ramp, Δ = 0.8, d = 40, κ = 0.8, t = 0.5, 4 seeds):
+* against N at ε = 1e-4: W2(flow, PDE) falls like N^{-1/2} (slope −0.50 [−0.56, −0.43];
+  0.0068 at N = 200, 0.0013 at 6400) while W2(SGD, PDE) ≈ W2(SGD, flow) ≈ 0.011 stay
+  flat (slopes −0.04, −0.05): at this ε SGD's error is its step-size error at every N.
+* against ε at N = 3200: W2(SGD, flow) grows like ε (slope +0.99 [0.91, 1.07]; 0.0015 at
+  1e-5, 0.137 at 1e-3), W2(flow, PDE) = 0.0015 is the N error, and W2(SGD, PDE) follows
+  the larger of the two. The coupled distance rms ‖θ_SGD − θ_flow‖ grows like √ε
+  (slope +0.48): each particle carries an O(√ε) fluctuation (the theorem's rate), but
+  these average out in the law, whose error is an O(ε) bias.
 
 Slopes: OLS of log error on log N (or log ε) over all (value, seed) points, 95% CI
 from the t-distribution.
@@ -104,6 +114,7 @@ def plot(summary, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     panels = [("by_N", "N", "N (particles)", f"against N (ε = {summary['by_N']['eps']:g})"),
@@ -117,6 +128,8 @@ def plot(summary, path):
                         label=f"{METRICS[metric]} (slope {slope:+.2f})")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"distance at t = {summary['time']:g}")
         ax.set_title(title)

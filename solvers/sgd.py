@@ -103,6 +103,9 @@ def _load_checkpoint(path, key, record, target_steps):
             for name in record:
                 snap[name] = data["snap_" + name][idx]
             snapshots.append(snap)
+        if data["rng_state"].shape != (2, 4):
+            raise ValueError(f"checkpoint: {path} holds a random state of shape {data['rng_state'].shape}, "
+                             "not (2, 4) (written by an older version); delete it to start afresh")
         return data["W"].copy(), data["rng_state"].copy(), int(data["step"]), snapshots
 
 

@@ -164,6 +164,19 @@ def test_checkpoint_resume_is_bitwise(reference_model, tmp_path, monkeypatch):
             run_sgd(reference_model, W0, checkpoint=str(path), **{**kw, **change})
 
 
+def test_checkpoint_with_an_old_random_state_is_refused(reference_model, tmp_path):
+    W0 = init_gaussian(20, 40, 0.8, seed=4)
+    kw = dict(eps=1e-3, times=[0.005], seed=9, record=("radii",), progress=False)
+    path = tmp_path / "ck.npz"
+    run_sgd(reference_model, W0, checkpoint=str(path), **kw)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["rng_state"] = arrays["rng_state"][0]  # one 4-word stream, as before the data/noise split
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="older version"):
+        run_sgd(reference_model, W0, checkpoint=str(path), **kw)
+
+
 def test_callable_schedule(reference_model):
     """ξ(t) vectorised or scalar-only give the same run; ξ ≡ 2 equals eps doubled."""
     W0 = init_gaussian(30, 40, 0.8, seed=6)

@@ -15,7 +15,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 
 from _timing import best_time
 from meanfield import IsotropicGaussians, ramp

@@ -14,8 +14,6 @@ import os
 import platform
 import time
 
-import numpy as np
-
 from meanfield import IsotropicGaussians, ramp
 from meanfield.wasserstein import w2_radial
 from solvers.radial_lagrangian import solve_radial_lagrangian

@@ -11,8 +11,6 @@ Radial reduction (s ranges over the two scales 1 ± Δ):
 """
 from __future__ import annotations
 
-import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np

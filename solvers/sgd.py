@@ -12,7 +12,6 @@ with g_i ~ N(0, I_d) only when β is given.  The noise is √(4 s_k/β), not the
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 

@@ -4,6 +4,7 @@ Activations, the isotropic Gaussians data model with its exact radial
 potentials v, u, ψ and risks, and Wasserstein distances (POT).  Integrators
 and the PDE solver live in the sibling package ``solvers``.
 """
+from . import _numba_cache  # noqa: F401  (first: caches keyed by all sources)
 from .activations import Activation, PiecewiseLinear, Tanh, nonmonotone, ramp
 from .isotropic_gaussians import IsotropicGaussians, KernelFeatures
 from .pair_kernel import pair_kernel

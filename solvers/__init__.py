@@ -10,6 +10,7 @@ Imports the model layer (``meanfield``); never the reverse.
 * :func:`solve_radial_lagrangian` – an independent quantile-particle solver.
 * :func:`gibbs_fixed_point` – the self-consistent Gibbs state of the noisy PDE.
 """
+import meanfield._numba_cache  # noqa: F401  (first: caches keyed by all sources)
 from .gibbs import GibbsState, gibbs_fixed_point
 from .initialization import init_gaussian
 from .particle_flow import run_particle_flow

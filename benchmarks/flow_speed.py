@@ -5,7 +5,12 @@ sum Σ_j m_ij ŵ_j (a second product of the same size) and O(N²K) kernel work (
 series with K ≤ 48 terms per pair, closed forms for |cos| > ½), all in one Numba pass
 over blocks of pairs; the BLAS Gram product W Wᵀ, timed in the same run, is its
 natural baseline (≥ 2× of it is the floor). Prints a table and writes JSON:
-{"cases": [{"N", "d", "drift_s", "gram_s", "ratio", "risk_s"}], "target_ratio": 4}.
+{"cases": [{"N", "d", "drift_s", "gram_s", "ratio", "risk_s", "target_met"}], "target_ratio": 4}.
+
+Measured (2-core AMD EPYC): 4.5–5.3× at N = 4000 (0.10–0.12 s) and 13–16× at N = 1000,
+where W Wᵀ takes 0.6 ms: the 4× target is not met. The floor is two Gram-sized products
+(cosines, Σ_j m_ij ŵ_j; together ≈ 1.7× here) plus the series: ≈ 40 Horner terms per
+pair for two sums, at 2 flops each.
 
     python benchmarks/flow_speed.py [--quick] [--out FILE]
 """
@@ -15,10 +20,13 @@ import argparse
 import json
 from pathlib import Path
 
-
 from _timing import best_time
 from meanfield import IsotropicGaussians, ramp
 from solvers import init_gaussian
+
+
+#: The issue's goal for drift_s / gram_s.
+TARGET_RATIO = 4.0
 
 
 def main(argv=None):
@@ -36,10 +44,13 @@ def main(argv=None):
         drift = best_time(lambda: model.potential_gradient(W), repeats)
         gram = best_time(lambda: W @ W.T, 5 * repeats)
         risk = best_time(lambda: model.population_risk(W), repeats)
-        cases.append(dict(N=n, d=model.d, drift_s=drift, gram_s=gram, ratio=drift / gram, risk_s=risk))
+        cases.append(dict(N=n, d=model.d, drift_s=drift, gram_s=gram, ratio=drift / gram, risk_s=risk,
+                          target_met=drift / gram <= TARGET_RATIO))
         print(f"{n:>6} {model.d:>4} {drift:>10.4f} {gram:>10.5f} {drift / gram:>7.1f} {risk:>9.4f}")
+    missed = [c["N"] for c in cases if not c["target_met"]]
+    print(f"target ratio <= {TARGET_RATIO:g}: " + (f"missed at N = {missed}" if missed else "met"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"cases": cases, "target_ratio": 4.0}, indent=2))
+    args.out.write_text(json.dumps({"cases": cases, "target_ratio": TARGET_RATIO}, indent=2))
     print(f"wrote {args.out}")
 
 

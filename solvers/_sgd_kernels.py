@@ -26,6 +26,8 @@ from meanfield.activations import KIND_PIECEWISE_LINEAR, act_deriv, act_value
 
 #: Divergence is looked for every this many steps (and at the end of a block).
 DIVERGENCE_CHECK_EVERY = 256
+#: Particles whose Langevin noise is drawn before it is added (along k, i.e. contiguously in Wᵀ).
+NOISE_GROUP = 64
 
 _U53 = 1.0 / 9007199254740992.0  # 2^-53
 
@@ -193,6 +195,25 @@ def axpy_transposed(WT, decay, c, x):
         k += 1
 
 
+@njit(cache=True)
+def axpy_noise_transposed(WT, decay, c, x, noise_scale, noise_state, noise):
+    """w_i ← (decay · w_i + c_i x) + noise_scale ξ_i, ξ_i ~ N(0, I_d) drawn particle by
+    particle (i = 0, 1, …) from ``noise_state``: NOISE_GROUP particles are drawn into
+    ``noise`` and then added along k, contiguously in WT = Wᵀ."""
+    d, n = WT.shape
+    for g0 in range(0, n, NOISE_GROUP):
+        m = min(n - g0, NOISE_GROUP)
+        for g in range(m):
+            fill_normal(noise_state, noise[:, g])  # noise is (d, NOISE_GROUP): ξ_i is a column
+        cg = c[g0:g0 + m]
+        for k in range(d):
+            xk = x[k]
+            row = WT[k, g0:g0 + m]
+            xi = noise[k, :m]
+            for g in range(m):
+                row[g] = (decay * row[g] + cg[g] * xk) + noise_scale * xi[g]
+
+
 @njit(cache=True, inline="always")
 def axpy_forward_transposed(WT, decay, c, x, x_next, z):
     """One pass doing :func:`axpy_transposed` (w_i ← decay · w_i + c_i x) and then
@@ -229,7 +250,8 @@ def axpy_forward_transposed(WT, decay, c, x, x_next, z):
 
 @njit(cache=True, fastmath={"reassoc"})
 def _total(values):
-    """Σ_i values_i, re-associated so that it vectorises (a fixed order: same bits every run)."""
+    """Σ_i values_i, re-associated so that it vectorises (a fixed order: the same bits on
+    every run on one machine; another CPU may use another vector width)."""
     total = 0.0
     for i in range(values.shape[0]):
         total += values[i]
@@ -268,7 +290,7 @@ def sgd_block(WT, state, step_counter, step_sizes, batch, lam, inv_beta, noisy,
     x = np.empty((batch, d), WT.dtype)
     x_next = np.empty((batch, d), WT.dtype)
     x64 = np.empty(d)
-    noise64 = np.empty(d)
+    noise = np.empty((d, NOISE_GROUP))  # Langevin noise of a group of particles, one per column
     y = np.empty(batch)
     y_next = np.empty(batch)
     z = np.empty((batch, n), WT.dtype)  # pre-activations ⟨w_i, x_j⟩ at the current θ
@@ -305,14 +327,12 @@ def sgd_block(WT, state, step_counter, step_sizes, batch, lam, inv_beta, noisy,
             y[0] = y_next[0]
             ready = True
         else:
-            for j in range(batch):
+            last = batch - 1 if noisy else batch
+            for j in range(last):
                 axpy_transposed(WT, factors[min(j, 1)], coef[j], x[j])
-            if noisy:
-                noise_scale = math.sqrt(4.0 * s * inv_beta)
-                for i in range(n):
-                    fill_normal(noise_state, noise64)
-                    for k in range(d):
-                        WT[k, i] += noise_scale * noise64[k]
+            if noisy:  # the last sample's term and the noise in one pass
+                axpy_noise_transposed(WT, factors[min(last, 1)], coef[last], x[last],
+                                      math.sqrt(4.0 * s * inv_beta), noise_state, noise)
             ready = False
         step_counter[0] += 1
         if check and not max_abs_or_inf(WT) <= threshold:

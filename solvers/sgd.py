@@ -89,6 +89,9 @@ def _load_checkpoint(path, key, record, target_steps):
         if data["key"].shape != key.shape or not np.array_equal(data["key"], key):
             raise ValueError(f"checkpoint: {path} belongs to a different run "
                              "(seed, eps, N, d, dtype, batch, beta or lam differ); delete it or pass another path")
+        if data["rng_state"].shape != (2, 4):
+            raise ValueError(f"checkpoint: {path} holds a random state of shape {data['rng_state'].shape}, "
+                             "not (2, 4) (written by an older version); delete it to start afresh")
         snap_steps = data["snap_steps"]
         if not np.array_equal(snap_steps, target_steps[:snap_steps.size]):
             raise ValueError(f"checkpoint: {path} has snapshots at steps {snap_steps.tolist()}, "
@@ -102,9 +105,6 @@ def _load_checkpoint(path, key, record, target_steps):
             for name in record:
                 snap[name] = data["snap_" + name][idx]
             snapshots.append(snap)
-        if data["rng_state"].shape != (2, 4):
-            raise ValueError(f"checkpoint: {path} holds a random state of shape {data['rng_state'].shape}, "
-                             "not (2, 4) (written by an older version); delete it to start afresh")
         return data["W"].copy(), data["rng_state"].copy(), int(data["step"]), snapshots
 
 

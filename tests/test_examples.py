@@ -105,7 +105,6 @@ def test_error_decomposition(tmp_path):
     assert -0.8 < data["by_N"]["flow_pde_slope"] < -0.25
     assert 0.35 < data["by_eps"]["coupled_rms_slope"] < 0.65
     assert data["by_eps"]["sgd_flow_slope"] > 0.5
-    assert len(set(data["by_eps"]["flow_pde_mean"])) == 1  # one flow per seed serves every ε
 
 
 @pytest.fixture(scope="module")

@@ -108,18 +108,23 @@ def test_reproducible_and_snapshot_invariant(reference_model):
     assert many.risk is None
 
 
+@pytest.mark.parametrize("d", [40, 41])  # 41: the coordinate tail of the fused pass too
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_noiseless_blocks_do_not_change_bits(reference_model, monkeypatch, dtype):
-    """Fused passes (update k + forward k+1) and the plain passes at block ends give
-    the same bits: blocks of 7 steps, snapshots every 3 steps and one block agree."""
+def test_noiseless_blocks_do_not_change_bits(monkeypatch, dtype, d):
+    """Fused passes (update k + forward k+1) and the plain passes at block ends give the
+    same bits: one block, blocks of 7 steps (ends between snapshots), and snapshots every
+    3 steps agree."""
     import solvers.sgd as sgd_module
-    W0 = init_gaussian(50, 40, 0.8, seed=12)
+    model = IsotropicGaussians(delta=0.8, d=d, activation=ramp())
+    W0 = init_gaussian(50, d, 0.8, seed=12)
     kw = dict(eps=1e-3, seed=5, dtype=dtype, record=("weights",), progress=False)
-    once = run_sgd(reference_model, W0, times=[0.6], **kw)
-    monkeypatch.setattr(sgd_module, "BLOCK_WORK", 50 * 40 * 7)
-    pieces = run_sgd(reference_model, W0, times=np.arange(0, 601, 3) * 1e-3, **kw)
-    assert once.steps == pieces.steps == 600
-    assert np.array_equal(once.weights[-1], pieces.weights[-1])
+    once = run_sgd(model, W0, times=[0.6], **kw)
+    monkeypatch.setattr(sgd_module, "BLOCK_WORK", 50 * d * 7)
+    sevens = run_sgd(model, W0, times=[0.6], **kw)
+    threes = run_sgd(model, W0, times=np.arange(0, 601, 3) * 1e-3, **kw)
+    assert once.steps == sevens.steps == threes.steps == 600
+    assert np.array_equal(once.weights[-1], sevens.weights[-1])
+    assert np.array_equal(once.weights[-1], threes.weights[-1])
 
 
 def test_float32_tracks_float64(reference_model):

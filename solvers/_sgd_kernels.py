@@ -99,14 +99,22 @@ def draw_sample(state, scales, x):
 
 
 @njit(cache=True)
+def _draw_batch(data_state, scales, x64, x, y):
+    """Draw the b data points of one step into x (W's dtype) and y."""
+    for j in range(y.shape[0]):
+        y[j] = draw_sample(data_state, scales, x64)
+        for k in range(x64.shape[0]):
+            x[j, k] = x64[k]
+
+
+@njit(cache=True)
 def draw_step(state, scales, n_particles, d, batch, noisy):
     """Replay the draws of one :func:`sgd_block` step (both streams advanced in place):
     labels y (b,), inputs x (b, d) and the Langevin noise g (N, d) (zeros if not noisy)."""
     y = np.empty(batch)
     x = np.empty((batch, d))
     g = np.zeros((n_particles, d))
-    for j in range(batch):
-        y[j] = draw_sample(state[0], scales, x[j])
+    _draw_batch(state[0], scales, np.empty(d), x, y)
     if noisy:
         for i in range(n_particles):
             fill_normal(state[1], g[i])
@@ -256,15 +264,6 @@ def _total(values):
     for i in range(values.shape[0]):
         total += values[i]
     return total
-
-
-@njit(cache=True)
-def _draw_batch(data_state, scales, x64, x, y):
-    """Draw the b data points of one step into x (W's dtype) and y."""
-    for j in range(y.shape[0]):
-        y[j] = draw_sample(data_state, scales, x64)
-        for k in range(x64.shape[0]):
-            x[j, k] = x64[k]
 
 
 @njit(cache=True)

@@ -267,18 +267,22 @@ class IsotropicGaussians:
         return float(self.r_sharp + 2.0 * w @ self.v(radii) + w @ self._potential(radii, radii, w))
 
     # ---------------------------------------------------------- finite network
+    def _particles(self, W):
+        """Checked weights (N, d), N ≥ 1 → radii r, the mask r < _TINY (w = 0 to double
+        precision: σ(s r X) = σ(0)) and the unit vectors ŵ (0 where masked)."""
+        W = as_finite_array(W, "W", ndim=2)
+        if W.shape[1] != self.d or W.shape[0] == 0:
+            raise ValueError(f"W: expected shape (N, {self.d}) with N >= 1, got {W.shape}")
+        r = np.linalg.norm(W, axis=1)
+        zero = r < _TINY
+        return r, zero, np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
+
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network
         ŷ(x) = (1/N) Σ_i σ(⟨w_i, x⟩), W of shape (N, d). No Monte Carlo: U(w, w') =
         ½ Σ_s K(s‖w‖, s‖w'‖, cos∠(w, w')) with K from :func:`pair_kernel`.
         """
-        W = as_finite_array(W, "W", ndim=2)
-        if W.shape[1] != self.d:
-            raise ValueError(f"W: expected shape (N, {self.d}), got {W.shape}")
-        if W.shape[0] == 0:
-            raise ValueError("W: no particles")
-        r = np.linalg.norm(W, axis=1)
-        unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=r[:, None] > 0)
+        r, _, unit = self._particles(W)
         gram = unit @ unit.T
         np.clip(gram, -1.0, 1.0, out=gram)  # in place: N×N is the memory peak
         kind, p = self.activation.kernel_spec()
@@ -309,13 +313,8 @@ class IsotropicGaussians:
         ≤ 5e-13 against the direct evaluation). ``benchmarks/flow_speed.py`` compares
         the cost with W Wᵀ.
         """
-        W = as_finite_array(W, "W", ndim=2)
-        if W.shape[1] != self.d or W.shape[0] == 0:
-            raise ValueError(f"W: expected shape (N, {self.d}) with N >= 1, got {W.shape}")
-        n = W.shape[0]
-        r = np.linalg.norm(W, axis=1)
-        zero = r < _TINY
-        unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
+        r, zero, unit = self._particles(W)
+        n = r.size
         kind, p = self.activation.kernel_spec()
         h_t = np.ascontiguousarray(np.stack([self.activation.hermite(s * r, K_SERIES - 1).T for s in self.scales]))
         dh = np.stack([self.activation.hermite(s * r, K_SERIES - 1, derivative=True) for s in self.scales])

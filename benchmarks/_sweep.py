@@ -148,6 +148,19 @@ def fit_loglog(x, y, level=0.95):
     return float(res.slope), [float(res.slope - half), float(res.slope + half)], float(res.intercept)
 
 
+def mean_std(results, sweep, values, get):
+    """Per value v of ``sweep``: mean and sample std (0 for one seed) of get(r) over the
+    results with r[sweep] == v."""
+    groups = [[get(r) for r in results if r[sweep] == v] for v in values]
+    return ([float(np.mean(g)) for g in groups],
+            [float(np.std(g, ddof=1)) if len(g) > 1 else 0.0 for g in groups])
+
+
+def fit_results(results, sweep, get):
+    """:func:`fit_loglog` of get(r) against r[sweep] over the results with get(r) > 0."""
+    return fit_loglog(*zip(*[(r[sweep], get(r)) for r in results if get(r) > 0]))
+
+
 def summarize(results, sweep, params, fit_time):
     """Aggregate task results over seeds per value of ``sweep`` ("N" or "eps") and
     fit log–log slopes of w2, w1, risk_err at every time; top level = ``fit_time``."""
@@ -157,12 +170,9 @@ def summarize(results, sweep, params, fit_time):
     for k, t in enumerate(times):
         entry = {sweep: values}
         for key in ("w2", "w1", "risk_err", "iid_w2", "iid_w1"):
-            groups = [[r[key][k] for r in results if r[sweep] == v] for v in values]
-            entry[key + "_mean"] = [float(np.mean(g)) for g in groups]
-            entry[key + "_std"] = [float(np.std(g, ddof=1)) if len(g) > 1 else 0.0 for g in groups]
+            entry[key + "_mean"], entry[key + "_std"] = mean_std(results, sweep, values, lambda r: r[key][k])
         for key in ("w2", "w1", "risk_err", "iid_w2"):
-            pts = [(r[sweep], r[key][k]) for r in results if r[key][k] > 0]
-            s, ci, c = fit_loglog(*zip(*pts))
+            s, ci, c = fit_results(results, sweep, lambda r: r[key][k])
             prefix = "" if key == "w2" else key + "_"
             entry[prefix + "slope"], entry[prefix + "slope_ci"], entry[prefix + "intercept"] = s, ci, c
         by_time[f"{t:g}"] = entry
@@ -202,13 +212,23 @@ def geometric(lo, hi, factor):
     return out
 
 
-def add_common_arguments(parser):
-    """Model, PDE, executor and output options shared by both benchmarks."""
+def add_model_arguments(parser):
+    """--delta, --d, --kappa, --activation (checked by :func:`check_model_arguments`)."""
     g = parser.add_argument_group("model")
     g.add_argument("--delta", type=positive_float, default=0.8, help="Δ in (0,1) (default 0.8)")
     g.add_argument("--d", type=positive_int, default=40, help="input dimension (default 40)")
     g.add_argument("--kappa", type=positive_float, default=0.8, help="init scale κ (default 0.8)")
     g.add_argument("--activation", choices=sorted(ACTIVATIONS), default="ramp")
+
+
+def check_model_arguments(parser, args):
+    if args.delta >= 1:
+        parser.error(f"--delta must lie in (0, 1), got {args.delta}")
+
+
+def add_common_arguments(parser):
+    """Model, PDE, executor and output options shared by both benchmarks."""
+    add_model_arguments(parser)
     g = parser.add_argument_group("run")
     g.add_argument("--dynamics", choices=sorted(DYNAMICS), default="sgd")
     g.add_argument("--times", type=positive_float, nargs="+", default=None,
@@ -232,8 +252,7 @@ def add_common_arguments(parser):
 
 def finish_params(parser, args, quick_times, full_times):
     """Fill the time defaults, validate, and return the params dict of the tasks."""
-    if args.delta >= 1:
-        parser.error(f"--delta must lie in (0, 1), got {args.delta}")
+    check_model_arguments(parser, args)
     args.times = sorted(set(args.times or (quick_times if args.quick else full_times)))
     args.fit_time = args.fit_time if args.fit_time is not None else args.times[0]
     if args.fit_time not in args.times:

@@ -68,14 +68,11 @@ def build_parser():
                    help="ε of the ε sweep (default 1e-3 3e-4 1e-4 3e-5 1e-5; quick 1e-3 1e-4 1e-5)")
     p.add_argument("--n", type=pos_int, default=None, help="N of the ε sweep (default 3200, quick 800)")
     p.add_argument("--seeds", type=pos_int, default=None, help="seeds per point (default 4, quick 2)")
-    p.add_argument("--delta", type=pos_float, default=0.8, help="Δ in (0, 1)")
-    p.add_argument("--d", type=pos_int, default=40, help="input dimension")
-    p.add_argument("--kappa", type=pos_float, default=0.8, help="init scale κ")
-    p.add_argument("--activation", choices=sorted(_sweep.ACTIVATIONS), default="ramp")
     p.add_argument("--cells", type=pos_int, default=None, help="PDE cells (default 4000, quick 1000)")
     p.add_argument("--quick", action="store_true", help="small fast sweep")
     p.add_argument("--out", type=Path, default=_sweep.DEFAULT_RESULTS / "error_decomposition.json")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG next to the JSON")
+    _sweep.add_model_arguments(p)
     return p
 
 
@@ -102,11 +99,9 @@ def summarise(runs, sweep):
     values = sorted({r[sweep] for r in runs})
     out = {sweep: values}
     for key in METRICS:
-        groups = [[r[key] for r in runs if r[sweep] == v] for v in values]
-        out[key + "_mean"] = [float(np.mean(g)) for g in groups]
-        out[key + "_std"] = [float(np.std(g, ddof=1)) if len(g) > 1 else 0.0 for g in groups]
-        slope, ci, intercept = _sweep.fit_loglog([r[sweep] for r in runs], [r[key] for r in runs])
-        out[key + "_slope"], out[key + "_slope_ci"], out[key + "_intercept"] = slope, ci, intercept
+        out[key + "_mean"], out[key + "_std"] = _sweep.mean_std(runs, sweep, values, lambda r: r[key])
+        out[key + "_slope"], out[key + "_slope_ci"], out[key + "_intercept"] = \
+            _sweep.fit_results(runs, sweep, lambda r: r[key])
     return out
 
 
@@ -143,8 +138,7 @@ def plot(summary, path):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.delta >= 1:
-        parser.error(f"--delta must lie in (0, 1), got {args.delta}")
+    _sweep.check_model_arguments(parser, args)
     n_values = sorted(set(args.n_values or ([200, 400, 800, 1600] if args.quick
                                             else [200, 400, 800, 1600, 3200, 6400])))
     eps_values = sorted(set(args.eps_values or ([1e-3, 1e-4, 1e-5] if args.quick

@@ -11,7 +11,7 @@ Measured (N = 12800, t = 0.5, 1 seed, serial 70 s): W2 = 0.0048, 0.013, 0.029, 0
 (W1 +1.27, |ΔR| +1.75); --quick (N = 3200, 2 seeds): +1.32 [1.19, 1.45]. So the
 √ε of the theorem is an upper bound; the actual step-size error is a bias ∝ ε
 (steeper still at ε ≥ 1e-3, where the dynamics is no longer close to the limit).
-The exact risk needs an N×N Gram matrix: N = 12800 takes ~26 s and 2.6 GB per snapshot.
+The exact risk R_N is a blocked O(N²) pass with O(N) memory: ~0.5 s per snapshot at N = 12800.
 
     python benchmarks/step_size_vs_error.py --quick
     python benchmarks/step_size_vs_error.py --N 25600 --eps-min 3e-5

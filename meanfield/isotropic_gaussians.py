@@ -18,8 +18,7 @@ from numba import njit, prange
 
 from ._validation import as_finite_array, check_positive
 from .activations import Activation
-from .pair_kernel import (_QW, _QX, _TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct,
-                          pair_kernel, pair_series)
+from .pair_kernel import _QW, _QX, _TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_kernel
 from .sphere import angle_quadrature, sphere_moments
 
 #: Relative tolerance of the truncated Mehler series (see ``kernel_features``).
@@ -30,9 +29,9 @@ MAX_TERMS = 256
 PARALLEL_MIN = 256
 #: Gauss-Legendre nodes in the angle for the exact angular average (converged to ~1e-14).
 ANGLE_NODES = 128
-#: potential_gradient: rows i per task (they share each chunk of ŵ_j and h_k(s r_j)).
+#: potential_gradient, population_risk: rows i per task (they share each chunk of ŵ_j and h_k(s r_j)).
 GRADIENT_ROW_BLOCK = 16
-#: potential_gradient: neurons j per chunk (a chunk's Horner state stays in L1 over all k).
+#: potential_gradient, population_risk: neurons j per chunk (a chunk's Horner state stays in L1 over all k).
 GRADIENT_J_BLOCK = 256
 #: potential_gradient: series terms until k|c|^(k−1) ≤ this (the truncation error is this
 #: times ~2 max_k |h_k(a) h_k(b)|, i.e. relative to σ's Hermite coefficients).
@@ -277,23 +276,22 @@ class IsotropicGaussians:
         zero = r < _TINY
         return r, zero, np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
 
+    def _hermite_t(self, r):
+        """h_t[s, k, j] = h_k(s r_j), k < K_SERIES (k-major: the pair kernels loop over j)."""
+        return np.ascontiguousarray(np.stack([self.activation.hermite(s * r, K_SERIES - 1).T for s in self.scales]))
+
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network
         ŷ(x) = (1/N) Σ_i σ(⟨w_i, x⟩), W of shape (N, d). No Monte Carlo: U(w, w') =
         ½ Σ_s K(s‖w‖, s‖w'‖, cos∠(w, w')) with K from :func:`pair_kernel`.
         """
         r, _, unit = self._particles(W)
-        gram = unit @ unit.T
-        np.clip(gram, -1.0, 1.0, out=gram)  # in place: N×N is the memory peak
         kind, p = self.activation.kernel_spec()
-        total = 0.0
-        for s in self.scales:
-            a = s * r
-            h = self.activation.hermite(a, K_SERIES - 1)
-            diag = self.activation.gaussian_second_moment(a)
-            total += 0.5 * _pair_sum(kind, p, a, gram, h, diag, _QX, _QW)
-        n = W.shape[0]
-        return float(self.r_sharp + 2.0 * self.v(r).mean() + total / n**2)
+        h_t = self._hermite_t(r)
+        diag = np.stack([self.activation.gaussian_second_moment(s * r) for s in self.scales])
+        kernel = _risk_pairs_parallel if r.size >= PARALLEL_MIN else _risk_pairs_serial
+        total = kernel(kind, p, self.scales, r, np.ascontiguousarray(unit.T), h_t, diag, _QX, _QW)
+        return float(self.r_sharp + 2.0 * self.v(r).mean() + total / r.size**2)
 
     def potential_gradient(self, W):
         """∇_θ Ψ(θ_i; ρ̂) for every particle, ρ̂ = (1/N) Σ_j δ_{θ_j}, W of shape (N, d).
@@ -316,7 +314,7 @@ class IsotropicGaussians:
         r, zero, unit = self._particles(W)
         n = r.size
         kind, p = self.activation.kernel_spec()
-        h_t = np.ascontiguousarray(np.stack([self.activation.hermite(s * r, K_SERIES - 1).T for s in self.scales]))
+        h_t = self._hermite_t(r)
         dh = np.stack([self.activation.hermite(s * r, K_SERIES - 1, derivative=True) for s in self.scales])
         dsigma0 = float(self.activation.derivative(0.0))
         kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
@@ -324,41 +322,6 @@ class IsotropicGaussians:
                                  _QX, _QW)
         radial = radial / n + np.where(zero, 0.0, self.dv(r))
         return radial[:, None] * unit + angular / n
-
-
-@njit(cache=True)
-def _pair_sum_row(i, kind, p, a, gram, h, diag, qx, qw):
-    """diag_i + 2 Σ_{j>i} K(a_i, a_j, gram_ij)."""
-    acc = diag[i]
-    for j in range(i + 1, a.shape[0]):
-        c = gram[i, j]
-        if abs(c) <= C_SERIES:
-            acc += 2.0 * pair_series(h[i], h[j], c)
-        else:
-            acc += 2.0 * pair_direct(kind, p, a[i], a[j], c, qx, qw)
-    return acc
-
-
-@njit(cache=True)
-def _pair_sum_serial(kind, p, a, gram, h, diag, qx, qw):
-    total = 0.0
-    for i in range(a.shape[0]):
-        total += _pair_sum_row(i, kind, p, a, gram, h, diag, qx, qw)
-    return total
-
-
-@njit(cache=True, parallel=True)
-def _pair_sum_parallel(kind, p, a, gram, h, diag, qx, qw):
-    rows = np.zeros(a.shape[0])
-    for i in prange(a.shape[0]):
-        rows[i] = _pair_sum_row(i, kind, p, a, gram, h, diag, qx, qw)
-    return rows.sum()
-
-
-def _pair_sum(kind, p, a, gram, h, diag, qx, qw):
-    """Σ_ij K(a_i, a_j, gram_ij) with K(a_i, a_i, 1) = diag_i (threads only when N is large)."""
-    kernel = _pair_sum_parallel if a.shape[0] >= PARALLEL_MIN else _pair_sum_serial
-    return kernel(kind, p, a, gram, h, diag, qx, qw)
 
 
 @njit(cache=True, fastmath={"contract", "reassoc", "nnan", "ninf", "nsz"})  # unit vectors: all finite
@@ -553,6 +516,97 @@ def _add_mixed_directions(i0, nb, j0, m, unit_t, mix, angular):
             if width > 3:
                 row[q + 3] += a3
         q += width
+
+
+@njit(cache=True, fastmath={"contract", "reassoc"})
+def _mehler_value(i, si, cb, h_t, j0, out):
+    """out_j = Σ_k c^k h_k(a_i) h_k(b_j) over all K terms of h_t (Horner, four k per pass)."""
+    m = cb.shape[0]
+    top = h_t.shape[1] - 1
+    ak, hk = h_t[si, top, i], h_t[si, top, j0:j0 + m]
+    for jj in range(m):
+        out[jj] = ak * hk[jj]
+    k = top - 1
+    while k >= 3:
+        a0, h0 = h_t[si, k, i], h_t[si, k, j0:j0 + m]
+        a1, h1 = h_t[si, k - 1, i], h_t[si, k - 1, j0:j0 + m]
+        a2, h2 = h_t[si, k - 2, i], h_t[si, k - 2, j0:j0 + m]
+        a3, h3 = h_t[si, k - 3, i], h_t[si, k - 3, j0:j0 + m]
+        for jj in range(m):
+            c = cb[jj]
+            x = out[jj] * c + a0 * h0[jj]
+            x = x * c + a1 * h1[jj]
+            x = x * c + a2 * h2[jj]
+            out[jj] = x * c + a3 * h3[jj]
+        k -= 4
+    while k >= 0:
+        ak, hk = h_t[si, k, i], h_t[si, k, j0:j0 + m]
+        for jj in range(m):
+            out[jj] = out[jj] * cb[jj] + ak * hk[jj]
+        k -= 1
+
+
+@njit(cache=True, fastmath={"contract", "reassoc"})
+def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, diag, qx, qw):
+    """Σ_{i0≤i<i1} [½ Σ_s diag_si + 2 Σ_{j>i} ½ Σ_s K(s r_i, s r_j, c_ij)]: the rows' share of
+    Σ_ij U(w_i, w_j), chunk by chunk in j ≥ i0 as in :func:`_gradient_block` (no N×N array).
+    K(a, a, 1) = diag (E σ(aG)²); the series uses all K_SERIES terms of h_t for |c| ≤ C_SERIES
+    (tail ≤ 0.5^48 relative), the direct evaluation beyond."""
+    n = unit_t.shape[1]
+    nb = i1 - i0
+    cos = np.empty((nb, GRADIENT_J_BLOCK))
+    c_max = np.empty(nb)
+    n_big = np.empty(nb, np.int64)
+    val = np.empty(GRADIENT_J_BLOCK)
+    total = 0.0
+    for b in range(nb):
+        for si in range(scales.shape[0]):
+            total += 0.5 * diag[si, i0 + b]
+    for j0 in range(i0, n, GRADIENT_J_BLOCK):
+        m = min(n - j0, GRADIENT_J_BLOCK)
+        _cosine_chunk(i0, i1, j0, j0 + m, unit_t, cos, c_max, n_big)
+        for b in range(nb):
+            i = i0 + b
+            cb = cos[b, :m]
+            first = i + 1 - j0  # pairs j > i
+            for si in range(scales.shape[0]):
+                _mehler_value(i, si, cb, h_t, j0, val)
+                for jj in range(m):
+                    total += val[jj] if (jj >= first and abs(cb[jj]) <= C_SERIES) else 0.0
+            if n_big[b] > 0:
+                for jj in range(max(first, 0), m):
+                    c = cb[jj]
+                    if abs(c) > C_SERIES:
+                        for si in range(scales.shape[0]):
+                            s = scales[si]
+                            total += pair_direct(kind, p, s * r[i], s * r[j0 + jj], c, qx, qw)
+    return total
+
+
+@njit(cache=True)
+def _risk_pairs_serial(kind, p, scales, r, unit_t, h_t, diag, qx, qw):
+    n = unit_t.shape[1]
+    total = 0.0
+    for i0 in range(0, n, GRADIENT_ROW_BLOCK):
+        total += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, diag, qx, qw)
+    return total
+
+
+@njit(cache=True, parallel=True)
+def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, diag, qx, qw):
+    n = unit_t.shape[1]
+    n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
+    n_tasks = (n_blocks + 1) // 2
+    partial = np.zeros(n_tasks)
+    for task in prange(n_tasks):  # block task with block n_blocks − 1 − task: equal pair counts
+        i0 = task * GRADIENT_ROW_BLOCK
+        acc = _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, diag, qx, qw)
+        other = n_blocks - 1 - task
+        if other != task:
+            i0 = other * GRADIENT_ROW_BLOCK
+            acc += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, diag, qx, qw)
+        partial[task] = acc
+    return partial.sum()
 
 
 @njit(cache=True)

@@ -71,6 +71,24 @@ def test_population_risk_against_monte_carlo(name, d):
     assert abs(model.population_risk(W) - mean) < 4 * se
 
 
+@pytest.mark.parametrize("n, d", [(300, 7), (530, 40)])
+def test_population_risk_equals_the_pairwise_sum(n, d):
+    """The blocked R_N (row blocks, j chunks from the block start, threads from 256 particles)
+    equals 1 + (2/N) Σ v + (1/N²) Σ_ij ½ Σ_s K with K from pair_kernel pair by pair."""
+    model = IsotropicGaussians(0.8, d, nonmonotone())
+    rng = np.random.default_rng(d)
+    W = rng.standard_normal((n, d)) * 1.5 / math.sqrt(d)
+    W[5] = 0.0
+    W[7] = 1.01 * W[6] + 1e-3 * W[8]
+    r = np.linalg.norm(W, axis=1)
+    unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=r[:, None] > 0)
+    cos = np.clip(unit @ unit.T, -1.0, 1.0)
+    np.fill_diagonal(cos, 1.0)
+    pairs = sum(0.5 * pair_kernel(model.activation, s * r[:, None], s * r[None, :], cos).sum() for s in model.scales)
+    expected = 1.0 + 2.0 * model.v(r).mean() + pairs / n**2
+    assert model.population_risk(W) == pytest.approx(expected, rel=1e-12)
+
+
 # ------------------------------------------------------------ closed forms
 @pytest.mark.parametrize("d", [2, 3, 5, 40])
 def test_sphere_moments_against_integration(d):

@@ -102,6 +102,43 @@ def _pl_hermite(a, tau, upper, offset, knots, coefs, derivative, out):
                 q_prev, q = q, (t * q - root_prev[k] * q_prev) * inv_root[k]
 
 
+@njit(cache=True)
+def _pl_hermite_table(a, tau_t, upper_t, offset, knots, coefs, values, derivs):
+    """values[k, m] = h_k(a_m), derivs[k, m] = h_k'(a_m) for σ = offset + Σ_i c_i (t − t_i)₊:
+    the formulas and recurrence of :func:`_pl_hermite` (same operations, same values), with
+    the points m in the inner loops (vectorised) and tau_t[i, m] = t_i/a_m, upper_t = Φ(−tau_t)."""
+    n_k, n_m = values.shape
+    q_prev = np.empty(n_m)  # q_{k−2}(τ_i) per point
+    q = np.empty(n_m)  # q_{k−1}(τ_i)
+    for k in range(n_k):
+        for m in range(n_m):
+            values[k, m] = offset if k == 0 else 0.0
+            derivs[k, m] = 0.0
+    for i in range(knots.shape[0]):
+        c, knot = coefs[i], knots[i]
+        t, up = tau_t[i], upper_t[i]
+        for m in range(n_m):
+            q_prev[m] = _INV_SQRT_2PI * math.exp(-0.5 * t[m] * t[m])
+            q[m] = t[m] * q_prev[m]
+            values[0, m] += c * (a[m] * q_prev[m] - knot * up[m])
+            derivs[0, m] += c * q_prev[m]
+        if n_k > 1:
+            for m in range(n_m):
+                values[1, m] += a[m] * c * up[m]
+                derivs[1, m] += c * (up[m] + t[m] * q_prev[m])
+        for k in range(2, n_k):
+            inv_pair = 1.0 / math.sqrt(k * (k - 1))
+            inv_root = 1.0 / math.sqrt(k)
+            root_prev = math.sqrt(k - 1)
+            vk, dk = values[k], derivs[k]
+            for m in range(n_m):
+                qp, qq = q_prev[m], q[m]
+                vk[m] += a[m] * c * qp * inv_pair
+                dk[m] += c * (qp * inv_pair + t[m] * qq * inv_root)
+                q_prev[m] = qq
+                q[m] = (t[m] * qq - root_prev * qp) * inv_root
+
+
 class Activation:
     """Base class: a bounded activation σ with Gaussian coefficients."""
 
@@ -124,6 +161,13 @@ class Activation:
     def hermite(self, a, kmax, derivative=False):  # pragma: no cover - abstract
         """h_k(a) (or dh_k/da) for k = 0..kmax, shape a.shape + (kmax+1,)."""
         raise NotImplementedError
+
+    def hermite_table(self, a, kmax):
+        """(h, dh) with h[k, m] = h_k(a_m), dh[k, m] = dh_k/da(a_m), k = 0..kmax, for 1-D ``a``
+        (k-major, C-contiguous: the layout of the pair kernels)."""
+        a = as_finite_array(a, "a", nonnegative=True, ndim=1)
+        return (np.ascontiguousarray(self.hermite(a, kmax).T),
+                np.ascontiguousarray(self.hermite(a, kmax, derivative=True).T))
 
     def gaussian_mean(self, a):
         """m(a) = E σ(aG)."""
@@ -196,6 +240,14 @@ class PiecewiseLinear(Activation):
                     self.offset, self.knots, self.coefs, bool(derivative), out.reshape(-1, kmax + 1))
         return out
 
+    def hermite_table(self, a, kmax):
+        a, tau = self._taus(as_finite_array(a, "a", nonnegative=True, ndim=1))
+        tau_t = np.ascontiguousarray(tau.T)
+        values = np.empty((kmax + 1, a.size))
+        derivs = np.empty((kmax + 1, a.size))
+        _pl_hermite_table(a, tau_t, ndtr(-tau_t), self.offset, self.knots, self.coefs, values, derivs)
+        return values, derivs
+
     def gaussian_second_moment(self, a):
         from .pair_kernel import pair_kernel  # one closed form for E σ(aX)σ(bY)
         a = as_finite_array(a, "a", nonnegative=True)
@@ -265,7 +317,8 @@ class Tanh(Activation):
         return self.shift + self.amplitude * np.tanh(self.slope * (t - self.center))
 
     def _dsigma(self, t):
-        return self.amplitude * self.slope / np.cosh(self.slope * (t - self.center)) ** 2
+        th = np.tanh(self.slope * (t - self.center))  # 1 − tanh²: no cosh overflow for large |t|
+        return self.amplitude * self.slope * (1.0 - th * th)
 
     def _node_hermite(self, kmax):
         g = self._nodes

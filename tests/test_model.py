@@ -124,10 +124,20 @@ def test_hermite_coefficients_against_quadrature(name):
     a = np.array([0.05, 0.7, 1.9, 6.0])
     h = act.hermite(a, 9)
     dh = act.hermite(a, 9, derivative=True)
+    h_table, dh_table = act.hermite_table(a, 9)  # k-major, one pass for both (the pair kernels' layout)
     for i, ai in enumerate(a):
         for k in range(10):
-            assert h[i, k] == pytest.approx(_hermite_by_quadrature(act, ai, k), abs=1e-9)
-            assert dh[i, k] == pytest.approx(_hermite_by_quadrature(act, ai, k, True), abs=1e-9)
+            ref, dref = _hermite_by_quadrature(act, ai, k), _hermite_by_quadrature(act, ai, k, True)
+            assert h[i, k] == pytest.approx(ref, abs=1e-9)
+            assert dh[i, k] == pytest.approx(dref, abs=1e-9)
+            assert h_table[k, i] == pytest.approx(ref, abs=1e-9)
+            assert dh_table[k, i] == pytest.approx(dref, abs=1e-9)
+    # high orders, a = 0 (right limits) and huge a: the table equals the per-point recurrence
+    a = np.array([0.0, 1e-120, 0.3, 3.6, 50.0])
+    h_table, dh_table = act.hermite_table(a, 47)
+    np.testing.assert_allclose(h_table, act.hermite(a, 47).T, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(dh_table, act.hermite(a, 47, derivative=True).T, rtol=1e-13, atol=1e-13)
+    assert h_table.flags.c_contiguous and dh_table.flags.c_contiguous
 
 
 def test_right_limit_at_zero_for_a_kink_at_zero():

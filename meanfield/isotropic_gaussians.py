@@ -36,6 +36,11 @@ GRADIENT_J_BLOCK = 256
 #: potential_gradient: series terms until k|c|^(k−1) ≤ this (the truncation error is this
 #: times ~2 max_k |h_k(a) h_k(b)|, i.e. relative to σ's Hermite coefficients).
 GRADIENT_SERIES_TOL = 1e-11
+#: potential_gradient: a chunk's vectorised series stops where pairs with |c| ≤ this are
+#: converged; the rare pairs above it get their remaining terms one by one.
+C_SPLIT = 0.35
+#: ... when at most 1/SPLIT_FRACTION of the chunk's pairs lie above C_SPLIT (large d).
+SPLIT_FRACTION = 16
 
 
 @dataclass(frozen=True)
@@ -277,8 +282,11 @@ class IsotropicGaussians:
         return r, zero, np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
 
     def _hermite_t(self, r):
-        """h_t[s, k, j] = h_k(s r_j), k < K_SERIES (k-major: the pair kernels loop over j)."""
-        return np.ascontiguousarray(np.stack([self.activation.hermite(s * r, K_SERIES - 1).T for s in self.scales]))
+        """(h_t, dh_t) with h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j), k < K_SERIES
+        (k-major: the pair kernels loop over j)."""
+        n, ns = r.size, len(self.scales)
+        h, dh = self.activation.hermite_table(np.concatenate([s * r for s in self.scales]), K_SERIES - 1)
+        return tuple(np.ascontiguousarray(x.reshape(K_SERIES, ns, n).transpose(1, 0, 2)) for x in (h, dh))
 
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network
@@ -287,7 +295,7 @@ class IsotropicGaussians:
         """
         r, _, unit = self._particles(W)
         kind, p = self.activation.kernel_spec()
-        h_t = self._hermite_t(r)
+        h_t, _ = self._hermite_t(r)
         diag = np.stack([self.activation.gaussian_second_moment(s * r) for s in self.scales])
         kernel = _risk_pairs_parallel if r.size >= PARALLEL_MIN else _risk_pairs_serial
         total = kernel(kind, p, self.scales, r, np.ascontiguousarray(unit.T), h_t, diag, _QX, _QW)
@@ -304,123 +312,199 @@ class IsotropicGaussians:
         direction with σ'(0+): E_x[σ'(0+)(ŷ(x) − y) x] = σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
 
         Cost: O(N²(d + K)) in one Numba pass over blocks of pairs (threaded from
-        PARALLEL_MIN particles; no N×N array), K ≤ 48 series terms per pair, fewer where
-        the cosines are small. Truncation: the first omitted term has k|c|^(k−1) ≤
-        GRADIENT_SERIES_TOL = 1e-11, so the omitted tail of a pair's sums is below
-        ~2·1e-11 · max_k |h_k(a) h_k(b)| (≤ 1.2e-9 for the reference ramp; measured
-        ≤ 5e-13 against the direct evaluation). ``benchmarks/flow_speed.py`` compares
-        the cost with W Wᵀ.
+        PARALLEL_MIN particles; no N×N array), K ≤ 48 series terms per pair for both
+        scales at once. A chunk's vectorised series takes as many terms as its largest
+        |c| ≤ C_SPLIT needs; the few pairs with C_SPLIT < |c| ≤ ½ add their remaining
+        terms one by one (when they are at most 1/SPLIT_FRACTION of the chunk, as for
+        large d). Truncation: the first omitted term has k|c|^(k−1) ≤
+        GRADIENT_SERIES_TOL = 1e-11 at the pair's own |c| (or the chunk's largest), so
+        the omitted tail of a pair's sums is below ~2·1e-11 · max_k |h_k(a) h_k(b)|
+        (≤ 1.2e-9 for the reference ramp; measured ≤ 5e-13 against the direct
+        evaluation). ``benchmarks/flow_speed.py`` compares the cost with W Wᵀ.
         """
         r, zero, unit = self._particles(W)
         n = r.size
         kind, p = self.activation.kernel_spec()
-        h_t = self._hermite_t(r)
-        dh = np.stack([self.activation.hermite(s * r, K_SERIES - 1, derivative=True) for s in self.scales])
+        h_t, dh_t = self._hermite_t(r)
         dsigma0 = float(self.activation.derivative(0.0))
         kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
-        radial, angular = kernel(kind, p, self.scales, r, zero, np.ascontiguousarray(unit.T), h_t, dh, dsigma0,
+        radial, angular = kernel(kind, p, self.scales, r, zero, np.ascontiguousarray(unit.T), h_t, dh_t, dsigma0,
                                  _QX, _QW)
         radial = radial / n + np.where(zero, 0.0, self.dv(r))
         return radial[:, None] * unit + angular / n
 
 
+@njit(cache=True)
+def _coordinates(unit_t, q, width, i, present):
+    """ŵ_i[q .. q + 3] (0 beyond d, all 0 if not present)."""
+    if not present:
+        return 0.0, 0.0, 0.0, 0.0
+    return (unit_t[q, i], unit_t[q + 1, i] if width > 1 else 0.0, unit_t[q + 2, i] if width > 2 else 0.0,
+            unit_t[q + 3, i] if width > 3 else 0.0)
+
+
 @njit(cache=True, fastmath={"contract", "reassoc", "nnan", "ninf", "nsz"})  # unit vectors: all finite
-def _cosine_chunk(i0, i1, j0, j1, unit_t, cos, c_max, n_big):
+def _cosine_chunk(i0, i1, j0, j1, unit_t, cos, c_max, n_mid, n_big):
     """cos[b, jj] = ŵ_(i0+b)·ŵ_(j0+jj) clipped to [−1, 1] for the rows i0 ≤ i < i1 and the
-    chunk j0 ≤ j < j1, four coordinates per pass; per row, c_max = the largest |c| ≤ C_SERIES
-    and n_big = the number of |c| > C_SERIES (the diagonal, c = 1, among them)."""
+    chunk j0 ≤ j < j1, four coordinates × four rows per pass; per row, c_max = the largest
+    |c| ≤ C_SERIES, n_mid = the number of C_SPLIT < |c| ≤ C_SERIES and n_big = the number
+    of |c| > C_SERIES (the diagonal, c = 1, among them)."""
     d = unit_t.shape[0]
     m = j1 - j0
-    for b in range(i1 - i0):
+    nb = i1 - i0
+    for b in range(nb):
         for jj in range(m):
             cos[b, jj] = 0.0
     q = 0
     while q < d:
         width = min(4, d - q)
-        r0, r1, r2, r3 = unit_t[q, j0:j1], unit_t[q + min(1, width - 1), j0:j1], \
+        x0, x1, x2, x3 = unit_t[q, j0:j1], unit_t[q + min(1, width - 1), j0:j1], \
             unit_t[q + min(2, width - 1), j0:j1], unit_t[q + min(3, width - 1), j0:j1]
-        for b in range(0, i1 - i0, 2):  # two rows per pass share the loads of r0..r3
-            i = i0 + b
-            pair = b + 1 < i1 - i0  # else the second row is the first again, with weights 0
-            i_next = i + 1 if pair else i
-            u0 = unit_t[q, i]
-            u1 = unit_t[q + 1, i] if width > 1 else 0.0
-            u2 = unit_t[q + 2, i] if width > 2 else 0.0
-            u3 = unit_t[q + 3, i] if width > 3 else 0.0
-            v0 = unit_t[q, i_next] if pair else 0.0
-            v1 = unit_t[q + 1, i_next] if pair and width > 1 else 0.0
-            v2 = unit_t[q + 2, i_next] if pair and width > 2 else 0.0
-            v3 = unit_t[q + 3, i_next] if pair and width > 3 else 0.0
-            cb = cos[b, :m]
-            cn = cos[i_next - i0, :m]
+        for b in range(0, nb, 4):  # four rows per pass share the loads of x0..x3
+            rows = min(4, nb - b)
+            a0, a1, a2, a3 = _coordinates(unit_t, q, width, i0 + b, True)
+            b0, b1, b2, b3 = _coordinates(unit_t, q, width, i0 + b + min(1, rows - 1), rows > 1)
+            e0, e1, e2, e3 = _coordinates(unit_t, q, width, i0 + b + min(2, rows - 1), rows > 2)
+            f0, f1, f2, f3 = _coordinates(unit_t, q, width, i0 + b + min(3, rows - 1), rows > 3)
+            c0 = cos[b, :m]  # rows past the block alias the last row and add zeros
+            c1 = cos[b + min(1, rows - 1), :m]
+            c2 = cos[b + min(2, rows - 1), :m]
+            c3 = cos[b + min(3, rows - 1), :m]
             for jj in range(m):
-                x0, x1, x2, x3 = r0[jj], r1[jj], r2[jj], r3[jj]
-                cb[jj] += (u0 * x0 + u1 * x1) + (u2 * x2 + u3 * x3)
-                cn[jj] += (v0 * x0 + v1 * x1) + (v2 * x2 + v3 * x3)
+                y0, y1, y2, y3 = x0[jj], x1[jj], x2[jj], x3[jj]
+                t0 = (a0 * y0 + a1 * y1) + (a2 * y2 + a3 * y3)
+                t1 = (b0 * y0 + b1 * y1) + (b2 * y2 + b3 * y3)
+                t2 = (e0 * y0 + e1 * y1) + (e2 * y2 + e3 * y3)
+                t3 = (f0 * y0 + f1 * y1) + (f2 * y2 + f3 * y3)
+                c3[jj] += t3
+                c2[jj] += t2
+                c1[jj] += t1
+                c0[jj] += t0
         q += width
-    for b in range(i1 - i0):
+    for b in range(nb):
         cb = cos[b, :m]
         largest = 0.0
+        mid = 0
         big = 0
         for jj in range(m):
             c = min(1.0, max(-1.0, cb[jj]))
             cb[jj] = c
             small = abs(c) <= C_SERIES
             largest = max(largest, abs(c) if small else 0.0)
+            mid += 1 if (small and abs(c) > C_SPLIT) else 0
             big += 0 if small else 1
         c_max[b] = largest
+        n_mid[b] = mid
         n_big[b] = big
 
 
+@njit(cache=True)
+def _row_factors(i, scales, h_t, dh_t, out):
+    """out[k] = (½ s₀ h_k'(s₀ r_i), ½ s₁ h_k'(s₁ r_i), ½ k h_k(s₀ r_i), ½ k h_k(s₁ r_i)):
+    row i's factors of the Mehler sums of :func:`_mehler_gradient`, both scales."""
+    for k in range(out.shape[0]):
+        out[k, 0] = 0.5 * scales[0] * dh_t[0, k, i]
+        out[k, 1] = 0.5 * scales[1] * dh_t[1, k, i]
+        out[k, 2] = 0.5 * k * h_t[0, k, i]
+        out[k, 3] = 0.5 * k * h_t[1, k, i]
+
+
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _mehler_gradient(i, si, top, cb, h_t, dh, j0, da, dc):
-    """Horner in c over the chunk j0 .. j0 + len(cb) − 1, for scale si and the terms k ≤ top:
-    da_j = Σ_k c^k h_k'(a_i) h_k(b_j),   dc_j = Σ_{k≥1} k c^(k−1) h_k(a_i) h_k(b_j).
+def _mehler_gradient(top, cb, h_t, f, j0, da, dc):
+    """Horner in c over the chunk j0 .. j0 + len(cb) − 1 for the terms k ≤ top, both scales
+    s at once (f from :func:`_row_factors`, b_j = s r_j):
+        da_j = ½ Σ_s s Σ_k c^k h_k'(a_i) h_k(b_j),   dc_j = ½ Σ_s Σ_{k≥1} k c^(k−1) h_k(a_i) h_k(b_j).
     Four k per pass over j, so da, dc are loaded and stored once per four terms."""
     m = cb.shape[0]
-    ak, bk = dh[si, i, top], top * h_t[si, top, i]
-    hk = h_t[si, top, j0:j0 + m]
+    g0, g1 = h_t[0, top, j0:j0 + m], h_t[1, top, j0:j0 + m]
     for jj in range(m):
-        da[jj] = ak * hk[jj]
-        dc[jj] = bk * hk[jj]
+        da[jj] = f[top, 0] * g0[jj] + f[top, 1] * g1[jj]
+        dc[jj] = f[top, 2] * g0[jj] + f[top, 3] * g1[jj]
     k = top - 1
-    while k >= 4:
-        a0, b0, h0 = dh[si, i, k], k * h_t[si, k, i], h_t[si, k, j0:j0 + m]
-        a1, b1, h1 = dh[si, i, k - 1], (k - 1) * h_t[si, k - 1, i], h_t[si, k - 1, j0:j0 + m]
-        a2, b2, h2 = dh[si, i, k - 2], (k - 2) * h_t[si, k - 2, i], h_t[si, k - 2, j0:j0 + m]
-        a3, b3, h3 = dh[si, i, k - 3], (k - 3) * h_t[si, k - 3, i], h_t[si, k - 3, j0:j0 + m]
+    while k >= 4:  # four terms per pass
+        a0, a1, b0, b1 = f[k, 0], f[k, 1], f[k, 2], f[k, 3]
+        e0, e1, p0, p1 = f[k - 1, 0], f[k - 1, 1], f[k - 1, 2], f[k - 1, 3]
+        s0, s1, t0, t1 = f[k - 2, 0], f[k - 2, 1], f[k - 2, 2], f[k - 2, 3]
+        v0, v1, w0, w1 = f[k - 3, 0], f[k - 3, 1], f[k - 3, 2], f[k - 3, 3]
+        g0, g1 = h_t[0, k, j0:j0 + m], h_t[1, k, j0:j0 + m]
+        q0, q1 = h_t[0, k - 1, j0:j0 + m], h_t[1, k - 1, j0:j0 + m]
+        x0, x1 = h_t[0, k - 2, j0:j0 + m], h_t[1, k - 2, j0:j0 + m]
+        z0, z1 = h_t[0, k - 3, j0:j0 + m], h_t[1, k - 3, j0:j0 + m]
         for jj in range(m):
             c = cb[jj]
-            x = da[jj] * c + a0 * h0[jj]
-            y = dc[jj] * c + b0 * h0[jj]
-            x = x * c + a1 * h1[jj]
-            y = y * c + b1 * h1[jj]
-            x = x * c + a2 * h2[jj]
-            y = y * c + b2 * h2[jj]
-            da[jj] = x * c + a3 * h3[jj]
-            dc[jj] = y * c + b3 * h3[jj]
+            x = da[jj] * c + (a0 * g0[jj] + a1 * g1[jj])
+            y = dc[jj] * c + (b0 * g0[jj] + b1 * g1[jj])
+            x = x * c + (e0 * q0[jj] + e1 * q1[jj])
+            y = y * c + (p0 * q0[jj] + p1 * q1[jj])
+            x = x * c + (s0 * x0[jj] + s1 * x1[jj])
+            y = y * c + (t0 * x0[jj] + t1 * x1[jj])
+            da[jj] = x * c + (v0 * z0[jj] + v1 * z1[jj])
+            dc[jj] = y * c + (w0 * z0[jj] + w1 * z1[jj])
         k -= 4
-    while k >= 1:
-        ak, bk, hk = dh[si, i, k], k * h_t[si, k, i], h_t[si, k, j0:j0 + m]
+    while k >= 1:  # two terms per pass
+        k2 = max(k - 1, 0)  # with k = 1 alone, the second term is k = 0 of da only
+        a0, a1, b0, b1 = f[k, 0], f[k, 1], f[k, 2], f[k, 3]
+        e0, e1 = f[k2, 0], f[k2, 1]
+        g0, g1 = h_t[0, k, j0:j0 + m], h_t[1, k, j0:j0 + m]
+        q0, q1 = h_t[0, k2, j0:j0 + m], h_t[1, k2, j0:j0 + m]
+        if k >= 2:
+            p0, p1 = f[k2, 2], f[k2, 3]
+            for jj in range(m):
+                c = cb[jj]
+                x = da[jj] * c + (a0 * g0[jj] + a1 * g1[jj])
+                y = dc[jj] * c + (b0 * g0[jj] + b1 * g1[jj])
+                da[jj] = x * c + (e0 * q0[jj] + e1 * q1[jj])
+                dc[jj] = y * c + (p0 * q0[jj] + p1 * q1[jj])
+        else:  # k = 1: the last term of dc, the last two of da
+            for jj in range(m):
+                c = cb[jj]
+                x = da[jj] * c + (a0 * g0[jj] + a1 * g1[jj])
+                dc[jj] = dc[jj] * c + (b0 * g0[jj] + b1 * g1[jj])
+                da[jj] = x * c + (e0 * q0[jj] + e1 * q1[jj])
+            return
+        k -= 2
+    if k == 0:  # the last term of da
+        e0, e1 = f[0, 0], f[0, 1]
+        g0, g1 = h_t[0, 0, j0:j0 + m], h_t[1, 0, j0:j0 + m]
         for jj in range(m):
-            c = cb[jj]
-            da[jj] = da[jj] * c + ak * hk[jj]
-            dc[jj] = dc[jj] * c + bk * hk[jj]
-        k -= 1
-    ak, hk = dh[si, i, 0], h_t[si, 0, j0:j0 + m]
-    for jj in range(m):
-        da[jj] = da[jj] * cb[jj] + ak * hk[jj]
+            da[jj] = da[jj] * cb[jj] + (e0 * g0[jj] + e1 * g1[jj])
+
+
+@njit(cache=True)
+def _series_terms(c_abs, n_terms):
+    """Smallest K ≥ 2 with K c^(K−1) ≤ GRADIENT_SERIES_TOL (at most n_terms): the terms k < K
+    of the gradient sums of pairs with |c| ≤ c_abs."""
+    terms = 2
+    power = c_abs  # c^(K−1)
+    while terms < n_terms and terms * power > GRADIENT_SERIES_TOL:
+        terms += 1
+        power *= c_abs
+    return terms
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0, qx, qw, radial, angular):
+def _mehler_tail(k_lo, k_hi, c, h_t, f, j):
+    """The terms k_lo ≤ k < k_hi of the sums of :func:`_mehler_gradient` for one pair:
+    (½ Σ_s s Σ_k c^k h_k'(a) h_k(b), ½ Σ_s Σ_k k c^(k−1) h_k(a) h_k(b))."""
+    x = 0.0
+    y = 0.0
+    for k in range(k_hi - 1, k_lo - 1, -1):
+        g0, g1 = h_t[0, k, j], h_t[1, k, j]
+        x = x * c + (f[k, 0] * g0 + f[k, 1] * g1)
+        y = y * c + (f[k, 2] * g0 + f[k, 3] * g1)
+    low = c ** (k_lo - 1)
+    return x * low * c, y * low
+
+
+@njit(cache=True, fastmath={"contract", "reassoc"})
+def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0, qx, qw, radial, angular):
     """Rows i0 .. i1 − 1 of ∇Ψ(w_i) = radial_i ŵ_i + angular_i, angular_i = Σ_j mixing_ij ŵ_j
     (both before the 1/N), in one pass over chunks of GRADIENT_J_BLOCK neurons j and
     without any N×N array: per chunk the cosines, the Mehler sums, the mixing weights
     and Σ_j mixing_ij ŵ_j, each chunk of ŵ and h shared by the block's rows.
 
     unit_t[:, j] = ŵ_j (0 for w_j = 0); h_t[s, k, j] = h_k(s r_j) (k-major, so the loops
-    over j vectorise), dh[s, j, k] = h_k'(s r_j). Pairs with |c_ij| ≤ C_SERIES use the
+    over j vectorise), dh_t[s, k, j] = h_k'(s r_j). Pairs with |c_ij| ≤ C_SERIES use the
     series with as many terms as the chunk's largest such |c| needs (k|c|^(k−1) ≤
     GRADIENT_SERIES_TOL for the first omitted k); the others, and j = i (c = 1, no
     angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
@@ -436,12 +520,16 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0, 
     cos = np.empty((nb, GRADIENT_J_BLOCK))
     mix = np.empty((nb, GRADIENT_J_BLOCK))
     c_max = np.empty(nb)
+    n_mid = np.empty(nb, np.int64)
     n_big = np.empty(nb, np.int64)
     da = np.empty(GRADIENT_J_BLOCK)
     dc = np.empty(GRADIENT_J_BLOCK)
+    factors = np.empty((nb, n_terms, 4))
+    for b in range(nb):
+        _row_factors(i0 + b, scales, h_t, dh_t, factors[b])
     for j0 in range(0, n, GRADIENT_J_BLOCK):
         m = min(n - j0, GRADIENT_J_BLOCK)
-        _cosine_chunk(i0, i1, j0, j0 + m, unit_t, cos, c_max, n_big)
+        _cosine_chunk(i0, i1, j0, j0 + m, unit_t, cos, c_max, n_mid, n_big)
         for b in range(nb):
             i = i0 + b
             mb = mix[b, :m]
@@ -456,20 +544,24 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0, 
                 continue
             cb = cos[b, :m]
             inv_r = 1.0 / r[i]
-            terms = 2
-            while terms < n_terms and terms * c_max[b] ** (terms - 1) > GRADIENT_SERIES_TOL:
-                terms += 1
+            split = 0 < n_mid[b] <= m // SPLIT_FRACTION  # else all pairs take the chunk's terms
+            terms = _series_terms(min(c_max[b], C_SPLIT) if split else c_max[b], n_terms)
+            _mehler_gradient(terms - 1, cb, h_t, factors[b], j0, da, dc)
             acc_r = 0.0
-            for si in range(scales.shape[0]):
-                s = scales[si]
-                _mehler_gradient(i, si, terms - 1, cb, h_t, dh, j0, da, dc)
-                # series pairs only (|c| > C_SERIES, the diagonal among them, are masked out)
+            for jj in range(m):  # series pairs only (|c| > C_SERIES, the diagonal among them, are masked out)
+                c = cb[jj]
+                valid = abs(c) <= C_SERIES
+                dcj = dc[jj] * inv_r if valid else 0.0
+                acc_r += (da[jj] if valid else 0.0) - c * dcj
+                mb[jj] += dcj
+            if split:  # the few series pairs that need more terms than the chunk's
                 for jj in range(m):
                     c = cb[jj]
-                    valid = abs(c) <= C_SERIES
-                    dcj = 0.5 * dc[jj] * inv_r if valid else 0.0
-                    acc_r += (0.5 * s * da[jj] if valid else 0.0) - c * dcj
-                    mb[jj] += dcj
+                    if C_SPLIT < abs(c) <= C_SERIES:
+                        da_tail, dc_tail = _mehler_tail(terms, _series_terms(abs(c), n_terms), c, h_t, factors[b],
+                                                        j0 + jj)
+                        acc_r += da_tail - c * dc_tail * inv_r
+                        mb[jj] += dc_tail * inv_r
             if n_big[b] > 0:  # the direct pairs of this chunk (rare for large d)
                 for jj in range(m):
                     c = cb[jj]
@@ -490,32 +582,47 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0, 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
 def _add_mixed_directions(i0, nb, j0, m, unit_t, mix, angular):
-    """angular[i0 + b] += Σ_jj mix[b, jj] ŵ_(j0+jj) for b < nb, four coordinates at a time
-    (each mix row is loaded once per four coordinates)."""
+    """angular[i0 + b] += Σ_jj mix[b, jj] ŵ_(j0+jj) for b < nb, four coordinates × two rows
+    per pass (each coordinate row of the chunk is loaded once per two rows)."""
     d = unit_t.shape[0]
     q = 0
     while q < d:
         width = min(4, d - q)
         u0, u1, u2, u3 = unit_t[q, j0:j0 + m], unit_t[q + min(1, width - 1), j0:j0 + m], \
             unit_t[q + min(2, width - 1), j0:j0 + m], unit_t[q + min(3, width - 1), j0:j0 + m]
-        for b in range(nb):
-            mb = mix[b, :m]
+        for b in range(0, nb, 2):
+            second = b + 1 < nb
+            ma = mix[b, :m]
+            mb = mix[b + 1 if second else b, :m]
             a0 = a1 = a2 = a3 = 0.0
+            e0 = e1 = e2 = e3 = 0.0
             for jj in range(m):
-                w = mb[jj]
-                a0 += w * u0[jj]
-                a1 += w * u1[jj]
-                a2 += w * u2[jj]
-                a3 += w * u3[jj]
-            row = angular[i0 + b]
-            row[q] += a0
-            if width > 1:
-                row[q + 1] += a1
-            if width > 2:
-                row[q + 2] += a2
-            if width > 3:
-                row[q + 3] += a3
+                w, v = ma[jj], mb[jj]
+                y0, y1, y2, y3 = u0[jj], u1[jj], u2[jj], u3[jj]
+                a0 += w * y0
+                a1 += w * y1
+                a2 += w * y2
+                a3 += w * y3
+                e0 += v * y0
+                e1 += v * y1
+                e2 += v * y2
+                e3 += v * y3
+            _add_coordinates(angular[i0 + b], q, width, a0, a1, a2, a3)
+            if second:
+                _add_coordinates(angular[i0 + b + 1], q, width, e0, e1, e2, e3)
         q += width
+
+
+@njit(cache=True)
+def _add_coordinates(row, q, width, a0, a1, a2, a3):
+    """row[q .. q + width − 1] += (a0, a1, a2, a3)[:width]."""
+    row[q] += a0
+    if width > 1:
+        row[q + 1] += a1
+    if width > 2:
+        row[q + 2] += a2
+    if width > 3:
+        row[q + 3] += a3
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
@@ -556,6 +663,7 @@ def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, diag, qx, qw):
     nb = i1 - i0
     cos = np.empty((nb, GRADIENT_J_BLOCK))
     c_max = np.empty(nb)
+    n_mid = np.empty(nb, np.int64)
     n_big = np.empty(nb, np.int64)
     val = np.empty(GRADIENT_J_BLOCK)
     total = 0.0
@@ -564,7 +672,7 @@ def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, diag, qx, qw):
             total += 0.5 * diag[si, i0 + b]
     for j0 in range(i0, n, GRADIENT_J_BLOCK):
         m = min(n - j0, GRADIENT_J_BLOCK)
-        _cosine_chunk(i0, i1, j0, j0 + m, unit_t, cos, c_max, n_big)
+        _cosine_chunk(i0, i1, j0, j0 + m, unit_t, cos, c_max, n_mid, n_big)
         for b in range(nb):
             i = i0 + b
             cb = cos[b, :m]
@@ -610,24 +718,24 @@ def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, diag, qx, qw):
 
 
 @njit(cache=True)
-def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0, qx, qw):
+def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0, qx, qw):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
-        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0,
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0,
                         qx, qw, radial, angular)
     return radial, angular
 
 
 @njit(cache=True, parallel=True)
-def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0, qx, qw):
+def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0, qx, qw):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
     for blk in prange(n_blocks):
         i0 = blk * GRADIENT_ROW_BLOCK
-        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh, dsigma0,
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0,
                         qx, qw, radial, angular)
     return radial, angular

@@ -77,8 +77,8 @@ def test_gradient_is_the_mean_sgd_direction(name, d):
 
 @pytest.mark.parametrize("n, d", [(300, 7), (530, 40)])
 def test_blocked_gradient_equals_the_pairwise_formula(n, d):
-    """The blocked kernel (row blocks, j chunks, threads from 256 particles, Horner per chunk)
-    equals the formula evaluated pair by pair with pair_kernel_gradient, with a particle
+    """The blocked kernel (row blocks, j chunks, threads from 256 particles, Horner per chunk,
+    per-pair tails above C_SPLIT at d = 40) equals the formula evaluated pair by pair with pair_kernel_gradient, with a particle
     at 0, a near-duplicate pair and N, d not multiples of the block sizes."""
     from meanfield.pair_kernel import pair_kernel_gradient
     model = IsotropicGaussians(0.8, d, nonmonotone())
@@ -102,7 +102,8 @@ def test_blocked_gradient_equals_the_pairwise_formula(n, d):
     expected /= n
     expected += np.where(r > 0, model.dv(r), 0.0)[:, None] * unit
     grad = model.potential_gradient(W)
-    np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-9 * np.abs(expected).max())
+    # measured 3e-15; dropping the per-pair series tails of C_SPLIT < |c| ≤ ½ gives 1e-11 at d = 40
+    np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
 
 
 def test_flow_energy_decreases_and_matches_a_fixed_step_run():

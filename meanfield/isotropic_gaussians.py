@@ -284,9 +284,8 @@ class IsotropicGaussians:
     def _hermite_t(self, r):
         """(h_t, dh_t) with h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j), k < K_SERIES
         (k-major: the pair kernels loop over j)."""
-        n, ns = r.size, len(self.scales)
-        h, dh = self.activation.hermite_table(np.concatenate([s * r for s in self.scales]), K_SERIES - 1)
-        return tuple(np.ascontiguousarray(x.reshape(K_SERIES, ns, n).transpose(1, 0, 2)) for x in (h, dh))
+        tables = [self.activation.hermite_table(s * r, K_SERIES - 1) for s in self.scales]
+        return np.stack([h for h, _ in tables]), np.stack([dh for _, dh in tables])
 
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network

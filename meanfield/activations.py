@@ -60,81 +60,47 @@ def act_deriv(kind, p, t):
 
 
 @njit(cache=True)
-def _pl_hermite(a, tau, upper, offset, knots, coefs, derivative, out):
-    """h_k(a_m) (or h_k'(a_m)) for σ = offset + Σ_i c_i (t − t_i)₊, k = 0..K−1, into out (M, K).
-
-    With τ_i = t_i/a, q_n(τ) = φ(τ)He_n(τ)/√n! (stable three-term recurrence):
+def _pl_hermite_table(a, tau_t, upper_t, offset, knots, coefs, values, derivs):
+    """values[k, m] = h_k(a_m), derivs[k, m] = h_k'(a_m) for σ = offset + Σ_i c_i (t − t_i)₊,
+    k = 0..K−1 (either output may be None: Numba compiles it out), with tau_t[i, m] = t_i/a_m, upper_t = Φ(−tau_t) and the points m in the
+    inner loops (vectorised). With q_n(τ) = φ(τ)He_n(τ)/√n! (stable three-term recurrence):
         h_0 = offset + Σ_i c_i (a q_0(τ_i) − t_i Φ(−τ_i)),  h_1 = a Σ_i c_i Φ(−τ_i),
         h_k = a Σ_i c_i q_{k−2}(τ_i) / √(k(k−1))                             (k ≥ 2),
         h_0' = Σ_i c_i q_0(τ_i),  h_1' = Σ_i c_i (Φ(−τ_i) + τ_i q_0(τ_i)),
         h_k' = Σ_i c_i [q_{k−2}(τ_i)/√(k(k−1)) + τ_i q_{k−1}(τ_i)/√k]        (k ≥ 2)."""
-    n_k = out.shape[1]
-    inv_pair = np.zeros(n_k)  # 1/√(k(k−1))
-    inv_root = np.zeros(n_k)  # 1/√k
-    root_prev = np.zeros(n_k)  # √(k−1)
-    for k in range(2, n_k):
-        inv_pair[k] = 1.0 / math.sqrt(k * (k - 1))
-        inv_root[k] = 1.0 / math.sqrt(k)
-        root_prev[k] = math.sqrt(k - 1)
-    for m in range(a.shape[0]):
-        for k in range(n_k):
-            out[m, k] = 0.0
-        if not derivative:
-            out[m, 0] = offset
-        for i in range(knots.shape[0]):
-            t, c, up = tau[m, i], coefs[i], upper[m, i]
-            q_prev = _INV_SQRT_2PI * math.exp(-0.5 * t * t)  # q_0
-            q = t * q_prev  # q_1
-            if derivative:
-                out[m, 0] += c * q_prev
-                if n_k > 1:
-                    out[m, 1] += c * (up + t * q_prev)
-            else:
-                out[m, 0] += c * (a[m] * q_prev - knots[i] * up)
-                if n_k > 1:
-                    out[m, 1] += a[m] * c * up
-            # invariant at step k: q_prev = q_{k−2}, q = q_{k−1}
-            for k in range(2, n_k):
-                if derivative:
-                    out[m, k] += c * (q_prev * inv_pair[k] + t * q * inv_root[k])
-                else:
-                    out[m, k] += a[m] * c * q_prev * inv_pair[k]
-                q_prev, q = q, (t * q - root_prev[k] * q_prev) * inv_root[k]
-
-
-@njit(cache=True)
-def _pl_hermite_table(a, tau_t, upper_t, offset, knots, coefs, values, derivs):
-    """values[k, m] = h_k(a_m), derivs[k, m] = h_k'(a_m) for σ = offset + Σ_i c_i (t − t_i)₊:
-    the formulas and recurrence of :func:`_pl_hermite` (same operations, same values), with
-    the points m in the inner loops (vectorised) and tau_t[i, m] = t_i/a_m, upper_t = Φ(−tau_t)."""
-    n_k, n_m = values.shape
+    n_k, n_m = (values if values is not None else derivs).shape
     q_prev = np.empty(n_m)  # q_{k−2}(τ_i) per point
     q = np.empty(n_m)  # q_{k−1}(τ_i)
     for k in range(n_k):
         for m in range(n_m):
-            values[k, m] = offset if k == 0 else 0.0
-            derivs[k, m] = 0.0
+            if values is not None:
+                values[k, m] = offset if k == 0 else 0.0
+            if derivs is not None:
+                derivs[k, m] = 0.0
     for i in range(knots.shape[0]):
         c, knot = coefs[i], knots[i]
         t, up = tau_t[i], upper_t[i]
         for m in range(n_m):
             q_prev[m] = _INV_SQRT_2PI * math.exp(-0.5 * t[m] * t[m])
             q[m] = t[m] * q_prev[m]
-            values[0, m] += c * (a[m] * q_prev[m] - knot * up[m])
-            derivs[0, m] += c * q_prev[m]
-        if n_k > 1:
-            for m in range(n_m):
-                values[1, m] += a[m] * c * up[m]
-                derivs[1, m] += c * (up[m] + t[m] * q_prev[m])
+            if values is not None:
+                values[0, m] += c * (a[m] * q_prev[m] - knot * up[m])
+                if n_k > 1:
+                    values[1, m] += a[m] * c * up[m]
+            if derivs is not None:
+                derivs[0, m] += c * q_prev[m]
+                if n_k > 1:
+                    derivs[1, m] += c * (up[m] + t[m] * q_prev[m])
         for k in range(2, n_k):
             inv_pair = 1.0 / math.sqrt(k * (k - 1))
             inv_root = 1.0 / math.sqrt(k)
             root_prev = math.sqrt(k - 1)
-            vk, dk = values[k], derivs[k]
             for m in range(n_m):
                 qp, qq = q_prev[m], q[m]
-                vk[m] += a[m] * c * qp * inv_pair
-                dk[m] += c * (qp * inv_pair + t[m] * qq * inv_root)
+                if values is not None:
+                    values[k, m] += a[m] * c * qp * inv_pair
+                if derivs is not None:
+                    derivs[k, m] += c * (qp * inv_pair + t[m] * qq * inv_root)
                 q_prev[m] = qq
                 q[m] = (t[m] * qq - root_prev * qp) * inv_root
 
@@ -233,20 +199,20 @@ class PiecewiseLinear(Activation):
         return a, np.clip(tau, -_TAU_CLIP, _TAU_CLIP)
 
     def hermite(self, a, kmax, derivative=False):
-        a, tau = self._taus(a)
-        upper = ndtr(-tau)  # Φ(−τ) = P(G > τ)
-        out = np.empty(a.shape + (kmax + 1,))
-        _pl_hermite(a.reshape(-1), tau.reshape(-1, tau.shape[-1]), upper.reshape(-1, tau.shape[-1]),
-                    self.offset, self.knots, self.coefs, bool(derivative), out.reshape(-1, kmax + 1))
-        return out
+        a = as_finite_array(a, "a", nonnegative=True)
+        (table,) = self._hermite_tables(a.reshape(-1), kmax, not derivative, derivative)
+        return np.ascontiguousarray(table.T).reshape(a.shape + (kmax + 1,))
 
     def hermite_table(self, a, kmax):
-        a, tau = self._taus(as_finite_array(a, "a", nonnegative=True, ndim=1))
+        return self._hermite_tables(as_finite_array(a, "a", nonnegative=True, ndim=1), kmax, True, True)
+
+    def _hermite_tables(self, a, kmax, values, derivatives):
+        """The requested k-major tables (h_k(a_m), then h_k'(a_m)) for 1-D a, one recurrence pass."""
+        a, tau = self._taus(a)
         tau_t = np.ascontiguousarray(tau.T)
-        values = np.empty((kmax + 1, a.size))
-        derivs = np.empty((kmax + 1, a.size))
-        _pl_hermite_table(a, tau_t, ndtr(-tau_t), self.offset, self.knots, self.coefs, values, derivs)
-        return values, derivs
+        out = [np.empty((kmax + 1, a.size)) if wanted else None for wanted in (values, derivatives)]
+        _pl_hermite_table(a, tau_t, ndtr(-tau_t), self.offset, self.knots, self.coefs, *out)  # ndtr(−τ) = Φ(−τ)
+        return tuple(x for x in out if x is not None)
 
     def gaussian_second_moment(self, a):
         from .pair_kernel import pair_kernel  # one closed form for E σ(aX)σ(bY)

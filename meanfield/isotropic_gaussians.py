@@ -282,8 +282,12 @@ class IsotropicGaussians:
         return r, zero, np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
 
     def _hermite_t(self, r):
-        """(h_t, dh_t) with h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j), k < K_SERIES
-        (k-major: the pair kernels loop over j)."""
+        """h_t[s, k, j] = h_k(s r_j), k < K_SERIES (k-major: the pair kernels loop over j)."""
+        return np.stack([np.ascontiguousarray(self.activation.hermite(s * r, K_SERIES - 1).T) for s in self.scales])
+
+    def _hermite_tables_t(self, r):
+        """(h_t, dh_t) as in :meth:`_hermite_t`, with dh_t[s, k, j] = h_k'(s r_j), from one
+        ``hermite_table`` call per scale."""
         tables = [self.activation.hermite_table(s * r, K_SERIES - 1) for s in self.scales]
         return np.stack([h for h, _ in tables]), np.stack([dh for _, dh in tables])
 
@@ -294,7 +298,7 @@ class IsotropicGaussians:
         """
         r, _, unit = self._particles(W)
         kind, p = self.activation.kernel_spec()
-        h_t, _ = self._hermite_t(r)
+        h_t = self._hermite_t(r)
         diag = np.stack([self.activation.gaussian_second_moment(s * r) for s in self.scales])
         kernel = _risk_pairs_parallel if r.size >= PARALLEL_MIN else _risk_pairs_serial
         total = kernel(kind, p, self.scales, r, np.ascontiguousarray(unit.T), h_t, diag, _QX, _QW)
@@ -324,7 +328,7 @@ class IsotropicGaussians:
         r, zero, unit = self._particles(W)
         n = r.size
         kind, p = self.activation.kernel_spec()
-        h_t, dh_t = self._hermite_t(r)
+        h_t, dh_t = self._hermite_tables_t(r)
         dsigma0 = float(self.activation.derivative(0.0))
         kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
         radial, angular = kernel(kind, p, self.scales, r, zero, np.ascontiguousarray(unit.T), h_t, dh_t, dsigma0,

@@ -509,8 +509,9 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0
     unit_t[:, j] = ŵ_j (0 for w_j = 0); h_t[s, k, j] = h_k(s r_j) (k-major, so the loops
     over j vectorise), dh_t[s, k, j] = h_k'(s r_j). Pairs with |c_ij| ≤ C_SERIES use the
     series with as many terms as the chunk's largest such |c| needs (k|c|^(k−1) ≤
-    GRADIENT_SERIES_TOL for the first omitted k); the others, and j = i (c = 1, no
-    angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
+    GRADIENT_SERIES_TOL for the first omitted k) or, when few pairs lie above C_SPLIT,
+    as many as |c| ≤ C_SPLIT needs plus per-pair tails for those few; the others, and
+    j = i (c = 1, no angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
     direction with σ'(0+): mixing_ij = ½ Σ_s s σ'(0+) h_1(s r_j), radial_i = 0.
     """
     d, n = unit_t.shape

@@ -32,6 +32,8 @@ KIND_TANH = 1
 # |τ| beyond this is numerically infinite for φ, Φ (φ(40) underflows to 0).
 _TAU_CLIP = 40.0
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+# Tanh: points per chunk of sampled tanh (chunk × nodes doubles: 4 MB at 2048 nodes).
+_TANH_CHUNK = 256
 
 
 @njit(cache=True)
@@ -296,18 +298,55 @@ class Tanh(Activation):
             p[:, n + 1] = (g * p[:, n] - math.sqrt(n) * p[:, n - 1]) / math.sqrt(n + 1)
         return p
 
+    def _tables(self, a, kmax, values=False, derivatives=False, second=False):
+        """(h, dh, m2): k-major (kmax+1, a.size) tables of h_k(a), h_k'(a) and E σ(aG)²
+        (None where not asked), by the node rule in chunks of _TANH_CHUNK points.
+
+        With th = tanh(slope (a x_n − center)), weights w_n and orthonormal p_k = He_k/√k!,
+        only th and th² are sampled and contracted (BLAS) with w_n p_k(x_n):
+            h_k = shift E_k + amplitude Σ_n w_n p_k th,   E_k = Σ_n w_n p_k (= δ_k0),
+            h_k' = E[σ'(aG) G p_k(G)] = amplitude · slope (√(k+1) D_{k+1} + √k D_{k−1}),
+            D_k = Σ_n w_n p_k (1 − th²)   (x p_k = √(k+1) p_{k+1} + √k p_{k−1}),
+            E σ(aG)² = shift² E_0 + 2 shift amplitude Σ_n w_n th + amplitude² Σ_n w_n th².
+        """
+        a = a.ravel()
+        basis = self._node_hermite(kmax + 1) * self._weights[:, None]  # (nodes, kmax+2)
+        exact = basis.sum(axis=0)
+        ks = np.arange(kmax + 1)
+        h = np.empty((kmax + 1, a.size)) if values else None
+        dh = np.empty((kmax + 1, a.size)) if derivatives else None
+        m2 = np.empty(a.size) if second else None
+        for start in range(0, a.size, _TANH_CHUNK):
+            cols = slice(start, min(a.size, start + _TANH_CHUNK))
+            th = np.multiply.outer(self.slope * a[cols], self._nodes)
+            th -= self.slope * self.center
+            np.tanh(th, out=th)
+            linear = basis.T @ th.T  # (kmax+2, chunk): Σ_n w_n p_k th
+            if values:
+                h[:, cols] = self.shift * exact[:kmax + 1, None] + self.amplitude * linear[:kmax + 1]
+            if derivatives or second:
+                np.multiply(th, th, out=th)
+                square = (basis.T if derivatives else basis[:, :1].T) @ th.T  # Σ_n w_n p_k th²
+            if derivatives:
+                flat = exact[:, None] - square  # D_k
+                dh[:, cols] = np.sqrt(ks + 1.0)[:, None] * flat[1:]
+                dh[1:, cols] += np.sqrt(ks[1:])[:, None] * flat[:kmax]
+                dh[:, cols] *= self.amplitude * self.slope
+            if second:
+                m2[cols] = (self.shift**2 * exact[0] + 2.0 * self.shift * self.amplitude * linear[0]
+                            + self.amplitude**2 * square[0])
+        return h, dh, m2
+
     def hermite(self, a, kmax, derivative=False):
         a = as_finite_array(a, "a", nonnegative=True)
-        g = self._nodes
-        p = self._node_hermite(kmax) * self._weights[:, None]
-        at = a.reshape(-1, 1) * g[None, :]
-        if derivative:
-            vals = self._dsigma(at) * g[None, :]
-        else:
-            vals = self._sigma(at)
-        return (vals @ p).reshape(a.shape + (kmax + 1,))
+        h, dh, _ = self._tables(a, kmax, values=not derivative, derivatives=derivative)
+        return (dh if derivative else h).T.reshape(a.shape + (kmax + 1,))
+
+    def hermite_table(self, a, kmax):
+        a = as_finite_array(a, "a", nonnegative=True, ndim=1)
+        h, dh, _ = self._tables(a, kmax, values=True, derivatives=True)
+        return h, dh
 
     def gaussian_second_moment(self, a):
         a = as_finite_array(a, "a", nonnegative=True)
-        at = a.reshape(-1, 1) * self._nodes[None, :]
-        return (self._sigma(at) ** 2 @ self._weights).reshape(a.shape)
+        return self._tables(a, 0, second=True)[2].reshape(a.shape)

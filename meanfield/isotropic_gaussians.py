@@ -11,14 +11,16 @@ Radial reduction (s ranges over the two scales 1 ± Δ):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
 
 from ._validation import as_finite_array, check_positive
-from .activations import Activation
-from .pair_kernel import _QW, _QX, _TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_kernel
+from .activations import KIND_PIECEWISE_LINEAR, Activation
+from .pair_kernel import (_QW, _QX, _TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_kernel,
+                          self_pair_gradient)
 from .sphere import angle_quadrature, sphere_moments
 
 #: Relative tolerance of the truncated Mehler series (see ``kernel_features``).
@@ -41,6 +43,12 @@ GRADIENT_SERIES_TOL = 1e-11
 C_SPLIT = 0.35
 #: ... when at most 1/SPLIT_FRACTION of the chunk's pairs lie above C_SPLIT (large d).
 SPLIT_FRACTION = 16
+#: population_risk, smooth σ: pairs with |c| > C_SERIES take the Mehler series while its
+#: Parseval tail bound is ≤ this relative to √(E σ(aG)² E σ(bG)²) (see _long_series_terms).
+RISK_SERIES_TOL = 1e-14
+#: ... the Parseval tails beyond the Hermite table are E σ² − Σ_k h_k² plus this times E σ²
+#: (an upper bound on the rounding of that difference, so the bound stays an upper bound).
+TAIL_FLOOR = 64 * np.finfo(float).eps
 
 
 @dataclass(frozen=True)
@@ -281,35 +289,75 @@ class IsotropicGaussians:
         zero = r < _TINY
         return r, zero, np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
 
-    def _hermite_t(self, r):
-        """h_t[s, k, j] = h_k(s r_j), k < K_SERIES (k-major: the pair kernels loop over j)."""
-        return np.stack([np.ascontiguousarray(self.activation.hermite(s * r, K_SERIES - 1).T) for s in self.scales])
+    def _pair_tables(self, r, unit_t, derivatives):
+        """Hermite tables of the pair kernels, k-major (the kernels loop over j):
+        h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j) (None unless ``derivatives``)
+        and tails[s, K, j] ≥ T_K(s r_j) = Σ_{k≥K} h_k(s r_j)² = E σ(s r_j G)² − Σ_{k<K} h_k(s r_j)²
+        (Parseval; summed within the table, TAIL_FLOOR added to the rest).
 
-    def _hermite_tables_t(self, r):
-        """(h_t, dh_t) as in :meth:`_hermite_t`, with dh_t[s, k, j] = h_k'(s r_j), from one
-        ``hermite_table`` call per scale."""
-        tables = [self.activation.hermite_table(s * r, K_SERIES - 1) for s in self.scales]
-        return np.stack([h for h, _ in tables]), np.stack([dh for _, dh in tables])
+        Piecewise-linear σ: K_SERIES terms and no tails (pairs with |c| > C_SERIES use the
+        closed form). Smooth σ: the series also serves those pairs (the quadrature is
+        ~10 ms a pair), so the tables hold as many terms as the largest off-diagonal |c|
+        needs, between K_SERIES and MAX_TERMS (see :func:`_pair_series_terms`).
+        """
+        kind, _ = self.activation.kernel_spec()
+        smooth = kind != KIND_PIECEWISE_LINEAR
+        if smooth:
+            top = float(_largest_cosine(unit_t).max()) if r.size > 1 else 0.0
+            tol = GRADIENT_SERIES_TOL if derivatives else RISK_SERIES_TOL
+            # the pair rule with T_K/T_0 ≤ 1 (any σ): enough terms for every pair with |c| ≤ top
+            terms = _pair_series_terms(top, 0, 0, np.ones((1, MAX_TERMS + 1, 1)), tol, derivatives)
+            terms = MAX_TERMS if terms == 0 else max(K_SERIES, terms)
+        else:
+            terms = K_SERIES
+        h_t, dh_t = [], []
+        for s in self.scales:
+            if derivatives:
+                h, dh = self.activation.hermite_table(s * r, terms - 1)
+                dh_t.append(dh)
+            else:
+                h = np.ascontiguousarray(self.activation.hermite(s * r, terms - 1).T)
+            h_t.append(h)
+        h_t = np.stack(h_t)
+        if smooth:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
+            # E σ² − Σ_k h_k² carries rounding of ~1e-16 E σ²: bounded above by TAIL_FLOOR E σ²
+            second = np.stack([self.activation.gaussian_second_moment(s * r) for s in self.scales])
+            squares = h_t**2
+            rest = np.maximum(second - squares.sum(axis=1), 0.0) + TAIL_FLOOR * second
+            tails = np.empty((2, terms + 1, r.size))
+            tails[:, terms] = rest
+            tails[:, :terms] = np.cumsum(squares[:, ::-1], axis=1)[:, ::-1] + rest[:, None, :]
+        else:
+            tails = np.zeros((2, 0, r.size))
+        return h_t, (np.stack(dh_t) if derivatives else None), tails
 
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network
         ŷ(x) = (1/N) Σ_i σ(⟨w_i, x⟩), W of shape (N, d). No Monte Carlo: U(w, w') =
-        ½ Σ_s K(s‖w‖, s‖w'‖, cos∠(w, w')) with K from :func:`pair_kernel`.
+        ½ Σ_s K(s‖w‖, s‖w'‖, cos∠(w, w')), K as in :func:`pair_kernel`: the Mehler series
+        (48 terms) for |c| ≤ ½; beyond, the closed form for piecewise-linear σ and for smooth
+        σ the series again while its Parseval bound is ≤ RISK_SERIES_TOL = 1e-14 relative
+        (see :func:`_pair_series_terms`), else the nested quadrature.
         """
         r, _, unit = self._particles(W)
         kind, p = self.activation.kernel_spec()
-        h_t = self._hermite_t(r)
+        unit_t = np.ascontiguousarray(unit.T)
+        h_t, _, tails = self._pair_tables(r, unit_t, derivatives=False)
         diag = np.stack([self.activation.gaussian_second_moment(s * r) for s in self.scales])
         kernel = _risk_pairs_parallel if r.size >= PARALLEL_MIN else _risk_pairs_serial
-        total = kernel(kind, p, self.scales, r, np.ascontiguousarray(unit.T), h_t, diag, _QX, _QW)
+        total = kernel(kind, p, self.scales, r, unit_t, h_t, tails, diag, _QX, _QW)
         return float(self.r_sharp + 2.0 * self.v(r).mean() + total / r.size**2)
 
     def potential_gradient(self, W):
         """∇_θ Ψ(θ_i; ρ̂) for every particle, ρ̂ = (1/N) Σ_j δ_{θ_j}, W of shape (N, d).
 
         ∇Ψ(w_i) = v'(r_i) ŵ_i + (1/N) Σ_j ½ Σ_s [s ∂_aK ŵ_i + (∂_cK / r_i)(ŵ_j − c_ij ŵ_i)],
-        K evaluated at (s r_i, s r_j, c_ij), c_ij = ŵ_i·ŵ_j (Mehler series for |c| ≤ ½,
-        closed form or quadrature otherwise; the j = i term has c = 1 and no angular part).
+        K evaluated at (s r_i, s r_j, c_ij), c_ij = ŵ_i·ŵ_j (Mehler series for |c| ≤ ½; the
+        j = i term has c = 1 and no angular part). Pairs with |c| > ½: closed form for
+        piecewise-linear σ; for smooth σ the Mehler series with as many terms as the
+        pair's Parseval bound needs (≤ GRADIENT_SERIES_TOL · √(E σ(aG)² E σ(bG)²), up to
+        MAX_TERMS; :func:`_pair_series_terms`), the nested quadrature (~10 ms a pair)
+        only where that fails (|c| near 1).
         This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
         kinked at 0, the gradient is defined as the population average of the SGD
         direction with σ'(0+): E_x[σ'(0+)(ŷ(x) − y) x] = σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
@@ -328,11 +376,11 @@ class IsotropicGaussians:
         r, zero, unit = self._particles(W)
         n = r.size
         kind, p = self.activation.kernel_spec()
-        h_t, dh_t = self._hermite_tables_t(r)
+        unit_t = np.ascontiguousarray(unit.T)
+        h_t, dh_t, tails = self._pair_tables(r, unit_t, derivatives=True)
         dsigma0 = float(self.activation.derivative(0.0))
         kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
-        radial, angular = kernel(kind, p, self.scales, r, zero, np.ascontiguousarray(unit.T), h_t, dh_t, dsigma0,
-                                 _QX, _QW)
+        radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, _QX, _QW)
         radial = radial / n + np.where(zero, 0.0, self.dv(r))
         return radial[:, None] * unit + angular / n
 
@@ -499,8 +547,85 @@ def _mehler_tail(k_lo, k_hi, c, h_t, f, j):
     return x * low * c, y * low
 
 
+@njit(cache=True)
+def _pair_series_terms(c_abs, i, j, tails, tol, derivatives):
+    """Terms K ≤ tails.shape[1] − 1 of the Mehler series for the pair (i, j), both scales,
+    or 0 if no K meets the bound (then the pair takes the quadrature). With
+    T_K = Σ_{k≥K} h_k² (tails, Parseval) and Cauchy-Schwarz the omitted terms obey
+
+        |Σ_{k≥K} c^k h_k(a) h_k(b)|            ≤ |c|^K √(T_K(a) T_K(b)),
+        |Σ_{k≥K} k c^(k−1) h_k(a) h_k(b)|      ≤ K|c|^(K−1) √(T_K(a) T_K(b)),
+        |Σ_{k≥K} c^k h_k'(a) h_k(b)|           ≤ (2/a)(K+2)|c|^K √(T_K(a) T_K(b)),
+
+    the last from a h_k'(a) = √((k+1)(k+2)) h_{k+2}(a) + k h_k(a) (Stein); K is the smallest
+    with the bound (factor (K+2)|c|^(K−1) for ``derivatives``, |c|^K otherwise) ≤ tol ·
+    √(T_0(a) T_0(b)), where T_0 = E σ(aG)², and K ≥ |c|/(1−|c|) (monotone factors)."""
+    n_max = tails.shape[1] - 1
+    if n_max < 1 or c_abs >= 1.0:
+        return 0
+    start = 1
+    if derivatives:
+        start = max(2, int(math.ceil(c_abs / (1.0 - c_abs))))
+    power = c_abs ** (start - 1)
+    for terms in range(start, n_max + 1):
+        factor = (terms + 2) * power if derivatives else power * c_abs
+        ok = True
+        for si in range(tails.shape[0]):
+            bound = factor * math.sqrt(tails[si, terms, i] * tails[si, terms, j])
+            if bound > tol * math.sqrt(tails[si, 0, i] * tails[si, 0, j]):
+                ok = False
+                break
+        if ok:
+            return terms
+        power *= c_abs
+    return 0
+
+
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0, qx, qw, radial, angular):
+def _mehler_pair_value(terms, c, h_t, si, i, j):
+    """Σ_{k<terms} c^k h_k(s r_i) h_k(s r_j) (Horner) for one pair and scale index si."""
+    out = 0.0
+    for k in range(terms - 1, -1, -1):
+        out = out * c + h_t[si, k, i] * h_t[si, k, j]
+    return out
+
+
+@njit(cache=True)
+def _largest_cosine_block(i0, i1, unit_t, largest):
+    """largest[i] = max |ŵ_i·ŵ_j| over j ≠ i with |c| > C_SERIES (0 if none), i0 ≤ i < i1,
+    from the cosines of :func:`_cosine_chunk`."""
+    n = unit_t.shape[1]
+    nb = i1 - i0
+    cos = np.empty((nb, GRADIENT_J_BLOCK))
+    c_max = np.empty(nb)
+    n_mid = np.empty(nb, np.int64)
+    n_big = np.empty(nb, np.int64)
+    for b in range(nb):
+        largest[i0 + b] = 0.0
+    for j0 in range(0, n, GRADIENT_J_BLOCK):
+        m = min(n - j0, GRADIENT_J_BLOCK)
+        _cosine_chunk(i0, i1, j0, j0 + m, unit_t, cos, c_max, n_mid, n_big)
+        for b in range(nb):
+            if n_big[b] > 0:
+                for jj in range(m):
+                    if j0 + jj != i0 + b and abs(cos[b, jj]) > C_SERIES:
+                        largest[i0 + b] = max(largest[i0 + b], abs(cos[b, jj]))
+
+
+@njit(cache=True, parallel=True)
+def _largest_cosine(unit_t):
+    """Per particle, the largest off-diagonal |cos| above C_SERIES (0 if none)."""
+    n = unit_t.shape[1]
+    largest = np.empty(n)
+    n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
+    for blk in prange(n_blocks):
+        i0 = blk * GRADIENT_ROW_BLOCK
+        _largest_cosine_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), unit_t, largest)
+    return largest
+
+
+@njit(cache=True, fastmath={"contract", "reassoc"})
+def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, qx, qw, radial, angular):
     """Rows i0 .. i1 − 1 of ∇Ψ(w_i) = radial_i ŵ_i + angular_i, angular_i = Σ_j mixing_ij ŵ_j
     (both before the 1/N), in one pass over chunks of GRADIENT_J_BLOCK neurons j and
     without any N×N array: per chunk the cosines, the Mehler sums, the mixing weights
@@ -572,10 +697,16 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0
                     if abs(c) <= C_SERIES:
                         continue
                     j = j0 + jj
+                    terms_ij = 0 if j == i else _pair_series_terms(abs(c), i, j, tails, GRADIENT_SERIES_TOL, True)
+                    if terms_ij > 0:  # smooth σ: the long series (its Parseval bound allows it)
+                        daj, dcj = _mehler_tail(0, terms_ij, c, h_t, factors[b], j)
+                        acc_r += daj - c * dcj * inv_r
+                        mb[jj] += dcj * inv_r
+                        continue
                     for si in range(scales.shape[0]):
                         s = scales[si]
                         if j == i:  # c = 1: no angular part
-                            acc_r += 0.5 * s * pair_gradient_direct(kind, p, s * r[i], s * r[i], 1.0, qx, qw)[0]
+                            acc_r += 0.5 * s * self_pair_gradient(kind, p, s * r[i], qx, qw)
                             continue
                         daj, dcj = pair_gradient_direct(kind, p, s * r[i], s * r[j], c, qx, qw)
                         acc_r += 0.5 * (s * daj - c * dcj * inv_r)
@@ -630,10 +761,10 @@ def _add_coordinates(row, q, width, a0, a1, a2, a3):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _mehler_value(i, si, cb, h_t, j0, out):
-    """out_j = Σ_k c^k h_k(a_i) h_k(b_j) over all K terms of h_t (Horner, four k per pass)."""
+def _mehler_value(i, si, cb, h_t, j0, terms, out):
+    """out_j = Σ_{k<terms} c^k h_k(a_i) h_k(b_j) (Horner, four k per pass)."""
     m = cb.shape[0]
-    top = h_t.shape[1] - 1
+    top = terms - 1
     ak, hk = h_t[si, top, i], h_t[si, top, j0:j0 + m]
     for jj in range(m):
         out[jj] = ak * hk[jj]
@@ -658,7 +789,7 @@ def _mehler_value(i, si, cb, h_t, j0, out):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, diag, qx, qw):
+def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw):
     """Σ_{i0≤i<i1} [½ Σ_s diag_si + 2 Σ_{j>i} ½ Σ_s K(s r_i, s r_j, c_ij)]: the rows' share of
     Σ_ij U(w_i, w_j), chunk by chunk in j ≥ i0 as in :func:`_gradient_block` (no N×N array).
     K(a, a, 1) = diag (E σ(aG)²); the series uses all K_SERIES terms of h_t for |c| ≤ C_SERIES
@@ -682,64 +813,69 @@ def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, diag, qx, qw):
             cb = cos[b, :m]
             first = i + 1 - j0  # pairs j > i
             for si in range(scales.shape[0]):
-                _mehler_value(i, si, cb, h_t, j0, val)
+                _mehler_value(i, si, cb, h_t, j0, K_SERIES, val)
                 for jj in range(m):
                     total += val[jj] if (jj >= first and abs(cb[jj]) <= C_SERIES) else 0.0
             if n_big[b] > 0:
                 for jj in range(max(first, 0), m):
                     c = cb[jj]
                     if abs(c) > C_SERIES:
+                        j = j0 + jj
+                        terms_ij = _pair_series_terms(abs(c), i, j, tails, RISK_SERIES_TOL, False)
                         for si in range(scales.shape[0]):
-                            s = scales[si]
-                            total += pair_direct(kind, p, s * r[i], s * r[j0 + jj], c, qx, qw)
+                            if terms_ij > 0:  # smooth σ: the long series (its Parseval bound allows it)
+                                total += _mehler_pair_value(terms_ij, c, h_t, si, i, j)
+                            else:
+                                s = scales[si]
+                                total += pair_direct(kind, p, s * r[i], s * r[j], c, qx, qw)
     return total
 
 
 @njit(cache=True)
-def _risk_pairs_serial(kind, p, scales, r, unit_t, h_t, diag, qx, qw):
+def _risk_pairs_serial(kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw):
     n = unit_t.shape[1]
     total = 0.0
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
-        total += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, diag, qx, qw)
+        total += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw)
     return total
 
 
 @njit(cache=True, parallel=True)
-def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, diag, qx, qw):
+def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw):
     n = unit_t.shape[1]
     n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
     n_tasks = (n_blocks + 1) // 2
     partial = np.zeros(n_tasks)
     for task in prange(n_tasks):  # block task with block n_blocks − 1 − task: equal pair counts
         i0 = task * GRADIENT_ROW_BLOCK
-        acc = _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, diag, qx, qw)
+        acc = _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw)
         other = n_blocks - 1 - task
         if other != task:
             i0 = other * GRADIENT_ROW_BLOCK
-            acc += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, diag, qx, qw)
+            acc += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw)
         partial[task] = acc
     return partial.sum()
 
 
 @njit(cache=True)
-def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0, qx, qw):
+def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, qx, qw):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
-        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0,
-                        qx, qw, radial, angular)
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, tails,
+                        dsigma0, qx, qw, radial, angular)
     return radial, angular
 
 
 @njit(cache=True, parallel=True)
-def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0, qx, qw):
+def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, qx, qw):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
     for blk in prange(n_blocks):
         i0 = blk * GRADIENT_ROW_BLOCK
-        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, dsigma0,
-                        qx, qw, radial, angular)
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, tails,
+                        dsigma0, qx, qw, radial, angular)
     return radial, angular

@@ -244,6 +244,19 @@ def smooth_pair_gradient(kind, p, a, b, c, qx, qw):
 
 
 @njit(cache=True)
+def self_pair_gradient(kind, p, a, qx, qw):
+    """∂_a K(a, b, 1) at b = a: E[σ'(aX) X σ(aX)] (the j = i term of the drift), closed form
+    or one quadrature in X (σ, σ' at the same points: one tanh each)."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        return pl_pair_gradient(p, a, a, 1.0)[0]
+    total = 0.0
+    for i in range(qx.shape[0]):
+        t = a * qx[i]
+        total += qw[i] * act_value(kind, p, t) * act_deriv(kind, p, t) * qx[i]
+    return total
+
+
+@njit(cache=True)
 def pair_gradient_direct(kind, p, a, b, c, qx, qw):
     if kind == KIND_PIECEWISE_LINEAR:
         return pl_pair_gradient(p, a, b, c)

@@ -10,6 +10,8 @@ from meanfield import (IsotropicGaussians, PiecewiseLinear, Tanh, nonmonotone, p
 from meanfield._gaussian import bvn_upper
 from meanfield.pair_kernel import C_SERIES, pl_pair_closed_form, relu_pair
 
+from _pairwise import add_special_pairs, pairwise_risk
+
 ACTIVATIONS = {
     "ramp": ramp(),
     "nonmonotone": nonmonotone(),
@@ -77,15 +79,8 @@ def test_population_risk_equals_the_pairwise_sum(n, d):
     equals 1 + (2/N) Σ v + (1/N²) Σ_ij ½ Σ_s K with K from pair_kernel pair by pair."""
     model = IsotropicGaussians(0.8, d, nonmonotone())
     rng = np.random.default_rng(d)
-    W = rng.standard_normal((n, d)) * 1.5 / math.sqrt(d)
-    W[5] = 0.0
-    W[7] = 1.01 * W[6] + 1e-3 * W[8]
-    r = np.linalg.norm(W, axis=1)
-    unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=r[:, None] > 0)
-    cos = np.clip(unit @ unit.T, -1.0, 1.0)
-    np.fill_diagonal(cos, 1.0)
-    pairs = sum(0.5 * pair_kernel(model.activation, s * r[:, None], s * r[None, :], cos).sum() for s in model.scales)
-    expected = 1.0 + 2.0 * model.v(r).mean() + pairs / n**2
+    W = add_special_pairs(rng.standard_normal((n, d)) * 1.5 / math.sqrt(d))
+    expected = pairwise_risk(model, W)
     assert model.population_risk(W) == pytest.approx(expected, rel=1e-12)
 
 

@@ -5,12 +5,15 @@ import numpy as np
 import pytest
 
 from meanfield import IsotropicGaussians, Tanh, nonmonotone, ramp
+from meanfield.isotropic_gaussians import GRADIENT_SERIES_TOL, _pair_series_terms
 from meanfield.wasserstein import w2_radial
 from solvers.gibbs import gibbs_fixed_point
 from solvers.initialization import init_gaussian
 from solvers.particle_flow import run_particle_flow
 from solvers.radial_pde import solve_radial_pde
 from solvers.sgd import run_sgd
+
+from _pairwise import add_special_pairs, pairwise_gradient, pairwise_risk
 
 ACTIVATIONS = {
     "ramp": ramp(),
@@ -78,32 +81,45 @@ def test_gradient_is_the_mean_sgd_direction(name, d):
 @pytest.mark.parametrize("n, d", [(300, 7), (530, 40)])
 def test_blocked_gradient_equals_the_pairwise_formula(n, d):
     """The blocked kernel (row blocks, j chunks, threads from 256 particles, Horner per chunk,
-    per-pair tails above C_SPLIT at d = 40) equals the formula evaluated pair by pair with pair_kernel_gradient, with a particle
-    at 0, a near-duplicate pair and N, d not multiples of the block sizes."""
-    from meanfield.pair_kernel import pair_kernel_gradient
+    per-pair tails above C_SPLIT at d = 40) equals the formula evaluated pair by pair with
+    pair_kernel_gradient, with a particle at 0, a near-duplicate pair and N, d not multiples
+    of the block sizes."""
     model = IsotropicGaussians(0.8, d, nonmonotone())
-    W = init_gaussian(n, d, 1.5, seed=d)
-    W[5] = 0.0
-    W[7] = 1.01 * W[6] + 1e-3 * W[8]
+    W = add_special_pairs(init_gaussian(n, d, 1.5, seed=d))
+    expected = pairwise_gradient(model, W)
+    # measured 3e-15; dropping the per-pair series tails of C_SPLIT < |c| ≤ ½ gives 1e-11 at d = 40
+    np.testing.assert_allclose(model.potential_gradient(W), expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
+def _tanh_particles():
+    """14 particles at d = 3 (half the pairs have |c| > ½), a particle at 0, a near-duplicate pair, and a long
+    (r = 3.2) particle nearly antiparallel (c ≈ −0.97) to a short one (r = 0.6), whose h_k
+    decay slowly and fast: the Parseval rule must send that pair to the quadrature."""
+    W = add_special_pairs(init_gaussian(14, 3, 1.5, seed=3))
+    W[10] = [0.6, 0.0, 0.0]
+    W[9] = 3.2 * np.array([-0.97, 0.2431, 0.0])
+    return W
+
+
+def test_tanh_gradient_and_risk_use_the_long_series_where_its_bound_allows():
+    """Smooth σ: pairs with |c| > ½ take the Mehler series with as many terms as their
+    Parseval bound needs (else the nested quadrature); the drift and R_N equal the
+    pair-by-pair evaluation, which uses the quadrature for every such pair."""
+    model = IsotropicGaussians(0.8, 3, Tanh(amplitude=2.0, slope=1.0, center=0.3, shift=0.5))
+    W = _tanh_particles()
     r = np.linalg.norm(W, axis=1)
     unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=r[:, None] > 0)
-    cos = np.clip(unit @ unit.T, -1.0, 1.0)
-    np.fill_diagonal(cos, 1.0)
-    expected = np.zeros_like(W)
-    for s in model.scales:
-        da, dc = pair_kernel_gradient(model.activation, s * r[:, None], s * r[None, :], cos)
-        np.fill_diagonal(dc, 0.0)  # j = i: no angular part
-        with np.errstate(divide="ignore", invalid="ignore"):
-            weights = np.where(r[:, None] > 0, 0.5 * dc / r[:, None], 0.0)
-        radial = 0.5 * s * da.sum(axis=1) - (weights * cos).sum(axis=1)
-        expected += radial[:, None] * unit + weights @ unit
-        h1 = model.activation.hermite(s * r, 1)[:, 1]  # w = 0: σ'(0+) ½ Σ_s s h_1(s r_j) ŵ_j
-        expected[5] = expected[5] + 0.5 * s * model.activation.derivative(0.0) * (h1 @ unit)
-    expected /= n
-    expected += np.where(r > 0, model.dv(r), 0.0)[:, None] * unit
-    grad = model.potential_gradient(W)
-    # measured 3e-15; dropping the per-pair series tails of C_SPLIT < |c| ≤ ½ gives 1e-11 at d = 40
-    np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    h_t, _, tails = model._pair_tables(r, np.ascontiguousarray(unit.T), derivatives=True)
+    cos = unit @ unit.T
+    terms = [_pair_series_terms(abs(cos[i, j]), i, j, tails, GRADIENT_SERIES_TOL, True)
+             for i in range(r.size) for j in range(r.size) if i != j and abs(cos[i, j]) > 0.5]
+    assert sum(t > 0 for t in terms) >= 40 and 0 in terms  # both paths are taken
+    assert _pair_series_terms(abs(cos[10, 9]), 10, 9, tails, GRADIENT_SERIES_TOL, True) == 0
+    expected = pairwise_gradient(model, W)
+    # measured 3e-12 (drift), 6e-15 (R_N); with tails by subtraction only (no TAIL_FLOOR) the
+    # pair (10, 9) takes the series: 6e-10 and 7e-13
+    np.testing.assert_allclose(model.potential_gradient(W), expected, rtol=0, atol=1e-10 * np.abs(expected).max())
+    assert model.population_risk(W) == pytest.approx(pairwise_risk(model, W), rel=1e-13, abs=0)
 
 
 def test_flow_energy_decreases_and_matches_a_fixed_step_run():

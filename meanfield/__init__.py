@@ -7,7 +7,7 @@ and the PDE solver live in the sibling package ``solvers``.
 from . import _numba_cache  # noqa: F401  (first: caches keyed by all sources)
 from .activations import Activation, PiecewiseLinear, Tanh, nonmonotone, ramp
 from .isotropic_gaussians import IsotropicGaussians, KernelFeatures
-from .pair_kernel import pair_kernel
+from .pair_kernel import pair_kernel, pair_kernel_gradient
 from .sphere import angle_quadrature, sphere_moments
 from .wasserstein import W2Result, w1_empirical_1d, w1_radial, w2_empirical_1d, w2_particles, w2_radial
 
@@ -20,6 +20,7 @@ __all__ = [
     "IsotropicGaussians",
     "KernelFeatures",
     "pair_kernel",
+    "pair_kernel_gradient",
     "sphere_moments",
     "angle_quadrature",
     "w2_radial",

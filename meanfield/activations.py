@@ -130,12 +130,14 @@ class Activation:
         """h_k(a) (or dh_k/da) for k = 0..kmax, shape a.shape + (kmax+1,)."""
         raise NotImplementedError
 
-    def hermite_table(self, a, kmax):
+    def hermite_table(self, a, kmax, second_moment=False):
         """(h, dh) with h[k, m] = h_k(a_m), dh[k, m] = dh_k/da(a_m), k = 0..kmax, for 1-D ``a``
-        (k-major, C-contiguous: the layout of the pair kernels)."""
+        (k-major, C-contiguous: the layout of the pair kernels); with ``second_moment``,
+        (h, dh, E σ(a_m G)²), from the same samples where σ is sampled."""
         a = as_finite_array(a, "a", nonnegative=True, ndim=1)
-        return (np.ascontiguousarray(self.hermite(a, kmax).T),
-                np.ascontiguousarray(self.hermite(a, kmax, derivative=True).T))
+        tables = (np.ascontiguousarray(self.hermite(a, kmax).T),
+                  np.ascontiguousarray(self.hermite(a, kmax, derivative=True).T))
+        return tables + (self.gaussian_second_moment(a),) if second_moment else tables
 
     def gaussian_mean(self, a):
         """m(a) = E σ(aG)."""
@@ -205,8 +207,10 @@ class PiecewiseLinear(Activation):
         (table,) = self._hermite_tables(a.reshape(-1), kmax, not derivative, derivative)
         return np.ascontiguousarray(table.T).reshape(a.shape + (kmax + 1,))
 
-    def hermite_table(self, a, kmax):
-        return self._hermite_tables(as_finite_array(a, "a", nonnegative=True, ndim=1), kmax, True, True)
+    def hermite_table(self, a, kmax, second_moment=False):
+        a = as_finite_array(a, "a", nonnegative=True, ndim=1)
+        tables = self._hermite_tables(a, kmax, True, True)
+        return tables + (self.gaussian_second_moment(a),) if second_moment else tables
 
     def _hermite_tables(self, a, kmax, values, derivatives):
         """The requested k-major tables (h_k(a_m), then h_k'(a_m)) for 1-D a, one recurrence pass."""
@@ -316,9 +320,11 @@ class Tanh(Activation):
         h = np.empty((kmax + 1, a.size)) if values else None
         dh = np.empty((kmax + 1, a.size)) if derivatives else None
         m2 = np.empty(a.size) if second else None
+        buffer = np.empty((min(a.size, _TANH_CHUNK), self._nodes.size))  # reused: no page faults per chunk
         for start in range(0, a.size, _TANH_CHUNK):
             cols = slice(start, min(a.size, start + _TANH_CHUNK))
-            th = np.multiply.outer(self.slope * a[cols], self._nodes)
+            th = buffer[:cols.stop - start]
+            np.multiply.outer(self.slope * a[cols], self._nodes, out=th)
             th -= self.slope * self.center
             np.tanh(th, out=th)
             linear = basis.T @ th.T  # (kmax+2, chunk): Σ_n w_n p_k th
@@ -342,10 +348,10 @@ class Tanh(Activation):
         h, dh, _ = self._tables(a, kmax, values=not derivative, derivatives=derivative)
         return (dh if derivative else h).T.reshape(a.shape + (kmax + 1,))
 
-    def hermite_table(self, a, kmax):
+    def hermite_table(self, a, kmax, second_moment=False):
         a = as_finite_array(a, "a", nonnegative=True, ndim=1)
-        h, dh, _ = self._tables(a, kmax, values=True, derivatives=True)
-        return h, dh
+        h, dh, m2 = self._tables(a, kmax, values=True, derivatives=True, second=second_moment)
+        return (h, dh, m2) if second_moment else (h, dh)
 
     def gaussian_second_moment(self, a):
         a = as_finite_array(a, "a", nonnegative=True)

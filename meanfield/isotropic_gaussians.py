@@ -162,9 +162,11 @@ class IsotropicGaussians:
     def dv(self, r):
         """v'(r) = −½ [(1+Δ) m'((1+Δ)r) − (1−Δ) m'((1−Δ)r)] (right limit at r = 0)."""
         r = self._radii(r)
-        dm = self.activation.gaussian_mean_derivative
-        s0, s1 = self.scales
-        return -0.5 * (s0 * dm(s0 * r) - s1 * dm(s1 * r))
+        return self._dv_from_slopes([self.activation.gaussian_mean_derivative(s * r) for s in self.scales])
+
+    def _dv_from_slopes(self, dm):
+        """v'(r) from dm[s] = m'(s r) = h_0'(s r) per scale."""
+        return -0.5 * (self.scales[0] * dm[0] - self.scales[1] * dm[1])
 
     def _truncation(self, a):
         """Smallest even K with μ_K · max_a T_K(a)/S(a) ≤ tol, T_K(a) = Σ_{k≥K} h_k(a)².
@@ -293,7 +295,8 @@ class IsotropicGaussians:
         """Hermite tables of the pair kernels, k-major (the kernels loop over j):
         h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j) (None unless ``derivatives``)
         and tails[s, K, j] ≥ T_K(s r_j) = Σ_{k≥K} h_k(s r_j)² = E σ(s r_j G)² − Σ_{k<K} h_k(s r_j)²
-        (Parseval; summed within the table, TAIL_FLOOR added to the rest).
+        (Parseval; summed within the table, TAIL_FLOOR added to the rest); second[s, j] =
+        E σ(s r_j G)² (the pair kernel at c = 1).
 
         Piecewise-linear σ: K_SERIES terms and no tails (pairs with |c| > C_SERIES use the
         closed form). Smooth σ: the series also serves those pairs (the quadrature is
@@ -310,18 +313,19 @@ class IsotropicGaussians:
             terms = MAX_TERMS if terms == 0 else max(K_SERIES, terms)
         else:
             terms = K_SERIES
-        h_t, dh_t = [], []
+        h_t, dh_t, second = [], [], []
         for s in self.scales:
             if derivatives:
-                h, dh = self.activation.hermite_table(s * r, terms - 1)
+                h, dh, m2 = self.activation.hermite_table(s * r, terms - 1, second_moment=True)
                 dh_t.append(dh)
             else:
                 h = np.ascontiguousarray(self.activation.hermite(s * r, terms - 1).T)
+                m2 = self.activation.gaussian_second_moment(s * r)
             h_t.append(h)
-        h_t = np.stack(h_t)
+            second.append(m2)
+        h_t, second = np.stack(h_t), np.stack(second)
         if smooth:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
             # E σ² − Σ_k h_k² carries rounding of ~1e-16 E σ²: bounded above by TAIL_FLOOR E σ²
-            second = np.stack([self.activation.gaussian_second_moment(s * r) for s in self.scales])
             squares = h_t**2
             rest = np.maximum(second - squares.sum(axis=1), 0.0) + TAIL_FLOOR * second
             tails = np.empty((2, terms + 1, r.size))
@@ -329,7 +333,7 @@ class IsotropicGaussians:
             tails[:, :terms] = np.cumsum(squares[:, ::-1], axis=1)[:, ::-1] + rest[:, None, :]
         else:
             tails = np.zeros((2, 0, r.size))
-        return h_t, (np.stack(dh_t) if derivatives else None), tails
+        return h_t, (np.stack(dh_t) if derivatives else None), tails, second
 
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network
@@ -342,8 +346,7 @@ class IsotropicGaussians:
         r, _, unit = self._particles(W)
         kind, p = self.activation.kernel_spec()
         unit_t = np.ascontiguousarray(unit.T)
-        h_t, _, tails = self._pair_tables(r, unit_t, derivatives=False)
-        diag = np.stack([self.activation.gaussian_second_moment(s * r) for s in self.scales])
+        h_t, _, tails, diag = self._pair_tables(r, unit_t, derivatives=False)
         kernel = _risk_pairs_parallel if r.size >= PARALLEL_MIN else _risk_pairs_serial
         total = kernel(kind, p, self.scales, r, unit_t, h_t, tails, diag, _QX, _QW)
         return float(self.r_sharp + 2.0 * self.v(r).mean() + total / r.size**2)
@@ -377,11 +380,11 @@ class IsotropicGaussians:
         n = r.size
         kind, p = self.activation.kernel_spec()
         unit_t = np.ascontiguousarray(unit.T)
-        h_t, dh_t, tails = self._pair_tables(r, unit_t, derivatives=True)
+        h_t, dh_t, tails, _ = self._pair_tables(r, unit_t, derivatives=True)
         dsigma0 = float(self.activation.derivative(0.0))
         kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
         radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, _QX, _QW)
-        radial = radial / n + np.where(zero, 0.0, self.dv(r))
+        radial = radial / n + np.where(zero, 0.0, self._dv_from_slopes(dh_t[:, 0]))  # h_0' = m'
         return radial[:, None] * unit + angular / n
 
 

@@ -201,6 +201,7 @@ def test_second_moment_is_the_diagonal_kernel():
             ref = integrate.quad(lambda g: act(a * g) ** 2 * stats.norm.pdf(g), -40, 40,
                                  points=[0.0], limit=400, epsabs=1e-12)[0]
             assert act.gaussian_second_moment(np.array([a]))[0] == pytest.approx(ref, rel=1e-9)
+            assert act.hermite_table(np.array([a]), 3, second_moment=True)[2][0] == pytest.approx(ref, rel=1e-9)
 
 
 # ------------------------------------------------------------- consistency

@@ -49,6 +49,24 @@ def act_value(kind, p, t):
 
 
 @njit(cache=True)
+def act_value_deriv(kind, p, t):
+    """(σ(t), σ'(t+)) as :func:`act_value`, :func:`act_deriv` (one tanh for tanh)."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        return act_value(kind, p, t), act_deriv(kind, p, t)
+    th = math.tanh(p[1] * (t - p[2]))
+    return p[3] + p[0] * th, p[0] * p[1] * (1.0 - th * th)
+
+
+@njit(cache=True)
+def act_strip(kind, p):
+    """Half-width of the strip |Im t| < width where the smooth σ is analytic (tanh(slope
+    (t − center)) has its poles at Im t = ±π/(2 slope)); inf for piecewise-linear σ."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        return math.inf
+    return 0.5 * math.pi / p[1]
+
+
+@njit(cache=True)
 def act_deriv(kind, p, t):
     """σ'(t+) (right limit at kinks) for the activation encoded by (kind, p)."""
     if kind == KIND_PIECEWISE_LINEAR:

@@ -19,7 +19,7 @@ from numba import njit, prange
 
 from ._validation import as_finite_array, check_positive
 from .activations import KIND_PIECEWISE_LINEAR, Activation
-from .pair_kernel import (_QW, _QX, _TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_kernel,
+from .pair_kernel import (_TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_kernel,
                           self_pair_gradient)
 from .sphere import angle_quadrature, sphere_moments
 
@@ -299,9 +299,9 @@ class IsotropicGaussians:
         E σ(s r_j G)² (the pair kernel at c = 1).
 
         Piecewise-linear σ: K_SERIES terms and no tails (pairs with |c| > C_SERIES use the
-        closed form). Smooth σ: the series also serves those pairs (the quadrature is
-        ~10 ms a pair), so the tables hold as many terms as the largest off-diagonal |c|
-        needs, between K_SERIES and MAX_TERMS (see :func:`_pair_series_terms`).
+        closed form). Smooth σ: the series also serves those pairs (~1 µs against ~0.5 ms
+        for the quadrature), so the tables hold as many terms as the largest off-diagonal
+        |c| needs, between K_SERIES and MAX_TERMS (see :func:`_pair_series_terms`).
         """
         kind, _ = self.activation.kernel_spec()
         smooth = kind != KIND_PIECEWISE_LINEAR
@@ -341,14 +341,14 @@ class IsotropicGaussians:
         ½ Σ_s K(s‖w‖, s‖w'‖, cos∠(w, w')), K as in :func:`pair_kernel`: the Mehler series
         (48 terms) for |c| ≤ ½; beyond, the closed form for piecewise-linear σ and for smooth
         σ the series again while its Parseval bound is ≤ RISK_SERIES_TOL = 1e-14 relative
-        (see :func:`_pair_series_terms`), else the nested quadrature.
+        (see :func:`_pair_series_terms`), else the quadrature of :func:`~meanfield.pair_kernel.smooth_pair_sums`.
         """
         r, _, unit = self._particles(W)
         kind, p = self.activation.kernel_spec()
         unit_t = np.ascontiguousarray(unit.T)
         h_t, _, tails, diag = self._pair_tables(r, unit_t, derivatives=False)
         kernel = _risk_pairs_parallel if r.size >= PARALLEL_MIN else _risk_pairs_serial
-        total = kernel(kind, p, self.scales, r, unit_t, h_t, tails, diag, _QX, _QW)
+        total = kernel(kind, p, self.scales, r, unit_t, h_t, tails, diag)
         return float(self.r_sharp + 2.0 * self.v(r).mean() + total / r.size**2)
 
     def potential_gradient(self, W):
@@ -359,8 +359,8 @@ class IsotropicGaussians:
         j = i term has c = 1 and no angular part). Pairs with |c| > ½: closed form for
         piecewise-linear σ; for smooth σ the Mehler series with as many terms as the
         pair's Parseval bound needs (≤ GRADIENT_SERIES_TOL · √(E σ(aG)² E σ(bG)²), up to
-        MAX_TERMS; :func:`_pair_series_terms`), the nested quadrature (~10 ms a pair)
-        only where that fails (|c| near 1).
+        MAX_TERMS; :func:`_pair_series_terms`), the quadrature of :func:`~meanfield.pair_kernel.smooth_pair_sums`
+        (~0.5 ms a pair) only where that fails (|c| near 1: small d, near-duplicates).
         This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
         kinked at 0, the gradient is defined as the population average of the SGD
         direction with σ'(0+): E_x[σ'(0+)(ŷ(x) − y) x] = σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
@@ -383,7 +383,7 @@ class IsotropicGaussians:
         h_t, dh_t, tails, _ = self._pair_tables(r, unit_t, derivatives=True)
         dsigma0 = float(self.activation.derivative(0.0))
         kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
-        radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, _QX, _QW)
+        radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0)
         radial = radial / n + np.where(zero, 0.0, self._dv_from_slopes(dh_t[:, 0]))  # h_0' = m'
         return radial[:, None] * unit + angular / n
 
@@ -628,7 +628,7 @@ def _largest_cosine(unit_t):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, qx, qw, radial, angular):
+def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, radial, angular):
     """Rows i0 .. i1 − 1 of ∇Ψ(w_i) = radial_i ŵ_i + angular_i, angular_i = Σ_j mixing_ij ŵ_j
     (both before the 1/N), in one pass over chunks of GRADIENT_J_BLOCK neurons j and
     without any N×N array: per chunk the cosines, the Mehler sums, the mixing weights
@@ -709,9 +709,9 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, 
                     for si in range(scales.shape[0]):
                         s = scales[si]
                         if j == i:  # c = 1: no angular part
-                            acc_r += 0.5 * s * self_pair_gradient(kind, p, s * r[i], qx, qw)
+                            acc_r += 0.5 * s * self_pair_gradient(kind, p, s * r[i])
                             continue
-                        daj, dcj = pair_gradient_direct(kind, p, s * r[i], s * r[j], c, qx, qw)
+                        daj, dcj = pair_gradient_direct(kind, p, s * r[i], s * r[j], c)
                         acc_r += 0.5 * (s * daj - c * dcj * inv_r)
                         mb[jj] += 0.5 * dcj * inv_r
             radial[i] += acc_r
@@ -792,7 +792,7 @@ def _mehler_value(i, si, cb, h_t, j0, terms, out):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw):
+def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
     """Σ_{i0≤i<i1} [½ Σ_s diag_si + 2 Σ_{j>i} ½ Σ_s K(s r_i, s r_j, c_ij)]: the rows' share of
     Σ_ij U(w_i, w_j), chunk by chunk in j ≥ i0 as in :func:`_gradient_block` (no N×N array).
     K(a, a, 1) = diag (E σ(aG)²); the series uses all K_SERIES terms of h_t for |c| ≤ C_SERIES
@@ -830,49 +830,49 @@ def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw):
                                 total += _mehler_pair_value(terms_ij, c, h_t, si, i, j)
                             else:
                                 s = scales[si]
-                                total += pair_direct(kind, p, s * r[i], s * r[j], c, qx, qw)
+                                total += pair_direct(kind, p, s * r[i], s * r[j], c)
     return total
 
 
 @njit(cache=True)
-def _risk_pairs_serial(kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw):
+def _risk_pairs_serial(kind, p, scales, r, unit_t, h_t, tails, diag):
     n = unit_t.shape[1]
     total = 0.0
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
-        total += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw)
+        total += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
     return total
 
 
 @njit(cache=True, parallel=True)
-def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw):
+def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, tails, diag):
     n = unit_t.shape[1]
     n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
     n_tasks = (n_blocks + 1) // 2
     partial = np.zeros(n_tasks)
     for task in prange(n_tasks):  # block task with block n_blocks − 1 − task: equal pair counts
         i0 = task * GRADIENT_ROW_BLOCK
-        acc = _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw)
+        acc = _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
         other = n_blocks - 1 - task
         if other != task:
             i0 = other * GRADIENT_ROW_BLOCK
-            acc += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag, qx, qw)
+            acc += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
         partial[task] = acc
     return partial.sum()
 
 
 @njit(cache=True)
-def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, qx, qw):
+def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
         _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, tails,
-                        dsigma0, qx, qw, radial, angular)
+                        dsigma0, radial, angular)
     return radial, angular
 
 
 @njit(cache=True, parallel=True)
-def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, qx, qw):
+def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
@@ -880,5 +880,5 @@ def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigm
     for blk in prange(n_blocks):
         i0 = blk * GRADIENT_ROW_BLOCK
         _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, tails,
-                        dsigma0, qx, qw, radial, angular)
+                        dsigma0, radial, angular)
     return radial, angular

@@ -9,8 +9,11 @@ Evaluation (every c ∈ [−1, 1], a, b ≥ 0):
   |c|^K √(E σ(aG)² E σ(bG)²) ≤ 0.5^48 ≈ 3.6e-15 relative.
 * otherwise, piecewise-linear σ: closed form in φ, Φ and the bivariate normal
   orthant probability (σ = y₀ + Σ c_i (t − t_i)₊, so K is a sum of
-  E[(X−h)₊(Y−k)₊]); smooth σ: nested composite Gauss-Legendre quadrature of
-  E_X[σ(aX) E_Z σ(b(cX + √(1−c²) Z))].
+  E[(X−h)₊(Y−k)₊]); smooth σ: the trapezoidal rule in the rotated coordinates
+  X = αU + βV, Y = αU − βV (α = √((1+c)/2), β = √((1−c)/2), U, V independent), with
+  the node spacing in each set by the strip where the integrand is analytic
+  (:func:`smooth_pair_sums`): near c = ±1 the integrand hardly depends on one of
+  U, V, which then takes few nodes.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from ._gaussian import bvn_upper, norm_cdf, norm_pdf
-from .activations import KIND_PIECEWISE_LINEAR, _gauss_legendre_composite, act_deriv, act_value
+from .activations import KIND_PIECEWISE_LINEAR, act_strip, act_value, act_value_deriv
 from ._validation import as_finite_array
 
 C_SERIES = 0.5
@@ -28,9 +31,13 @@ K_SERIES = 48
 _TINY = 1e-100  # scale below which σ(aX) equals σ(0) to double precision
 _TAIL = 40.0  # |threshold| beyond which a Gaussian ramp is 0 or linear to double precision
 
-# Quadrature rule for smooth activations: composite Gauss-Legendre on [-12, 12].
-_QX, _QW = _gauss_legendre_composite(-12.0, 12.0, 128, 8)
-_QW = _QW * np.exp(-0.5 * _QX**2) / math.sqrt(2.0 * math.pi)
+# Trapezoidal rule for smooth σ (smooth_pair_sums): nodes on |x| ≤ _HALF_RANGE
+# (∫_{|x|>9} φ < 3e-19), spacing h = 2π τ / _ALIASING with τ = 0.8 × the strip half-width
+# of analyticity (capped at _MAX_STRIP, where the Gaussian itself limits h ≤ 0.47):
+# the aliasing error of ∫ φ F is ~ e^{−2πτ/h} = e^{−40} relative.
+_HALF_RANGE = 9.0
+_ALIASING = 40.0
+_MAX_STRIP = 3.0
 
 
 @njit(cache=True)
@@ -111,28 +118,63 @@ def pl_pair_closed_form(p, a, b, c):
 
 
 @njit(cache=True)
-def smooth_pair_quadrature(kind, p, a, b, c, qx, qw):
-    """K(a, b, c) = E_X[σ(aX) E_Z σ(b(cX + √(1−c²)Z))] by nested quadrature."""
-    s = math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
-    total = 0.0
-    for i in range(qx.shape[0]):
-        x = qx[i]
-        if s == 0.0:
-            inner = act_value(kind, p, b * c * x)
-        else:
-            inner = 0.0
-            for j in range(qx.shape[0]):
-                inner += qw[j] * act_value(kind, p, b * (c * x + s * qx[j]))
-        total += qw[i] * act_value(kind, p, a * x) * inner
-    return total
+def _trapezoid(strip):
+    """(spacing h, J) of the rule x_j = j h, |j| ≤ J, for ∫ φ(x) F(x) dx with F analytic
+    in |Im x| < strip; (0, 0), a single node at 0, when F is constant (strip = inf)."""
+    if not math.isfinite(strip):
+        return 0.0, 0
+    h = 2.0 * math.pi * min(0.8 * strip, _MAX_STRIP) / _ALIASING
+    return h, int(math.ceil(_HALF_RANGE / h))
 
 
 @njit(cache=True)
-def pair_direct(kind, p, a, b, c, qx, qw):
+def smooth_pair_sums(kind, p, a, b, c):
+    """(K, ∂_aK, ∂_cK) at (a, b, c) for smooth σ: with X = αU + βV, Y = αU − βV,
+        K = E[σ(aX)σ(bY)],  ∂_aK = E[σ'(aX) X σ(bY)],  ∂_cK = ab E[σ'(aX)σ'(bY)] (Price),
+    each a trapezoidal sum over (U, V). σ(a(αu + βv)) is analytic in u for |Im u| <
+    w/(α max(a, b)) and in v for |Im v| < w/(β max(a, b)), w = act_strip: the spacing
+    follows (few nodes in V near c = 1, in U near c = −1; one where the factor is 0)."""
+    alpha = math.sqrt(max(0.0, 0.5 * (1.0 + c)))
+    beta = math.sqrt(max(0.0, 0.5 * (1.0 - c)))
+    scale = max(a, b) / act_strip(kind, p)
+    hu, ju = _trapezoid(1.0 / (scale * alpha) if scale * alpha > 0.0 else math.inf)
+    hv, jv = _trapezoid(1.0 / (scale * beta) if scale * beta > 0.0 else math.inf)
+    wv = np.empty(2 * jv + 1)
+    for iv in range(-jv, jv + 1):
+        wv[iv + jv] = hv * norm_pdf(iv * hv) if jv > 0 else 1.0
+    value = 0.0
+    da = 0.0
+    dc = 0.0
+    for iu in range(-ju, ju + 1):
+        u = iu * hu
+        wu = hu * norm_pdf(u) if ju > 0 else 1.0
+        val_u = 0.0
+        da_u = 0.0
+        dc_u = 0.0
+        # nodes on the disc u² + v² ≤ _HALF_RANGE² (outside, φ(u)φ(v) < 3e-18 / 2π)
+        kv = min(jv, int(math.sqrt(max(0.0, _HALF_RANGE**2 - u * u)) / hv)) if jv > 0 else 0
+        for iv in range(-kv, kv + 1):
+            v = iv * hv
+            w = wv[iv + jv]
+            x = alpha * u + beta * v
+            y = alpha * u - beta * v
+            fx, gx = act_value_deriv(kind, p, a * x)
+            fy, gy = act_value_deriv(kind, p, b * y)
+            val_u += w * fx * fy
+            da_u += w * gx * x * fy
+            dc_u += w * gx * gy
+        value += wu * val_u
+        da += wu * da_u
+        dc += wu * dc_u
+    return value, da, a * b * dc
+
+
+@njit(cache=True)
+def pair_direct(kind, p, a, b, c):
     """K(a, b, c) without the series: closed form (piecewise linear) or quadrature."""
     if kind == KIND_PIECEWISE_LINEAR:
         return pl_pair_closed_form(p, a, b, c)
-    return smooth_pair_quadrature(kind, p, a, b, c, qx, qw)
+    return smooth_pair_sums(kind, p, a, b, c)[0]
 
 
 @njit(cache=True)
@@ -145,13 +187,13 @@ def pair_series(ha, hb, c):
 
 
 @njit(cache=True)
-def _pair_kernel_many(kind, p, a, b, c, ha, hb, qx, qw):
+def _pair_kernel_many(kind, p, a, b, c, ha, hb):
     out = np.empty(a.shape[0])
     for i in range(a.shape[0]):
         if abs(c[i]) <= C_SERIES:
             out[i] = pair_series(ha[i], hb[i], c[i])
         else:
-            out[i] = pair_direct(kind, p, a[i], b[i], c[i], qx, qw)
+            out[i] = pair_direct(kind, p, a[i], b[i], c[i])
     return out
 
 
@@ -173,7 +215,7 @@ def pair_kernel(activation, a, b, c):
     ha = activation.hermite(a, K_SERIES - 1)
     hb = activation.hermite(b, K_SERIES - 1)
     kind, p = activation.kernel_spec()
-    return _pair_kernel_many(kind, p, a, b, c, ha, hb, _QX, _QW).reshape(shape)
+    return _pair_kernel_many(kind, p, a, b, c, ha, hb).reshape(shape)
 
 
 # ------------------------------------------------------------------ gradients
@@ -220,47 +262,27 @@ def pl_pair_gradient(p, a, b, c):
 
 
 @njit(cache=True)
-def smooth_pair_gradient(kind, p, a, b, c, qx, qw):
-    """(∂_a K, ∂_c K) = (E[σ'(aX) X σ(bY)], ab E[σ'(aX)σ'(bY)]) by nested quadrature."""
-    s = math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
-    da = 0.0
-    dc = 0.0
-    for i in range(qx.shape[0]):
-        x = qx[i]
-        if s == 0.0:
-            val = act_value(kind, p, b * c * x)
-            der = act_deriv(kind, p, b * c * x)
-        else:
-            val = 0.0
-            der = 0.0
-            for j in range(qx.shape[0]):
-                y = c * x + s * qx[j]
-                val += qw[j] * act_value(kind, p, b * y)
-                der += qw[j] * act_deriv(kind, p, b * y)
-        dsig = act_deriv(kind, p, a * x)
-        da += qw[i] * dsig * x * val
-        dc += qw[i] * dsig * der
-    return da, a * b * dc
-
-
-@njit(cache=True)
-def self_pair_gradient(kind, p, a, qx, qw):
+def self_pair_gradient(kind, p, a):
     """∂_a K(a, b, 1) at b = a: E[σ'(aX) X σ(aX)] (the j = i term of the drift), closed form
-    or one quadrature in X (σ, σ' at the same points: one tanh each)."""
+    or the trapezoidal rule of :func:`smooth_pair_sums` at c = 1 (one node set, one tanh a node)."""
     if kind == KIND_PIECEWISE_LINEAR:
         return pl_pair_gradient(p, a, a, 1.0)[0]
+    h, n = _trapezoid(act_strip(kind, p) / a if a > 0.0 else math.inf)
     total = 0.0
-    for i in range(qx.shape[0]):
-        t = a * qx[i]
-        total += qw[i] * act_value(kind, p, t) * act_deriv(kind, p, t) * qx[i]
+    for i in range(-n, n + 1):
+        x = i * h
+        w = h * norm_pdf(x) if n > 0 else 1.0
+        f, g = act_value_deriv(kind, p, a * x)
+        total += w * f * g * x
     return total
 
 
 @njit(cache=True)
-def pair_gradient_direct(kind, p, a, b, c, qx, qw):
+def pair_gradient_direct(kind, p, a, b, c):
     if kind == KIND_PIECEWISE_LINEAR:
         return pl_pair_gradient(p, a, b, c)
-    return smooth_pair_gradient(kind, p, a, b, c, qx, qw)
+    _, da, dc = smooth_pair_sums(kind, p, a, b, c)
+    return da, dc
 
 
 @njit(cache=True)
@@ -280,14 +302,14 @@ def pair_gradient_series(ha, dha, hb, c):
 
 
 @njit(cache=True)
-def _pair_gradient_many(kind, p, a, b, c, ha, dha, hb, qx, qw):
+def _pair_gradient_many(kind, p, a, b, c, ha, dha, hb):
     da = np.empty(a.shape[0])
     dc = np.empty(a.shape[0])
     for i in range(a.shape[0]):
         if abs(c[i]) <= C_SERIES:
             da[i], dc[i] = pair_gradient_series(ha[i], dha[i], hb[i], c[i])
         else:
-            da[i], dc[i] = pair_gradient_direct(kind, p, a[i], b[i], c[i], qx, qw)
+            da[i], dc[i] = pair_gradient_direct(kind, p, a[i], b[i], c[i])
     return da, dc
 
 
@@ -297,5 +319,5 @@ def pair_kernel_gradient(activation, a, b, c):
     kind, p = activation.kernel_spec()
     da, dc = _pair_gradient_many(kind, p, a, b, c, activation.hermite(a, K_SERIES - 1),
                                  activation.hermite(a, K_SERIES - 1, derivative=True),
-                                 activation.hermite(b, K_SERIES - 1), _QX, _QW)
+                                 activation.hermite(b, K_SERIES - 1))
     return da.reshape(shape), dc.reshape(shape)

@@ -116,7 +116,7 @@ def test_tanh_gradient_and_risk_use_the_long_series_where_its_bound_allows():
     assert sum(t > 0 for t in terms) >= 40 and 0 in terms  # both paths are taken
     assert _pair_series_terms(abs(cos[10, 9]), 10, 9, tails, GRADIENT_SERIES_TOL, True) == 0
     expected = pairwise_gradient(model, W)
-    # measured 3e-12 (drift), 6e-15 (R_N); with tails by subtraction only (no TAIL_FLOOR) the
+    # measured 3e-12 (drift), 1e-15 (R_N); with tails by subtraction only (no TAIL_FLOOR) the
     # pair (10, 9) takes the series: 6e-10 and 7e-13
     np.testing.assert_allclose(model.potential_gradient(W), expected, rtol=0, atol=1e-10 * np.abs(expected).max())
     assert model.population_risk(W) == pytest.approx(pairwise_risk(model, W), rel=1e-13, abs=0)

@@ -46,6 +46,11 @@ SPLIT_FRACTION = 16
 #: population_risk, smooth σ: pairs with |c| > C_SERIES take the Mehler series while its
 #: Parseval tail bound is ≤ this relative to √(E σ(aG)² E σ(bG)²) (see _long_series_terms).
 RISK_SERIES_TOL = 1e-14
+#: ... up to MAX_TERMS terms, or LONG_TERMS when more than 1/LONG_TABLE_FRACTION of the
+#: particles have a partner the shorter series cannot serve (small d): the longer table costs
+#: ~0.1 ms a particle, the quadrature ~1 ms a pair.
+LONG_TERMS = 1024
+LONG_TABLE_FRACTION = 8
 #: ... the Parseval tails beyond the Hermite table are E σ² − Σ_k h_k² plus this times E σ²
 #: (an upper bound on the rounding of that difference, so the bound stays an upper bound).
 TAIL_FLOOR = 64 * np.finfo(float).eps
@@ -301,16 +306,21 @@ class IsotropicGaussians:
         Piecewise-linear σ: K_SERIES terms and no tails (pairs with |c| > C_SERIES use the
         closed form). Smooth σ: the series also serves those pairs (~1 µs against ~0.5 ms
         for the quadrature), so the tables hold as many terms as the largest off-diagonal
-        |c| needs, between K_SERIES and MAX_TERMS (see :func:`_pair_series_terms`).
+        |c| needs (see :func:`_pair_series_terms`), between K_SERIES and MAX_TERMS, or
+        LONG_TERMS when many particles have a partner beyond MAX_TERMS' reach (small d).
         """
         kind, _ = self.activation.kernel_spec()
         smooth = kind != KIND_PIECEWISE_LINEAR
         if smooth:
-            top = float(_largest_cosine(unit_t).max()) if r.size > 1 else 0.0
+            largest = _largest_cosine(unit_t) if r.size > 1 else np.zeros(r.size)
             tol = GRADIENT_SERIES_TOL if derivatives else RISK_SERIES_TOL
             # the pair rule with T_K/T_0 ≤ 1 (any σ): enough terms for every pair with |c| ≤ top
-            terms = _pair_series_terms(top, 0, 0, np.ones((1, MAX_TERMS + 1, 1)), tol, derivatives)
-            terms = MAX_TERMS if terms == 0 else max(K_SERIES, terms)
+            unit_tails = np.ones((1, LONG_TERMS + 1, 1))
+            terms = _pair_series_terms(float(largest.max()), 0, 0, unit_tails, tol, derivatives) or LONG_TERMS
+            reach = _reach(MAX_TERMS, tol, derivatives)
+            if np.count_nonzero(largest > reach) * LONG_TABLE_FRACTION < r.size:
+                terms = min(terms, MAX_TERMS)  # the few pairs beyond MAX_TERMS' reach take the quadrature
+            terms = max(K_SERIES, terms)
         else:
             terms = K_SERIES
         h_t, dh_t, second = [], [], []
@@ -359,7 +369,7 @@ class IsotropicGaussians:
         j = i term has c = 1 and no angular part). Pairs with |c| > ½: closed form for
         piecewise-linear σ; for smooth σ the Mehler series with as many terms as the
         pair's Parseval bound needs (≤ GRADIENT_SERIES_TOL · √(E σ(aG)² E σ(bG)²), up to
-        MAX_TERMS; :func:`_pair_series_terms`), the quadrature of :func:`~meanfield.pair_kernel.smooth_pair_sums`
+        MAX_TERMS or LONG_TERMS; :func:`_pair_series_terms`), the quadrature of :func:`~meanfield.pair_kernel.smooth_pair_sums`
         (~0.5 ms a pair) only where that fails (|c| near 1: small d, near-duplicates).
         This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
         kinked at 0, the gradient is defined as the population average of the SGD
@@ -582,6 +592,16 @@ def _pair_series_terms(c_abs, i, j, tails, tol, derivatives):
             return terms
         power *= c_abs
     return 0
+
+
+def _reach(terms, tol, derivatives):
+    """Largest |c| (to 1e-6) whose pair rule with T_K/T_0 ≤ 1 needs at most ``terms`` terms."""
+    lo, hi = C_SERIES, 1.0
+    unit_tails = np.ones((1, terms + 1, 1))
+    while hi - lo > 1e-6:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _pair_series_terms(mid, 0, 0, unit_tails, tol, derivatives) else (lo, mid)
+    return lo
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})

@@ -44,7 +44,7 @@ C_SPLIT = 0.35
 #: ... when at most 1/SPLIT_FRACTION of the chunk's pairs lie above C_SPLIT (large d).
 SPLIT_FRACTION = 16
 #: population_risk, smooth σ: pairs with |c| > C_SERIES take the Mehler series while its
-#: Parseval tail bound is ≤ this relative to √(E σ(aG)² E σ(bG)²) (see _long_series_terms).
+#: Parseval tail bound is ≤ this relative to √(E σ(aG)² E σ(bG)²) (see _pair_series_terms).
 RISK_SERIES_TOL = 1e-14
 #: ... up to MAX_TERMS terms, or LONG_TERMS when more than 1/LONG_TABLE_FRACTION of the
 #: particles have a partner the shorter series cannot serve (small d): the longer table costs
@@ -572,7 +572,10 @@ def _pair_series_terms(c_abs, i, j, tails, tol, derivatives):
 
     the last from a h_k'(a) = √((k+1)(k+2)) h_{k+2}(a) + k h_k(a) (Stein); K is the smallest
     with the bound (factor (K+2)|c|^(K−1) for ``derivatives``, |c|^K otherwise) ≤ tol ·
-    √(T_0(a) T_0(b)), where T_0 = E σ(aG)², and K ≥ |c|/(1−|c|) (monotone factors)."""
+    √(T_0(a) T_0(b)), where T_0 = E σ(aG)², and K ≥ |c|/(1−|c|) (monotone factors). So the
+    omitted part of the value and of the c-sum is ≤ tol √(T_0 T_0), that of the a-sum
+    ≤ (2|c|/a) tol √(T_0 T_0): in the drift, where it enters as ½ s ∂_aK with a = s r_i, as
+    ∂_cK / r_i does, both are ≤ tol √(T_0 T_0) / r_i."""
     n_max = tails.shape[1] - 1
     if n_max < 1 or c_abs >= 1.0:
         return 0
@@ -615,8 +618,8 @@ def _mehler_pair_value(terms, c, h_t, si, i, j):
 
 @njit(cache=True)
 def _largest_cosine_block(i0, i1, unit_t, largest):
-    """largest[i] = max |ŵ_i·ŵ_j| over j ≠ i with |c| > C_SERIES (0 if none), i0 ≤ i < i1,
-    from the cosines of :func:`_cosine_chunk`."""
+    """largest[i] = max |ŵ_i·ŵ_j| over j ≠ i with C_SERIES < |c| < 1 (0 if none), i0 ≤ i < i1,
+    from the cosines of :func:`_cosine_chunk` (|c| = 1, duplicates, never take the series)."""
     n = unit_t.shape[1]
     nb = i1 - i0
     cos = np.empty((nb, GRADIENT_J_BLOCK))
@@ -631,13 +634,13 @@ def _largest_cosine_block(i0, i1, unit_t, largest):
         for b in range(nb):
             if n_big[b] > 0:
                 for jj in range(m):
-                    if j0 + jj != i0 + b and abs(cos[b, jj]) > C_SERIES:
+                    if j0 + jj != i0 + b and C_SERIES < abs(cos[b, jj]) < 1.0:
                         largest[i0 + b] = max(largest[i0 + b], abs(cos[b, jj]))
 
 
 @njit(cache=True, parallel=True)
 def _largest_cosine(unit_t):
-    """Per particle, the largest off-diagonal |cos| above C_SERIES (0 if none)."""
+    """Per particle, the largest off-diagonal |cos| in (C_SERIES, 1) (0 if none)."""
     n = unit_t.shape[1]
     largest = np.empty(n)
     n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
@@ -658,8 +661,9 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, 
     over j vectorise), dh_t[s, k, j] = h_k'(s r_j). Pairs with |c_ij| ≤ C_SERIES use the
     series with as many terms as the chunk's largest such |c| needs (k|c|^(k−1) ≤
     GRADIENT_SERIES_TOL for the first omitted k) or, when few pairs lie above C_SPLIT,
-    as many as |c| ≤ C_SPLIT needs plus per-pair tails for those few; the others, and
-    j = i (c = 1, no angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
+    as many as |c| ≤ C_SPLIT needs plus per-pair tails for those few. Pairs with |c| > C_SERIES:
+    for smooth σ (tails given) the series with the terms :func:`_pair_series_terms` asks for,
+    else, and for j = i (c = 1, no angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
     direction with σ'(0+): mixing_ij = ½ Σ_s s σ'(0+) h_1(s r_j), radial_i = 0.
     """
     d, n = unit_t.shape
@@ -815,8 +819,9 @@ def _mehler_value(i, si, cb, h_t, j0, terms, out):
 def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
     """Σ_{i0≤i<i1} [½ Σ_s diag_si + 2 Σ_{j>i} ½ Σ_s K(s r_i, s r_j, c_ij)]: the rows' share of
     Σ_ij U(w_i, w_j), chunk by chunk in j ≥ i0 as in :func:`_gradient_block` (no N×N array).
-    K(a, a, 1) = diag (E σ(aG)²); the series uses all K_SERIES terms of h_t for |c| ≤ C_SERIES
-    (tail ≤ 0.5^48 relative), the direct evaluation beyond."""
+    K(a, a, 1) = diag (E σ(aG)²); the series uses K_SERIES terms of h_t for |c| ≤ C_SERIES
+    (tail ≤ 0.5^48 relative); beyond, smooth σ takes the series with the terms that
+    :func:`_pair_series_terms` asks for (tails given), else the direct evaluation."""
     n = unit_t.shape[1]
     nb = i1 - i0
     cos = np.empty((nb, GRADIENT_J_BLOCK))

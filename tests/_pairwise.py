@@ -1,6 +1,6 @@
 """Pair-by-pair evaluations of R_N and ∇Ψ (the independent truth for the blocked kernels):
 every pair through the public pair_kernel / pair_kernel_gradient (series for |c| ≤ ½,
-closed form or nested quadrature beyond), summed with NumPy."""
+closed form or quadrature beyond), summed with NumPy."""
 import numpy as np
 
 from meanfield.pair_kernel import pair_kernel, pair_kernel_gradient

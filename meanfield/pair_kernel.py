@@ -133,7 +133,9 @@ def smooth_pair_sums(kind, p, a, b, c):
         K = E[σ(aX)σ(bY)],  ∂_aK = E[σ'(aX) X σ(bY)],  ∂_cK = ab E[σ'(aX)σ'(bY)] (Price),
     each a trapezoidal sum over (U, V). σ(a(αu + βv)) is analytic in u for |Im u| <
     w/(α max(a, b)) and in v for |Im v| < w/(β max(a, b)), w = act_strip: the spacing
-    follows (few nodes in V near c = 1, in U near c = −1; one where the factor is 0)."""
+    follows (few nodes in V near c = 1, in U near c = −1; one where the factor is 0).
+    Cost ∝ (slope · max(a, b))² nodes at most: ~0.3–0.7 ms for slope · max(a, b) ≈ 3,
+    ~50 ms at 30."""
     alpha = math.sqrt(max(0.0, 0.5 * (1.0 + c)))
     beta = math.sqrt(max(0.0, 0.5 * (1.0 - c)))
     scale = max(a, b) / act_strip(kind, p)

@@ -17,8 +17,8 @@ BLAS product each) plus ≈ 30 Horner terms × two sums × two scales per pair.
 Smooth σ (tanh, d = 40, N = 4000): the ~0.1% of pairs with |c| > ½ take the Mehler series
 under a per-pair Parseval bound. The baseline in the same run is what the quadrature
 (pair_kernel_gradient, the rotated trapezoidal rule) of every such pair would cost: its
-time on sampled pairs × their number / 2 threads. Measured: 0.30 s (13× W Wᵀ) against
-≈ 12 s for the 13856 quadrature pairs (≈ 1.7 ms each), ≈ 40×; with the nested 1024²
+time on sampled pairs × their number / 2 threads. Measured: 0.25–0.30 s (11–13× W Wᵀ)
+against ≈ 12 s for the 13856 quadrature pairs (≈ 1.7 ms each), 40–46×; with the nested 1024²
 Gauss-Legendre rule the drift used before, those pairs took ≈ 250 s (36 ms each).
 JSON "tanh": {"N", "d", "drift_s", "gram_s", "ratio", "big_pairs", "quadrature_pair_s",
 "quadrature_estimate_s", "speedup"}.

@@ -301,7 +301,7 @@ class IsotropicGaussians:
         h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j) (None unless ``derivatives``)
         and tails[s, K, j] ≥ T_K(s r_j) = Σ_{k≥K} h_k(s r_j)² = E σ(s r_j G)² − Σ_{k<K} h_k(s r_j)²
         (Parseval; summed within the table, TAIL_FLOOR added to the rest); second[s, j] =
-        E σ(s r_j G)² (the pair kernel at c = 1).
+        E σ(s r_j G)² (the pair kernel at c = 1; None for the drift of piecewise-linear σ).
 
         Piecewise-linear σ: K_SERIES terms and no tails (pairs with |c| > C_SERIES use the
         closed form). Smooth σ: the series also serves those pairs (~1 µs against ~0.5 ms
@@ -325,15 +325,18 @@ class IsotropicGaussians:
             terms = K_SERIES
         h_t, dh_t, second = [], [], []
         for s in self.scales:
-            if derivatives:
+            if derivatives and smooth:
                 h, dh, m2 = self.activation.hermite_table(s * r, terms - 1, second_moment=True)
-                dh_t.append(dh)
+            elif derivatives:  # the drift needs E σ² only for the tails
+                (h, dh), m2 = self.activation.hermite_table(s * r, terms - 1), None
             else:
                 h = np.ascontiguousarray(self.activation.hermite(s * r, terms - 1).T)
                 m2 = self.activation.gaussian_second_moment(s * r)
             h_t.append(h)
+            dh_t.append(dh if derivatives else None)
             second.append(m2)
-        h_t, second = np.stack(h_t), np.stack(second)
+        h_t = np.stack(h_t)
+        second = np.stack(second) if second[0] is not None else None
         if smooth:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
             # E σ² − Σ_k h_k² carries rounding of ~1e-16 E σ²: bounded above by TAIL_FLOOR E σ²
             squares = h_t**2
@@ -405,6 +408,13 @@ def _coordinates(unit_t, q, width, i, present):
         return 0.0, 0.0, 0.0, 0.0
     return (unit_t[q, i], unit_t[q + 1, i] if width > 1 else 0.0, unit_t[q + 2, i] if width > 2 else 0.0,
             unit_t[q + 3, i] if width > 3 else 0.0)
+
+
+@njit(cache=True)
+def _cosine_workspace(nb):
+    """The outputs of :func:`_cosine_chunk` for nb rows: cos, c_max, n_mid, n_big."""
+    return (np.empty((nb, GRADIENT_J_BLOCK)), np.empty(nb), np.empty(nb, np.int64),
+            np.empty(nb, np.int64))
 
 
 @njit(cache=True, fastmath={"contract", "reassoc", "nnan", "ninf", "nsz"})  # unit vectors: all finite
@@ -622,10 +632,7 @@ def _largest_cosine_block(i0, i1, unit_t, largest):
     from the cosines of :func:`_cosine_chunk` (|c| = 1, duplicates, never take the series)."""
     n = unit_t.shape[1]
     nb = i1 - i0
-    cos = np.empty((nb, GRADIENT_J_BLOCK))
-    c_max = np.empty(nb)
-    n_mid = np.empty(nb, np.int64)
-    n_big = np.empty(nb, np.int64)
+    cos, c_max, n_mid, n_big = _cosine_workspace(nb)
     for b in range(nb):
         largest[i0 + b] = 0.0
     for j0 in range(0, n, GRADIENT_J_BLOCK):
@@ -673,11 +680,8 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, 
         radial[i0 + b] = 0.0
         for q in range(d):
             angular[i0 + b, q] = 0.0
-    cos = np.empty((nb, GRADIENT_J_BLOCK))
+    cos, c_max, n_mid, n_big = _cosine_workspace(nb)
     mix = np.empty((nb, GRADIENT_J_BLOCK))
-    c_max = np.empty(nb)
-    n_mid = np.empty(nb, np.int64)
-    n_big = np.empty(nb, np.int64)
     da = np.empty(GRADIENT_J_BLOCK)
     dc = np.empty(GRADIENT_J_BLOCK)
     factors = np.empty((nb, n_terms, 4))
@@ -824,10 +828,7 @@ def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
     :func:`_pair_series_terms` asks for (tails given), else the direct evaluation."""
     n = unit_t.shape[1]
     nb = i1 - i0
-    cos = np.empty((nb, GRADIENT_J_BLOCK))
-    c_max = np.empty(nb)
-    n_mid = np.empty(nb, np.int64)
-    n_big = np.empty(nb, np.int64)
+    cos, c_max, n_mid, n_big = _cosine_workspace(nb)
     val = np.empty(GRADIENT_J_BLOCK)
     total = 0.0
     for b in range(nb):

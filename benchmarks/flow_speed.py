@@ -7,12 +7,15 @@ Numba pass over blocks of pairs; the BLAS Gram product W Wᵀ, timed in the same
 natural baseline (≥ 2× of it is the floor). Prints a table and writes JSON:
 {"cases": [{"N", "d", "drift_s", "gram_s", "ratio", "risk_s", "target_met"}], "target_ratio": 4}.
 
-Measured (2-core AMD EPYC, 9 runs): 0.089–0.099 s at N = 4000, 4.1–4.5× (was 4.5–5.3×
+Measured (2-core AMD EPYC, 16 runs): 0.089–0.105 s at N = 4000, 4.1–4.6× (was 4.5–5.3×
 before both scales shared one Horner pass and the series stopped at |c| ≤ 0.35 with
-per-pair tails), and 5.7–6.9 ms at N = 1000, 9–11× a 0.6 ms W Wᵀ (6× when BLAS runs
+per-pair tails), and 5.7–7.4 ms at N = 1000, 9–12× a 0.6 ms W Wᵀ (6× when BLAS runs
 single-threaded, 1.1 ms): the 4× target is not met. The floor at N = 1000 is the two
 Gram-sized passes alone (cosines and Σ_j m_ij ŵ_j, ≈ 0.9 ms each, 1.5× the in-cache
-BLAS product each) plus ≈ 30 Horner terms × two sums × two scales per pair.
+BLAS product each) plus ≈ 30 Horner terms × two sums × two scales per pair. Trading
+accuracy for speed does not close the gap: with the series stopped at 1e-8 (the issue's
+accuracy) instead of GRADIENT_SERIES_TOL = 1e-11, one run gave 0.088 s, 3.9× at N = 4000
+and 9.2× at N = 1000.
 
 Smooth σ (tanh, d = 40, N = 4000): the ~0.1% of pairs with |c| > ½ take the Mehler series
 under a per-pair Parseval bound. The baseline in the same run is what the quadrature

@@ -354,7 +354,8 @@ class IsotropicGaussians:
         ½ Σ_s K(s‖w‖, s‖w'‖, cos∠(w, w')), K as in :func:`pair_kernel`: the Mehler series
         (48 terms) for |c| ≤ ½; beyond, the closed form for piecewise-linear σ and for smooth
         σ the series again while its Parseval bound is ≤ RISK_SERIES_TOL = 1e-14 relative
-        (see :func:`_pair_series_terms`), else the quadrature of :func:`~meanfield.pair_kernel.smooth_pair_sums`.
+        (see :func:`_pair_series_terms`), else the quadrature of
+        :func:`~meanfield.pair_kernel.smooth_pair_sums`.
         """
         r, _, unit = self._particles(W)
         kind, p = self.activation.kernel_spec()
@@ -372,8 +373,9 @@ class IsotropicGaussians:
         j = i term has c = 1 and no angular part). Pairs with |c| > ½: closed form for
         piecewise-linear σ; for smooth σ the Mehler series with as many terms as the
         pair's Parseval bound needs (≤ GRADIENT_SERIES_TOL · √(E σ(aG)² E σ(bG)²), up to
-        MAX_TERMS or LONG_TERMS; :func:`_pair_series_terms`), the quadrature of :func:`~meanfield.pair_kernel.smooth_pair_sums`
-        (~0.5 ms a pair) only where that fails (|c| near 1: small d, near-duplicates).
+        MAX_TERMS or LONG_TERMS; :func:`_pair_series_terms`), the quadrature of
+        :func:`~meanfield.pair_kernel.smooth_pair_sums` (~0.5 ms a pair) only where that
+        fails (|c| near 1: small d, near-duplicates).
         This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
         kinked at 0, the gradient is defined as the population average of the SGD
         direction with σ'(0+): E_x[σ'(0+)(ŷ(x) − y) x] = σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.

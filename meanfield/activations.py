@@ -152,13 +152,13 @@ class Activation:
         """h_k(a) (or dh_k/da) for k = 0..kmax, shape a.shape + (kmax+1,)."""
         raise NotImplementedError
 
-    def hermite_table(self, a, kmax, second_moment=False):
+    def hermite_table(self, a, kmax, second_moment=False, derivatives=True):
         """(h, dh) with h[k, m] = h_k(a_m), dh[k, m] = dh_k/da(a_m), k = 0..kmax, for 1-D ``a``
-        (k-major, C-contiguous: the layout of the pair kernels); with ``second_moment``,
-        (h, dh, E σ(a_m G)²), from the same samples where σ is sampled."""
+        (k-major, C-contiguous: the layout of the pair kernels; dh None unless ``derivatives``);
+        with ``second_moment``, (h, dh, E σ(a_m G)²), from the same samples where σ is sampled."""
         a = as_finite_array(a, "a", nonnegative=True, ndim=1)
         tables = (np.ascontiguousarray(self.hermite(a, kmax).T),
-                  np.ascontiguousarray(self.hermite(a, kmax, derivative=True).T))
+                  np.ascontiguousarray(self.hermite(a, kmax, derivative=True).T) if derivatives else None)
         return tables + (self.gaussian_second_moment(a),) if second_moment else tables
 
     def gaussian_mean(self, a):
@@ -229,9 +229,10 @@ class PiecewiseLinear(Activation):
         (table,) = self._hermite_tables(a.reshape(-1), kmax, not derivative, derivative)
         return np.ascontiguousarray(table.T).reshape(a.shape + (kmax + 1,))
 
-    def hermite_table(self, a, kmax, second_moment=False):
+    def hermite_table(self, a, kmax, second_moment=False, derivatives=True):
         a = as_finite_array(a, "a", nonnegative=True, ndim=1)
-        tables = self._hermite_tables(a, kmax, True, True)
+        tables = self._hermite_tables(a, kmax, True, derivatives)
+        tables = tables if derivatives else tables + (None,)
         return tables + (self.gaussian_second_moment(a),) if second_moment else tables
 
     def _hermite_tables(self, a, kmax, values, derivatives):
@@ -397,9 +398,9 @@ class Tanh(Activation):
         h, dh, _ = self._tables(a, kmax, values=not derivative, derivatives=derivative)
         return (dh if derivative else h).T.reshape(a.shape + (kmax + 1,))
 
-    def hermite_table(self, a, kmax, second_moment=False):
+    def hermite_table(self, a, kmax, second_moment=False, derivatives=True):
         a = as_finite_array(a, "a", nonnegative=True, ndim=1)
-        h, dh, m2 = self._tables(a, kmax, values=True, derivatives=True, second=second_moment)
+        h, dh, m2 = self._tables(a, kmax, values=True, derivatives=derivatives, second=second_moment)
         return (h, dh, m2) if second_moment else (h, dh)
 
     def gaussian_second_moment(self, a):

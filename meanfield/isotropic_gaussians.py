@@ -323,20 +323,13 @@ class IsotropicGaussians:
             terms = max(K_SERIES, terms)
         else:
             terms = K_SERIES
-        h_t, dh_t, second = [], [], []
-        for s in self.scales:
-            if derivatives and smooth:
-                h, dh, m2 = self.activation.hermite_table(s * r, terms - 1, second_moment=True)
-            elif derivatives:  # the drift needs E σ² only for the tails
-                (h, dh), m2 = self.activation.hermite_table(s * r, terms - 1), None
-            else:
-                h = np.ascontiguousarray(self.activation.hermite(s * r, terms - 1).T)
-                m2 = self.activation.gaussian_second_moment(s * r)
-            h_t.append(h)
-            dh_t.append(dh if derivatives else None)
-            second.append(m2)
-        h_t = np.stack(h_t)
-        second = np.stack(second) if second[0] is not None else None
+        # E σ² for the tails (smooth σ) and as K(a, a, 1) in R_N; the drift of piecewise-linear σ needs neither
+        with_second = smooth or not derivatives
+        tables = [self.activation.hermite_table(s * r, terms - 1, second_moment=with_second, derivatives=derivatives)
+                  for s in self.scales]
+        h_t = np.stack([t[0] for t in tables])
+        dh_t = np.stack([t[1] for t in tables]) if derivatives else None
+        second = np.stack([t[2] for t in tables]) if with_second else None
         if smooth:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
             # E σ² − Σ_k h_k² carries rounding of ~1e-16 E σ²: bounded above by TAIL_FLOOR E σ²
             squares = h_t**2
@@ -346,7 +339,7 @@ class IsotropicGaussians:
             tails[:, :terms] = np.cumsum(squares[:, ::-1], axis=1)[:, ::-1] + rest[:, None, :]
         else:
             tails = np.zeros((2, 0, r.size))
-        return h_t, (np.stack(dh_t) if derivatives else None), tails, second
+        return h_t, dh_t, tails, second
 
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network

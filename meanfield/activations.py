@@ -26,8 +26,16 @@ from scipy.special import ndtr
 
 from ._validation import as_finite_array
 
+#: Activation kinds of the Numba kernels; ``params`` layouts:
+#: bounded piecewise linear [y₀, t₁, c₁, …, t_Q, c_Q] (σ = y₀ + Σ_q c_q (t − t_q)₊, Σ_q c_q = 0);
+#: tanh and erf [amplitude, slope, center, shift];
+#: piecewise linear with linear tails [y₀, l, t₁, c₁, …] (σ = y₀ + l t + Σ_q c_q (t − t_q)₊).
 KIND_PIECEWISE_LINEAR = 0
 KIND_TANH = 1
+KIND_ERF = 2
+KIND_PIECEWISE_LINEAR_TAILS = 3
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 # |τ| beyond this is numerically infinite for φ, Φ (φ(40) underflows to 0).
 _TAU_CLIP = 40.0
@@ -40,47 +48,81 @@ _PANELS_PER_STEEPNESS = 25.0
 _MAX_LEVEL = 2
 
 
+@njit(cache=True, inline="always")
+def _pl_start(kind):
+    """Index of the first knot in the params of a piecewise-linear kind (after y₀, or y₀ and l)."""
+    return 1 if kind == KIND_PIECEWISE_LINEAR else 2
+
+
 @njit(cache=True)
 def act_value(kind, p, t):
-    """σ(t) for the activation encoded by (kind, p)."""
-    if kind == KIND_PIECEWISE_LINEAR:
-        out = p[0]
-        for i in range(1, p.shape[0], 2):
+    """σ(t) for the activation encoded by (kind, p); an unknown kind raises."""
+    if kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS:
+        start = _pl_start(kind)
+        out = p[0] + (p[1] * t if start == 2 else 0.0)
+        for i in range(start, p.shape[0], 2):
             if t > p[i]:
                 out += p[i + 1] * (t - p[i])
         return out
-    return p[3] + p[0] * math.tanh(p[1] * (t - p[2]))
+    if kind == KIND_TANH:
+        return p[3] + p[0] * math.tanh(p[1] * (t - p[2]))
+    if kind == KIND_ERF:
+        return p[3] + p[0] * math.erf(_SQRT_HALF * p[1] * (t - p[2]))
+    raise ValueError("activation kind: unknown")
 
 
 @njit(cache=True)
 def act_value_deriv(kind, p, t):
     """(σ(t), σ'(t+)) as :func:`act_value`, :func:`act_deriv` (one tanh for tanh)."""
-    if kind == KIND_PIECEWISE_LINEAR:
-        return act_value(kind, p, t), act_deriv(kind, p, t)
-    th = math.tanh(p[1] * (t - p[2]))
-    return p[3] + p[0] * th, p[0] * p[1] * (1.0 - th * th)
+    if kind == KIND_TANH:
+        th = math.tanh(p[1] * (t - p[2]))
+        return p[3] + p[0] * th, p[0] * p[1] * (1.0 - th * th)
+    return act_value(kind, p, t), act_deriv(kind, p, t)
 
 
 @njit(cache=True)
 def act_strip(kind, p):
     """Half-width of the strip |Im t| < width where the smooth σ is analytic (tanh(slope
-    (t − center)) has its poles at Im t = ±π/(2 slope)); inf for piecewise-linear σ."""
-    if kind == KIND_PIECEWISE_LINEAR:
+    (t − center)) has its poles at Im t = ±π/(2 slope)); inf for piecewise-linear σ.
+    erf is entire but grows like exp(slope² (Im t)²/2): 2/slope bounds that growth by e²."""
+    if kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS:
         return math.inf
-    return 0.5 * math.pi / p[1]
+    if kind == KIND_TANH:
+        return 0.5 * math.pi / p[1]
+    if kind == KIND_ERF:
+        return 2.0 / p[1]
+    raise ValueError("activation kind: unknown")
 
 
 @njit(cache=True)
 def act_deriv(kind, p, t):
     """σ'(t+) (right limit at kinks) for the activation encoded by (kind, p)."""
-    if kind == KIND_PIECEWISE_LINEAR:
-        out = 0.0
-        for i in range(1, p.shape[0], 2):
+    if kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS:
+        start = _pl_start(kind)
+        out = p[1] if start == 2 else 0.0
+        for i in range(start, p.shape[0], 2):
             if t >= p[i]:
                 out += p[i + 1]
         return out
-    th = math.tanh(p[1] * (t - p[2]))
-    return p[0] * p[1] * (1.0 - th * th)
+    if kind == KIND_TANH:
+        th = math.tanh(p[1] * (t - p[2]))
+        return p[0] * p[1] * (1.0 - th * th)
+    if kind == KIND_ERF:
+        x = p[1] * (t - p[2])
+        return p[0] * p[1] * _SQRT_2_OVER_PI * math.exp(-0.5 * x * x)
+    raise ValueError("activation kind: unknown")
+
+
+@njit(cache=True)
+def act_deriv2(kind, p, t):
+    """σ''(t) of a smooth activation (tanh, erf); piecewise-linear kinds raise (σ'' is a sum of deltas)."""
+    if kind == KIND_TANH:
+        th = math.tanh(p[1] * (t - p[2]))
+        return -2.0 * p[0] * p[1] * p[1] * th * (1.0 - th * th)
+    if kind == KIND_ERF:
+        x = p[1] * (t - p[2])
+        return -p[0] * p[1] * p[1] * _SQRT_2_OVER_PI * x * math.exp(-0.5 * x * x)
+    raise ValueError("act_deriv2: needs a smooth activation kind")
 
 
 @njit(cache=True)
@@ -175,45 +217,62 @@ class Activation:
 
 
 class PiecewiseLinear(Activation):
-    """σ linear between ``knots`` with the given ``values``, constant outside.
+    """σ linear between ``knots`` with the given ``values``; outside them linear with
+    ``left_slope`` and ``right_slope`` (0 by default: constant, bounded σ).
 
-    Written as σ(t) = y₀ + Σ_i c_i (t − t_i)₊ with c_i the slope changes.
+    Written as σ(t) = y₀ + l t + Σ_i c_i (t − t_i)₊ with l the left slope and c_i the
+    slope changes at the knots. Bounded σ (both tail slopes 0) is kind
+    ``KIND_PIECEWISE_LINEAR``; otherwise ``KIND_PIECEWISE_LINEAR_TAILS`` (ReLU, leaky ReLU),
+    which the exact isotropic radial model does not take (its Mehler bounds need
+    bounded σ) but :class:`~meanfield.MeanFieldModel` does.
     """
 
     name = "piecewise_linear"
 
-    def __init__(self, knots, values):
+    def __init__(self, knots, values, left_slope=0.0, right_slope=0.0):
         knots = as_finite_array(knots, "knots", ndim=1)
         values = as_finite_array(values, "values", ndim=1)
-        if knots.size < 2:
-            raise ValueError("knots: need at least two knots")
+        left = _finite_scalar(left_slope, "left_slope")
+        right = _finite_scalar(right_slope, "right_slope")
+        bounded = left == 0.0 and right == 0.0
+        if knots.size < (2 if bounded else 1):
+            raise ValueError(f"knots: need at least {2 if bounded else 1} knot(s), got {knots.size}")
         if values.shape != knots.shape:
             raise ValueError(f"values: expected {knots.size} values (one per knot), got {values.size}")
         if np.any(np.diff(knots) <= 0):
             raise ValueError("knots: must be strictly increasing")
-        self.knots = knots
-        self.values = values
         slopes = np.diff(values) / np.diff(knots)
-        self.coefs = np.diff(np.concatenate([[0.0], slopes, [0.0]]))
-        self.offset = float(values[0])
-        self._params = np.concatenate([[self.offset], np.column_stack([knots, self.coefs]).ravel()])
+        if not np.all(np.isfinite(slopes)) or np.max(np.abs(values)) > 1e150:
+            raise ValueError("values: slopes between knots overflow (values above 1e150 or knots too close)")
+        self.knots, self.values = knots, values
+        self.left_slope, self.right_slope = left, right
+        self.bounded = bounded
+        self.coefs = np.diff(np.concatenate([[left], slopes, [right]]))
+        self.offset = float(values[0] - left * knots[0])  # σ(t) = offset + l t + Σ c_i (t − t_i)₊
+        pairs = np.column_stack([knots, self.coefs]).ravel()
+        if bounded:
+            self._kind, self._params = KIND_PIECEWISE_LINEAR, np.concatenate([[self.offset], pairs])
+        else:
+            self._kind, self._params = KIND_PIECEWISE_LINEAR_TAILS, np.concatenate([[self.offset, left], pairs])
 
     def __repr__(self):
-        return f"PiecewiseLinear(knots={self.knots.tolist()}, values={self.values.tolist()})"
+        tails = "" if self.bounded else f", left_slope={self.left_slope}, right_slope={self.right_slope}"
+        return f"PiecewiseLinear(knots={self.knots.tolist()}, values={self.values.tolist()}{tails})"
 
     def __call__(self, t):
         t = np.asarray(t, dtype=float)
-        return self.offset + (self.coefs * np.maximum(t[..., None] - self.knots, 0.0)).sum(-1)
+        return (self.offset + self.left_slope * t
+                + (self.coefs * np.maximum(t[..., None] - self.knots, 0.0)).sum(-1))
 
     def derivative(self, t):
         t = np.asarray(t, dtype=float)
-        return (self.coefs * (t[..., None] >= self.knots)).sum(-1)
+        return self.left_slope + (self.coefs * (t[..., None] >= self.knots)).sum(-1)
 
     def kernel_spec(self):
-        return KIND_PIECEWISE_LINEAR, self._params
+        return self._kind, self._params
 
     def sup_norm(self):
-        return float(np.max(np.abs(self.values)))
+        return float(np.max(np.abs(self.values))) if self.bounded else math.inf
 
     def _taus(self, a):
         """τ_i = t_i/a, clipped to ±40, with the a → 0+ limit at a = 0."""
@@ -236,17 +295,51 @@ class PiecewiseLinear(Activation):
         return tables + (self.gaussian_second_moment(a),) if second_moment else tables
 
     def _hermite_tables(self, a, kmax, values, derivatives):
-        """The requested k-major tables (h_k(a_m), then h_k'(a_m)) for 1-D a, one recurrence pass."""
+        """The requested k-major tables (h_k(a_m), then h_k'(a_m)) for 1-D a, one recurrence pass;
+        the linear tail l t adds l a to h_1 and l to h_1'."""
         a, tau = self._taus(a)
         tau_t = np.ascontiguousarray(tau.T)
         out = [np.empty((kmax + 1, a.size)) if wanted else None for wanted in (values, derivatives)]
         _pl_hermite_table(a, tau_t, ndtr(-tau_t), self.offset, self.knots, self.coefs, *out)  # ndtr(−τ) = Φ(−τ)
+        if kmax >= 1 and self.left_slope != 0.0:
+            if out[0] is not None:
+                out[0][1] += self.left_slope * a
+            if out[1] is not None:
+                out[1][1] += self.left_slope
         return tuple(x for x in out if x is not None)
 
     def gaussian_second_moment(self, a):
-        from .pair_kernel import pair_kernel  # one closed form for E σ(aX)σ(bY)
         a = as_finite_array(a, "a", nonnegative=True)
-        return pair_kernel(self, a, a, np.ones_like(a))
+        if self.bounded:
+            from .pair_kernel import pair_kernel  # one closed form for E σ(aX)σ(bY)
+            return pair_kernel(self, a, a, np.ones_like(a))
+        from .gaussian_integrals import gaussian_pair
+        return gaussian_pair(self, a, 0.0, a, 0.0, 1.0)[0]
+
+
+def relu():
+    """σ(t) = max(t, 0)."""
+    return PiecewiseLinear([0.0], [0.0], right_slope=1.0)
+
+
+def leaky_relu(negative_slope=0.01):
+    """σ(t) = t for t ≥ 0, ``negative_slope`` · t below."""
+    return PiecewiseLinear([0.0], [0.0], left_slope=negative_slope, right_slope=1.0)
+
+
+def hard_tanh():
+    """σ(t) = clip(t, −1, 1)."""
+    return PiecewiseLinear([-1.0, 1.0], [-1.0, 1.0])
+
+
+def _finite_scalar(value, name):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be a real number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    return v
 
 
 def ramp():
@@ -406,3 +499,70 @@ class Tanh(Activation):
     def gaussian_second_moment(self, a):
         a = as_finite_array(a, "a", nonnegative=True)
         return self._tables(a, 0, second=True)[2].reshape(a.shape)
+
+
+def sigmoid():
+    """σ(t) = 1/(1 + e^{−t}) = ½ + ½ tanh(t/2), as a :class:`Tanh` (same Gaussian machinery)."""
+    return Tanh(amplitude=0.5, slope=0.5, center=0.0, shift=0.5)
+
+
+class Erf(Activation):
+    """σ(t) = shift + amplitude · erf(slope · (t − center)/√2); the default erf(t/√2) = 2Φ(t) − 1
+    is the Saad–Solla committee-machine activation, whose Gaussian pair integrals are
+    bivariate normal probabilities (closed forms in :mod:`meanfield.gaussian_integrals`).
+
+    Hermite coefficients (``hermite``) by a composite Gauss–Legendre rule on G ∈ [−12, 12]
+    with ``panels`` × 8 nodes (σ is entire: ~1e-14 while slope·a ≤ panels/4).
+    """
+
+    name = "erf"
+
+    def __init__(self, amplitude=1.0, slope=1.0, center=0.0, shift=0.0, panels=64):
+        params = [_finite_scalar(v, n) for n, v in
+                  (("amplitude", amplitude), ("slope", slope), ("center", center), ("shift", shift))]
+        if params[1] <= 0:
+            raise ValueError(f"slope: must be positive, got {slope}")
+        if isinstance(panels, bool) or not isinstance(panels, (int, np.integer)) or panels < 1:
+            raise ValueError(f"panels: must be an integer >= 1, got {panels!r}")
+        self.amplitude, self.slope, self.center, self.shift = params
+        self._params = np.array(params)
+        nodes, weights = _gauss_legendre_composite(-12.0, 12.0, int(panels), 8)
+        self._nodes, self._weights = nodes, weights * _INV_SQRT_2PI * np.exp(-0.5 * nodes**2)
+
+    def __repr__(self):
+        return f"Erf(amplitude={self.amplitude}, slope={self.slope}, center={self.center}, shift={self.shift})"
+
+    def kernel_spec(self):
+        return KIND_ERF, self._params
+
+    def sup_norm(self):
+        return abs(self.shift) + abs(self.amplitude)
+
+    def __call__(self, t):
+        from scipy.special import erf as _erf
+        t = np.asarray(t, dtype=float)
+        return self.shift + self.amplitude * _erf(_SQRT_HALF * self.slope * (t - self.center))
+
+    def derivative(self, t):
+        x = self.slope * (np.asarray(t, dtype=float) - self.center)
+        return self.amplitude * self.slope * _SQRT_2_OVER_PI * np.exp(-0.5 * x * x)
+
+    def hermite(self, a, kmax, derivative=False):
+        """h_k(a) = Σ_n w_n σ(a x_n) p_k(x_n) (or h_k'(a) = Σ_n w_n σ'(a x_n) x_n p_k(x_n)),
+        p_k = He_k/√k!, by the node rule."""
+        a = as_finite_array(a, "a", nonnegative=True)
+        x, w = self._nodes, self._weights
+        basis = Tanh._node_hermite(x, kmax) * w[:, None]  # (nodes, kmax+1)
+        t = a.reshape(-1, 1) * x
+        sampled = self.derivative(t) * x if derivative else self(t)
+        return (sampled @ basis).reshape(a.shape + (kmax + 1,))
+
+    def gaussian_second_moment(self, a):
+        from .gaussian_integrals import gaussian_pair
+        a = as_finite_array(a, "a", nonnegative=True)
+        return gaussian_pair(self, a, 0.0, a, 0.0, 1.0)[0]
+
+
+def erf():
+    """σ(t) = erf(t/√2) (:class:`Erf` with its defaults)."""
+    return Erf()

@@ -1,0 +1,268 @@
+"""Gaussian integrals of activations with a mean: the building blocks of every exact
+population quantity of a network σ*(x; θ) = a σ(⟨w, x⟩ + b) on Gaussian inputs.
+
+Under an input law N(μ, Σ) the pre-activations u = ⟨w, x⟩ + b, v = ⟨w', x⟩ + b' are
+jointly normal with means m₁ = ⟨w, μ⟩ + b, m₂, variances A₁ = wᵀΣw, A₂ and covariance
+C = wᵀΣw'. With s_i = √A_i and c = C/(s₁s₂):
+
+    M(m, A)              = E σ(m + s G),                 ∂_m M = E σ'(u),   ∂_A M = ½ E σ''(u)
+    G(m₁, m₂, A₁, A₂, C) = E σ₁(u) σ₂(v),                ∂_{m₁}G = E σ₁'(u)σ₂(v),
+    ∂_{A₁}G = ½ E σ₁''(u)σ₂(v),  ∂_C G = E σ₁'(u)σ₂'(v)   (Price's theorem / heat equation).
+
+So ∇_w E σ₁(u)σ₂(v) = μ ∂_{m₁}G + 2Σw ∂_{A₁}G + Σw' ∂_C G (see :mod:`meanfield.mean_field_model`).
+
+Evaluation:
+* piecewise-linear σ (σ = y₀ + l t + Σ_q c_q (t − t_q)₊, any tail slopes): closed forms in
+  φ, Φ and the bivariate normal orthant moments with thresholds h_q = (t_q − m)/s
+  (σ'' is Σ_q c_q δ(t − t_q), so ∂_A G = ½ Σ_q c_q p_u(t_q) E[σ₂(v) | u = t_q]);
+* erf σ = κ + ν Φ(γ(t − t₀)): E Φ(γ(u − t₀))Φ(γ(v − t₀')) is a bivariate normal probability
+  Φ₂(h₁, h₂; ρ), h_i = γ_i(m_i − t₀_i)/√(1 + γ_i²A_i), ρ = γ₁γ₂C/√((1+γ₁²A₁)(1+γ₂²A₂));
+* other smooth σ (tanh, sigmoid; mixed tanh/erf pairs): the trapezoidal rule in the rotated
+  coordinates X = αU + βV, Y = αU − βV with the node spacing set by the strip of analyticity
+  (as :func:`meanfield.pair_kernel.smooth_pair_sums`), ~1e-15 relative.
+A degenerate variance (s < 1e-100: w = 0) makes u the constant m, with σ'(m+) (right limit)
+and ∂_A terms 0. A piecewise-linear σ paired with a smooth one raises: no exact rule is
+implemented for that pair.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._gaussian import bvn_upper, norm_cdf, norm_pdf
+from ._validation import as_finite_array
+from .activations import (KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, Activation, act_deriv,
+                          act_deriv2, act_strip, act_value)
+from .pair_kernel import _trapezoid, orthant_moments
+
+#: Standard deviation below which u = m + sG is taken as the constant m (σ(sG) = σ(0) to rounding).
+TINY_SCALE = 1e-100
+
+
+@njit(cache=True, inline="always")
+def _is_pl(kind):
+    return kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS
+
+
+@njit(cache=True, inline="always")
+def _pl_layout(kind, p):
+    """(y₀, l, first knot index) of a piecewise-linear params array."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        return p[0], 0.0, 1
+    return p[0], p[1], 2
+
+
+@njit(cache=True, inline="always")
+def _ramp_mean(h):
+    """E (G − h)₊ = φ(h) − h Φ(−h)."""
+    return norm_pdf(h) - h * norm_cdf(-h)
+
+
+@njit(cache=True, inline="always")
+def _erf_parts(p):
+    """σ = κ + ν Φ(γ(t − t₀)) for σ = shift + amplitude erf(γ(t − t₀)/√2): (κ, ν, γ, t₀)."""
+    return p[3] - p[0], 2.0 * p[0], p[1], p[2]
+
+
+@njit(cache=True)
+def gauss_mean(kind, p, m, s):
+    """(M, ∂_m M, ∂_A M) of M = E σ(m + sG), A = s² (s ≥ 0)."""
+    if s < TINY_SCALE:
+        return act_value(kind, p, m), act_deriv(kind, p, m), 0.0
+    if _is_pl(kind):
+        y0, left, start = _pl_layout(kind, p)
+        value = y0 + left * m
+        dm = left
+        da = 0.0
+        for q in range(start, p.shape[0], 2):
+            h = (p[q] - m) / s
+            value += p[q + 1] * s * _ramp_mean(h)
+            dm += p[q + 1] * norm_cdf(-h)
+            da += p[q + 1] * norm_pdf(h)
+        return value, dm, 0.5 * da / s
+    if kind == KIND_ERF:
+        kappa, nu, gamma, t0 = _erf_parts(p)
+        q2 = 1.0 + gamma * gamma * s * s
+        q = math.sqrt(q2)
+        h = gamma * (m - t0) / q
+        dens = nu * norm_pdf(h)
+        return kappa + nu * norm_cdf(h), dens * gamma / q, -dens * h * gamma * gamma / (2.0 * q2)
+    step, count = _trapezoid(act_strip(kind, p) / s)
+    value = 0.0
+    dm = 0.0
+    da = 0.0
+    for j in range(-count, count + 1):
+        x = j * step
+        w = step * norm_pdf(x) if count > 0 else 1.0
+        t = m + s * x
+        value += w * act_value(kind, p, t)
+        dm += w * act_deriv(kind, p, t)
+        da += w * act_deriv2(kind, p, t)
+    return value, dm, 0.5 * da
+
+
+@njit(cache=True)
+def _pl_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
+    """Closed form of (G, ∂m₁, ∂m₂, ∂A₁, ∂A₂, ∂C) for two piecewise-linear σ, s₁, s₂ > 0.
+    σ_i(m_i + s_i X) = α_i + β_i X + s_i Σ_q c_q (X − h_q)₊ with α = y₀ + l m, β = l s."""
+    y01, l1, st1 = _pl_layout(k1, p1)
+    y02, l2, st2 = _pl_layout(k2, p2)
+    a1, b1 = y01 + l1 * m1, l1 * s1
+    a2, b2 = y02 + l2 * m2, l2 * s2
+    mean1, mean2 = gauss_mean(k1, p1, m1, s1)[0], gauss_mean(k2, p2, m2, s2)[0]
+    root = math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
+    value = a1 * a2 + b1 * b2 * c
+    dc = l1 * l2
+    dm1 = l1 * mean2
+    dm2 = l2 * mean1
+    da1 = 0.0
+    da2 = 0.0
+    for r in range(st2, p2.shape[0], 2):
+        kr, cr = (p2[r] - m2) / s2, p2[r + 1]
+        value += cr * s2 * (a1 * _ramp_mean(kr) + b1 * c * norm_cdf(-kr))
+        dc += l1 * cr * norm_cdf(-kr)
+        dm2 += cr * (a1 * norm_cdf(-kr) + b1 * c * norm_pdf(kr))
+        # ∂A₂: ½ c_r p_v(t_r) E[σ₁(u) | v = t_r],  u | Y = k ~ N(m₁ + s₁ c k, s₁²(1 − c²))
+        da2 += cr * norm_pdf(kr) * gauss_mean(k1, p1, m1 + s1 * c * kr, s1 * root)[0]
+    for q in range(st1, p1.shape[0], 2):
+        hq, cq = (p1[q] - m1) / s1, p1[q + 1]
+        value += cq * s1 * (a2 * _ramp_mean(hq) + b2 * c * norm_cdf(-hq))
+        dc += l2 * cq * norm_cdf(-hq)
+        inner = a2 * norm_cdf(-hq) + b2 * c * norm_pdf(hq)  # E[1{X > h} σ₂(v)], linear part
+        da1 += cq * norm_pdf(hq) * gauss_mean(k2, p2, m2 + s2 * c * hq, s2 * root)[0]
+        for r in range(st2, p2.shape[0], 2):
+            kr, cr = (p2[r] - m2) / s2, p2[r + 1]
+            prob, ex, ey, exy = orthant_moments(hq, kr, c)
+            value += cq * cr * s1 * s2 * (exy - kr * ex - hq * ey + hq * kr * prob)
+            dc += cq * cr * prob
+            inner += s2 * cr * (ey - kr * prob)
+            dm2 += cr * s1 * cq * (ex - hq * prob)
+        dm1 += cq * inner
+    return value, dm1, dm2, 0.5 * da1 / s1, 0.5 * da2 / s2, dc
+
+
+@njit(cache=True)
+def _erf_pair(p1, p2, m1, s1, m2, s2, c):
+    """Closed form for two erf σ: G = κ₁κ₂ + κ₁ν₂Φ(h₂) + κ₂ν₁Φ(h₁) + ν₁ν₂Φ₂(h₁, h₂; ρ)."""
+    kap1, nu1, g1, t1 = _erf_parts(p1)
+    kap2, nu2, g2, t2 = _erf_parts(p2)
+    q1s, q2s = 1.0 + g1 * g1 * s1 * s1, 1.0 + g2 * g2 * s2 * s2
+    q1, q2 = math.sqrt(q1s), math.sqrt(q2s)
+    h1, h2 = g1 * (m1 - t1) / q1, g2 * (m2 - t2) / q2
+    rho = g1 * g2 * c * s1 * s2 / (q1 * q2)
+    rest = max((1.0 - rho) * (1.0 + rho), 1e-300)
+    root = math.sqrt(rest)
+    both = bvn_upper(-h1, -h2, rho)  # P(Z₁ ≤ h₁, Z₂ ≤ h₂)
+    dens = math.exp(-(h1 * h1 - 2.0 * rho * h1 * h2 + h2 * h2) / (2.0 * rest)) / (2.0 * math.pi * root)
+    dh1 = kap2 * nu1 * norm_pdf(h1) + nu1 * nu2 * norm_pdf(h1) * norm_cdf((h2 - rho * h1) / root)
+    dh2 = kap1 * nu2 * norm_pdf(h2) + nu1 * nu2 * norm_pdf(h2) * norm_cdf((h1 - rho * h2) / root)
+    value = kap1 * kap2 + kap1 * nu2 * norm_cdf(h2) + kap2 * nu1 * norm_cdf(h1) + nu1 * nu2 * both
+    drho = nu1 * nu2 * dens
+    da1 = -(dh1 * h1 + drho * rho) * g1 * g1 / (2.0 * q1s)
+    da2 = -(dh2 * h2 + drho * rho) * g2 * g2 / (2.0 * q2s)
+    return value, dh1 * g1 / q1, dh2 * g2 / q2, da1, da2, drho * g1 * g2 / (q1 * q2)
+
+
+@njit(cache=True)
+def _smooth_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
+    """Trapezoidal sums of σ₁σ₂, σ₁'σ₂, σ₁σ₂', σ₁''σ₂, σ₁σ₂'', σ₁'σ₂' in (U, V), X = αU + βV,
+    Y = αU − βV; the spacing in U (V) follows the strip min_i w_i/(s_i α) (β)."""
+    alpha = math.sqrt(max(0.0, 0.5 * (1.0 + c)))
+    beta = math.sqrt(max(0.0, 0.5 * (1.0 - c)))
+    scale = max(s1 / act_strip(k1, p1), s2 / act_strip(k2, p2))
+    hu, ju = _trapezoid(1.0 / (scale * alpha) if scale * alpha > 0.0 else math.inf)
+    hv, jv = _trapezoid(1.0 / (scale * beta) if scale * beta > 0.0 else math.inf)
+    sums = np.zeros(6)
+    for iu in range(-ju, ju + 1):
+        u = iu * hu
+        wu = hu * norm_pdf(u) if ju > 0 else 1.0
+        for iv in range(-jv, jv + 1):
+            v = iv * hv
+            w = wu * (hv * norm_pdf(v) if jv > 0 else 1.0)
+            t1 = m1 + s1 * (alpha * u + beta * v)
+            t2 = m2 + s2 * (alpha * u - beta * v)
+            f1, g1, e1 = act_value(k1, p1, t1), act_deriv(k1, p1, t1), act_deriv2(k1, p1, t1)
+            f2, g2, e2 = act_value(k2, p2, t2), act_deriv(k2, p2, t2), act_deriv2(k2, p2, t2)
+            sums[0] += w * f1 * f2
+            sums[1] += w * g1 * f2
+            sums[2] += w * f1 * g2
+            sums[3] += w * e1 * f2
+            sums[4] += w * f1 * e2
+            sums[5] += w * g1 * g2
+    return sums[0], sums[1], sums[2], 0.5 * sums[3], 0.5 * sums[4], sums[5]
+
+
+@njit(cache=True)
+def gauss_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
+    """(G, ∂_{m₁}G, ∂_{m₂}G, ∂_{A₁}G, ∂_{A₂}G, ∂_C G) of G = E σ₁(m₁ + s₁X) σ₂(m₂ + s₂Y),
+    corr(X, Y) = c ∈ [−1, 1], s_i ≥ 0 (module docstring); raises for a piecewise-linear σ
+    paired with a smooth one."""
+    c = min(1.0, max(-1.0, c))
+    if s1 < TINY_SCALE or s2 < TINY_SCALE:
+        if s1 < TINY_SCALE and s2 < TINY_SCALE:
+            f1, g1 = act_value(k1, p1, m1), act_deriv(k1, p1, m1)
+            f2, g2 = act_value(k2, p2, m2), act_deriv(k2, p2, m2)
+            return f1 * f2, g1 * f2, f1 * g2, 0.0, 0.0, g1 * g2
+        if s1 < TINY_SCALE:
+            f1, g1 = act_value(k1, p1, m1), act_deriv(k1, p1, m1)
+            mean, dm, da = gauss_mean(k2, p2, m2, s2)
+            return f1 * mean, g1 * mean, f1 * dm, 0.0, f1 * da, g1 * dm
+        f2, g2 = act_value(k2, p2, m2), act_deriv(k2, p2, m2)
+        mean, dm, da = gauss_mean(k1, p1, m1, s1)
+        return mean * f2, dm * f2, mean * g2, da * f2, 0.0, dm * g2
+    if _is_pl(k1) and _is_pl(k2):
+        return _pl_pair(k1, p1, k2, p2, m1, s1, m2, s2, c)
+    if _is_pl(k1) or _is_pl(k2):
+        raise ValueError("gauss_pair: no exact rule for a piecewise-linear σ paired with a smooth one")
+    if k1 == KIND_ERF and k2 == KIND_ERF:
+        return _erf_pair(p1, p2, m1, s1, m2, s2, c)
+    return _smooth_pair(k1, p1, k2, p2, m1, s1, m2, s2, c)
+
+
+@njit(cache=True)
+def _gauss_pair_many(k1, p1, k2, p2, m1, s1, m2, s2, c, out):
+    for i in range(m1.shape[0]):
+        out[:, i] = gauss_pair(k1, p1, k2, p2, m1[i], s1[i], m2[i], s2[i], c[i])
+
+
+@njit(cache=True)
+def _gauss_mean_many(kind, p, m, s, out):
+    for i in range(m.shape[0]):
+        out[:, i] = gauss_mean(kind, p, m[i], s[i])
+
+
+def _check_activation(activation, name):
+    if not isinstance(activation, Activation):
+        raise ValueError(f"{name}: expected an Activation, got {type(activation).__name__}")
+    return activation.kernel_spec()
+
+
+def gaussian_mean(activation, scale, mean):
+    """(M, ∂_m M, ∂_A M) for M = E σ(mean + scale·G), broadcasting; scale ≥ 0, A = scale²."""
+    kind, p = _check_activation(activation, "activation")
+    s = as_finite_array(scale, "scale", nonnegative=True)
+    m = as_finite_array(mean, "mean")
+    s, m = np.broadcast_arrays(s, m)
+    out = np.empty((3, s.size))
+    _gauss_mean_many(kind, p, np.ascontiguousarray(m, float).ravel(), np.ascontiguousarray(s, float).ravel(), out)
+    return tuple(row.reshape(s.shape) for row in out)
+
+
+def gaussian_pair(activation, scale1, mean1, scale2, mean2, corr, activation2=None):
+    """(G, ∂_{m₁}G, ∂_{m₂}G, ∂_{A₁}G, ∂_{A₂}G, ∂_C G) for G = E σ₁(m₁ + s₁X) σ₂(m₂ + s₂Y),
+    corr(X, Y) = ``corr``, broadcasting; σ₂ = ``activation2`` or σ₁; A_i = s_i², C = c s₁ s₂."""
+    k1, p1 = _check_activation(activation, "activation")
+    k2, p2 = _check_activation(activation if activation2 is None else activation2, "activation2")
+    s1 = as_finite_array(scale1, "scale1", nonnegative=True)
+    s2 = as_finite_array(scale2, "scale2", nonnegative=True)
+    m1, m2 = as_finite_array(mean1, "mean1"), as_finite_array(mean2, "mean2")
+    c = as_finite_array(corr, "corr")
+    if np.any(np.abs(c) > 1.0):
+        raise ValueError("corr: correlations must lie in [-1, 1]")
+    arrays = np.broadcast_arrays(m1, s1, m2, s2, c)
+    flat = [np.ascontiguousarray(x, dtype=float).ravel() for x in arrays]
+    out = np.empty((6, flat[0].size))
+    _gauss_pair_many(k1, p1, k2, p2, *flat, out)
+    return tuple(row.reshape(arrays[0].shape) for row in out)

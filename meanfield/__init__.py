@@ -1,13 +1,21 @@
 """meanfield: the model layer of the mean-field theory of two-layer networks.
 
-Activations, the isotropic Gaussians data model with its exact radial
-potentials v, u, ψ and risks, and Wasserstein distances (POT).  Integrators
-and the PDE solver live in the sibling package ``solvers``.
+Activations, data laws (Gaussian mixtures, teacher–student, a user's arrays), the network
+σ*(x; θ) = a σ(⟨w, x⟩ + b), the exact mean-field functional (V, U, R_N, ∇Ψ) where the inputs
+are Gaussian, the isotropic Gaussians example with its exact radial potentials, and
+Wasserstein distances (POT). Integrators and PDE solvers live in the sibling package
+``solvers``.
 """
 from . import _numba_cache  # noqa: F401  (first: caches keyed by all sources)
-from .activations import Activation, PiecewiseLinear, Tanh, nonmonotone, ramp
+from .activations import (Activation, Erf, PiecewiseLinear, Tanh, erf, hard_tanh, leaky_relu, nonmonotone, ramp,
+                          relu, sigmoid)
+from .data import ArrayData, DataLaw, DataSpec, GaussianMixture, TeacherStudent
+from .gaussian_integrals import gaussian_mean, gaussian_pair
 from .isotropic_gaussians import IsotropicGaussians, KernelFeatures
+from .mean_field_model import MeanFieldModel, SGDSpec, isotropic_model
+from .network import TwoLayerNetwork
 from .pair_kernel import pair_kernel, pair_kernel_gradient
+from .params import Params
 from .sphere import angle_quadrature, sphere_moments
 from .wasserstein import W2Result, w1_empirical_1d, w1_radial, w2_empirical_1d, w2_particles, w2_radial
 
@@ -15,8 +23,26 @@ __all__ = [
     "Activation",
     "PiecewiseLinear",
     "Tanh",
+    "Erf",
     "ramp",
     "nonmonotone",
+    "relu",
+    "leaky_relu",
+    "hard_tanh",
+    "sigmoid",
+    "erf",
+    "DataLaw",
+    "DataSpec",
+    "GaussianMixture",
+    "TeacherStudent",
+    "ArrayData",
+    "TwoLayerNetwork",
+    "Params",
+    "MeanFieldModel",
+    "SGDSpec",
+    "isotropic_model",
+    "gaussian_mean",
+    "gaussian_pair",
     "IsotropicGaussians",
     "KernelFeatures",
     "pair_kernel",

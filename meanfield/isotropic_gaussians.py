@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._validation import as_finite_array, check_positive
-from .activations import KIND_PIECEWISE_LINEAR, Activation
+from .activations import KIND_PIECEWISE_LINEAR, KIND_TANH, Activation
 from .pair_kernel import (_TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_kernel,
                           self_pair_gradient)
 from .sphere import angle_quadrature, sphere_moments
@@ -130,6 +130,9 @@ class IsotropicGaussians:
             raise ValueError(f"d: must be an integer >= 1, got {d!r}")
         if not isinstance(activation, Activation):
             raise ValueError(f"activation: expected an Activation, got {type(activation).__name__}")
+        if activation.kernel_spec()[0] not in (KIND_PIECEWISE_LINEAR, KIND_TANH):
+            raise ValueError(f"activation: the radial model takes a bounded piecewise-linear σ or tanh/sigmoid, "
+                             f"got {activation!r}; use MeanFieldModel for ReLU, erf and other σ")
         self.delta = delta
         self.d = int(d)
         self.activation = activation

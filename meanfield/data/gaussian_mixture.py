@@ -1,0 +1,99 @@
+"""Gaussian mixtures with one label per class: y = y_k, x ~ N(μ_k, diag(σ_k²)) w.p. π_k."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_finite_array, check_positive
+from ._law import DATA_MIXTURE, DataLaw, DataSpec, as_generator, check_count, check_dimension
+
+
+class GaussianMixture(DataLaw):
+    """K classes: with probability π_k, y = y_k and x ~ N(μ_k, diag(s_k²)).
+
+    Parameters
+    ----------
+    weights : (K,) non-negative class probabilities (normalised to sum 1).
+    labels : (K,) the label y_k of each class.
+    means : (K, d) class means μ_k.
+    stds : (K, d) positive standard deviations s_k (diagonal covariances).
+
+    Instances: :meth:`isotropic` (the isotropic Gaussians example) and :meth:`anisotropic`
+    (the "variable selection" law of Mei–Montanari–Nguyen 2018).
+
+    Examples
+    --------
+    >>> law = GaussianMixture.anisotropic(delta=0.5, d=10, s0=3)
+    >>> X, y = law.sample(4, rng=0)
+    >>> X.shape, law.r_sharp
+    ((4, 10), 1.0)
+    """
+
+    def __init__(self, weights, labels, means, stds, name="mixture"):
+        means = as_finite_array(means, "means", ndim=2)
+        stds = as_finite_array(stds, "stds", ndim=2)
+        weights = as_finite_array(weights, "weights", ndim=1, nonnegative=True)
+        labels = as_finite_array(labels, "labels", ndim=1)
+        k, d = means.shape
+        if k < 1 or d < 1:
+            raise ValueError(f"means: expected shape (K, d) with K, d >= 1, got {means.shape}")
+        if stds.shape != means.shape:
+            raise ValueError(f"stds: expected shape {means.shape} (as means), got {stds.shape}")
+        if np.any(stds <= 0):
+            raise ValueError("stds: must be positive")
+        for name_, v in (("weights", weights), ("labels", labels)):
+            if v.shape != (k,):
+                raise ValueError(f"{name_}: expected {k} entries (one per class), got {v.shape}")
+        if weights.sum() <= 0:
+            raise ValueError("weights: must have a positive sum")
+        self.weights = weights / weights.sum()
+        self.labels, self.means, self.stds = labels, means, stds
+        self.d = d
+        self.name = name
+        self.r_sharp = float(self.weights @ labels**2)
+        self.isotropic_delta = None  # set by isotropic(): the law of the radial example
+
+    def __repr__(self):
+        return f"GaussianMixture({self.name}, K={self.weights.size}, d={self.d})"
+
+    @classmethod
+    def isotropic(cls, delta, d):
+        """y = ±1 w.p. ½, x ~ N(0, (1 ± Δ)² I_d): the isotropic Gaussians example."""
+        delta = check_positive(delta, "delta")
+        if not delta < 1:
+            raise ValueError(f"delta: must lie in (0, 1), got {delta}")
+        d = check_dimension(d)
+        stds = np.array([[1.0 + delta] * d, [1.0 - delta] * d])
+        law = cls([0.5, 0.5], [1.0, -1.0], np.zeros((2, d)), stds, name=f"isotropic(delta={delta}, d={d})")
+        law.isotropic_delta = delta
+        return law
+
+    @classmethod
+    def anisotropic(cls, delta, d, s0):
+        """y = ±1 w.p. ½, x ~ N(0, Σ±), Σ± = diag((1 ± Δ)² on coordinates 1..s0, 1 on the others)."""
+        delta = check_positive(delta, "delta")
+        if not delta < 1:
+            raise ValueError(f"delta: must lie in (0, 1), got {delta}")
+        d = check_dimension(d)
+        if isinstance(s0, bool) or not isinstance(s0, (int, np.integer)) or not 1 <= s0 <= d:
+            raise ValueError(f"s0: must be an integer in [1, d={d}], got {s0!r}")
+        stds = np.ones((2, d))
+        stds[0, :s0] = 1.0 + delta
+        stds[1, :s0] = 1.0 - delta
+        return cls([0.5, 0.5], [1.0, -1.0], np.zeros((2, d)), stds,
+                   name=f"anisotropic(delta={delta}, d={d}, s0={int(s0)})")
+
+    def sample(self, n, rng=None):
+        n = check_count(n)
+        rng = as_generator(rng)
+        k = rng.choice(self.weights.size, size=n, p=self.weights)
+        X = self.means[k] + self.stds[k] * rng.standard_normal((n, self.d))
+        return X, self.labels[k].copy()
+
+    def kernel_spec(self):
+        cumulative = np.cumsum(self.weights)
+        cumulative[-1] = 1.0
+        return DataSpec(DATA_MIXTURE, np.ascontiguousarray(self.means), np.ascontiguousarray(self.stds),
+                        self.labels.copy(), cumulative, np.zeros(0))
+
+    def gaussian_classes(self):
+        return self.weights, self.labels, self.means, self.stds

@@ -1,0 +1,83 @@
+"""Parameters θ_i = (a_i, w_i, b_i) of the N neurons of a two-layer network, as a struct of arrays."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import as_finite_array
+
+
+@dataclass
+class Params:
+    """θ_i = (a_i, w_i, b_i), i = 1..N, of σ*(x; θ_i) = a_i σ(⟨w_i, x⟩ + b_i).
+
+    Attributes
+    ----------
+    a : (N,) output weights.
+    W : (N, d) input weights, one row per neuron.
+    b : (N,) biases.
+
+    Construction checks shapes and finiteness and stores float64 copies
+    (a ValueError names the offending field).
+
+    Examples
+    --------
+    >>> theta = Params(a=[1.0, 1.0], W=[[0.5, 0.0], [0.0, 2.0]], b=[0.0, 0.1])
+    >>> theta.n, theta.d
+    (2, 2)
+    """
+
+    a: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+
+    def __post_init__(self):
+        W = as_finite_array(self.W, "W", ndim=2)
+        if W.shape[0] < 1 or W.shape[1] < 1:
+            raise ValueError(f"W: expected shape (N, d) with N, d >= 1, got {W.shape}")
+        a = as_finite_array(self.a, "a", ndim=1)
+        b = as_finite_array(self.b, "b", ndim=1)
+        for name, v in (("a", a), ("b", b)):
+            if v.shape != (W.shape[0],):
+                raise ValueError(f"{name}: expected shape ({W.shape[0]},) (one per row of W), got {v.shape}")
+        self.a, self.W, self.b = a.copy(), np.array(W, dtype=float, order="C"), b.copy()
+
+    @property
+    def n(self):
+        """Number of neurons N."""
+        return self.W.shape[0]
+
+    @property
+    def d(self):
+        """Input dimension d."""
+        return self.W.shape[1]
+
+    def copy(self):
+        """A deep copy."""
+        return Params(self.a.copy(), self.W.copy(), self.b.copy())
+
+    def flat(self, train):
+        """The trained coordinates as one (N, D) array: columns [a | W | b] restricted to ``train``."""
+        parts = []
+        if "a" in train:
+            parts.append(self.a[:, None])
+        if "w" in train:
+            parts.append(self.W)
+        if "b" in train:
+            parts.append(self.b[:, None])
+        return np.concatenate(parts, axis=1)
+
+    def with_flat(self, train, X):
+        """Params with the trained coordinates replaced by the (N, D) array X (inverse of :meth:`flat`)."""
+        a, W, b = self.a, self.W, self.b
+        col = 0
+        if "a" in train:
+            a = X[:, col]
+            col += 1
+        if "w" in train:
+            W = X[:, col:col + self.d]
+            col += self.d
+        if "b" in train:
+            b = X[:, col]
+        return Params(a, W, b)

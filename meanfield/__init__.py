@@ -12,7 +12,8 @@ from .activations import (Activation, Erf, PiecewiseLinear, Tanh, erf, hard_tanh
 from .data import ArrayData, DataLaw, DataSpec, GaussianMixture, TeacherStudent
 from .gaussian_integrals import gaussian_mean, gaussian_pair
 from .isotropic_gaussians import IsotropicGaussians, KernelFeatures
-from .mean_field_model import MeanFieldModel, SGDSpec, isotropic_model
+from .interface import ParticleModel, SGDSpec
+from .mean_field_model import MeanFieldModel, isotropic_model
 from .network import TwoLayerNetwork
 from .pair_kernel import pair_kernel, pair_kernel_gradient
 from .params import Params
@@ -40,6 +41,7 @@ __all__ = [
     "Params",
     "MeanFieldModel",
     "SGDSpec",
+    "ParticleModel",
     "isotropic_model",
     "gaussian_mean",
     "gaussian_pair",

@@ -19,6 +19,9 @@ from numba import njit, prange
 
 from ._validation import as_finite_array, check_positive
 from .activations import KIND_PIECEWISE_LINEAR, KIND_TANH, Activation
+from .data import GaussianMixture
+from .interface import SGDSpec
+from .params import Params
 from .pair_kernel import (_TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_kernel,
                           self_pair_gradient)
 from .sphere import angle_quadrature, sphere_moments
@@ -288,6 +291,34 @@ class IsotropicGaussians:
         w = _normalised_weights(weights, radii.size)
         return float(self.r_sharp + 2.0 * w @ self.v(radii) + w @ self._potential(radii, radii, w))
 
+    # ------------------------------------------------------- solver interface
+    train = ("w",)
+    risk_kind = "population"
+
+    def as_params(self, theta, name="theta"):
+        """θ as Params: an (N, d) array W, or Params with a ≡ 1 and b ≡ 0 (the network here)."""
+        if isinstance(theta, Params):
+            if not (np.all(theta.a == 1.0) and np.all(theta.b == 0.0)):
+                raise ValueError(f"{name}: IsotropicGaussians is the network with a ≡ 1, b ≡ 0; "
+                                 "use MeanFieldModel for other output weights or biases")
+            params = theta
+        else:
+            W = as_finite_array(theta, name, ndim=2)
+            params = Params(np.ones(W.shape[0]), W, np.zeros(W.shape[0]))
+        if params.d != self.d:
+            raise ValueError(f"{name}: expected shape (N, {self.d}) with N >= 1, got {params.W.shape}")
+        return params
+
+    def risk(self, theta):
+        """The exact R_N (what the solvers record)."""
+        return self.population_risk(theta)
+
+    def sgd_spec(self):
+        """The :class:`SGDSpec` of the fused SGD kernel (isotropic w-only fast path)."""
+        kind, p = self.activation.kernel_spec()
+        data = GaussianMixture.isotropic(self.delta, self.d).kernel_spec()
+        return SGDSpec(kind, np.asarray(p, dtype=float), False, True, False, data, self.scales.copy())
+
     # ---------------------------------------------------------- finite network
     def _particles(self, W):
         """Checked weights (N, d), N ≥ 1 → radii r, the mask r < _TINY (w = 0 to double
@@ -353,6 +384,8 @@ class IsotropicGaussians:
         (see :func:`_pair_series_terms`), else the quadrature of
         :func:`~meanfield.pair_kernel.smooth_pair_sums`.
         """
+        if isinstance(W, Params):
+            W = self.as_params(W, "W").W
         r, _, unit = self._particles(W)
         kind, p = self.activation.kernel_spec()
         unit_t = np.ascontiguousarray(unit.T)
@@ -387,6 +420,9 @@ class IsotropicGaussians:
         (≤ 1.2e-9 for the reference ramp; measured ≤ 5e-13 against the direct
         evaluation). ``benchmarks/flow_speed.py`` compares the cost with W Wᵀ.
         """
+        if isinstance(W, Params):  # Params in, Params out (the solver interface)
+            n = W.n
+            return Params(np.zeros(n), self.potential_gradient(self.as_params(W, "W").W), np.zeros(n))
         r, zero, unit = self._particles(W)
         n = r.size
         kind, p = self.activation.kernel_spec()

@@ -15,8 +15,6 @@ held-out arrays.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ._validation import as_finite_array
@@ -24,24 +22,10 @@ from ._pair_sums import mean_sums, pair_sums
 from .activations import KIND_PIECEWISE_LINEAR, KIND_TANH
 from .data import DataLaw, DataSpec, GaussianMixture, TeacherStudent
 from .gaussian_integrals import gaussian_pair
+from .interface import SGDSpec
 from .isotropic_gaussians import IsotropicGaussians
 from .network import TwoLayerNetwork
 from .params import Params
-
-
-@dataclass(frozen=True)
-class SGDSpec:
-    """What the SGD kernel needs from a model: σ as (kind, params), the trained coordinates,
-    the data law's arrays, and whether the isotropic w-only fast kernel applies (its data
-    scales (1 + Δ, 1 − Δ) then)."""
-
-    act_kind: int
-    act_params: np.ndarray
-    train_a: bool
-    train_w: bool
-    train_b: bool
-    data: DataSpec
-    isotropic_scales: np.ndarray | None = None
 
 
 class MeanFieldModel:
@@ -257,4 +241,4 @@ def isotropic_model(delta, d, activation):
     return MeanFieldModel(GaussianMixture.isotropic(delta, d), TwoLayerNetwork(activation, train=("w",)))
 
 
-__all__ = ["MeanFieldModel", "SGDSpec", "isotropic_model"]
+__all__ = ["MeanFieldModel", "isotropic_model"]

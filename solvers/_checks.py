@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-RECORD_KEYS = ("radii", "risk", "weights")
+RECORD_KEYS = ("radii", "risk", "weights", "params")
 
 
 def finite_float(value, name):
@@ -56,18 +56,6 @@ def check_record(record):
     if unknown:
         raise ValueError(f"record: unknown keys {unknown}; allowed {list(RECORD_KEYS)}")
     return record
-
-
-def check_weights(W0, d, dtype):
-    try:
-        W = np.array(W0, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError("W0: cannot convert to a numeric array") from None
-    if W.ndim != 2 or W.shape[1] != d or W.shape[0] < 1:
-        raise ValueError(f"W0: expected shape (N, {d}) with N >= 1, got {W.shape}")
-    if not np.all(np.isfinite(W)):
-        raise ValueError("W0: contains NaN or inf")
-    return np.ascontiguousarray(W, dtype=dtype)
 
 
 def check_noise(beta, lam):

@@ -25,25 +25,28 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .result import ParticleResult
-from ._checks import check_int, check_noise, check_record, check_times, check_weights, finite_float, xi_function
-from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, _snapshot
+from ._checks import check_int, check_noise, check_record, check_times, finite_float, xi_function
+from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
 
 DEFAULT_DT_LANGEVIN = 1e-3
 
 
-def _energy(model, W, lam):
-    return model.population_risk(W) + lam * float(np.mean(np.sum(W * W, axis=1)))
+def _energy(model, params, X, lam):
+    """R_N + (λ/N) Σ_i ‖θ_i‖² over the trained coordinates X (N, D)."""
+    return model.population_risk(params) + lam * float(np.mean(np.sum(X * X, axis=1)))
 
 
-def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
+def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
                       record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=False,
                       energy_tol=1e-10):
-    """Integrate the particle flow from W0 and record snapshots at ``times``.
+    """Integrate the particle flow from ``init`` and record snapshots at ``times``.
 
     Parameters
     ----------
-    model : IsotropicGaussians (uses ``potential_gradient`` and ``population_risk``).
-    W0 : (N, d) initial particles (not modified).
+    model : a model of the solver interface with an exact functional (``potential_gradient``,
+        ``population_risk``: :class:`meanfield.MeanFieldModel` on Gaussian data, or
+        :class:`meanfield.IsotropicGaussians`). Only the trained coordinates move.
+    init : θ₀ as :class:`meanfield.Params`, or an (N, d) array W₀ (a ≡ 1, b ≡ 0); not modified.
     times : non-decreasing snapshot times ≥ 0 (steps land on them exactly).
     xi : None (ξ ≡ 1), a positive number, or a callable ξ(t).
     beta : None (deterministic) or the inverse temperature β > 0 (Langevin).
@@ -53,7 +56,7 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
     dt : time step; None means adaptive step doubling for RK4 and
         DEFAULT_DT_LANGEVIN for Euler-Maruyama.
     seed : seed of the Brownian increments (Langevin only).
-    record : subset of ("radii", "risk", "weights"); risk is the exact R_N.
+    record : subset of ("radii", "risk", "weights", "params"); risk is the exact R_N.
     progress : tqdm bar over simulated time; None = only if stderr is a terminal.
     rtol : error tolerance of the adaptive RK4 step.
     check_energy : evaluate E = R_N + (λ/N)Σ‖θ‖² after every noiseless step and
@@ -64,7 +67,14 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
     times = check_times(times)
     seed = check_int(seed, "seed", 0)
     record = check_record(record)
-    W = check_weights(W0, model.d, np.float64)
+    if not hasattr(model, "potential_gradient"):
+        raise ValueError(f"model: expected a MeanFieldModel or IsotropicGaussians, got {type(model).__name__}")
+    params0 = model.as_params(init, "init")
+    train = model.train
+    W = params0.flat(train)  # the state: trained coordinates (N, D)
+
+    def as_params(X):
+        return params0.with_flat(train, X)
     xi_of = xi_function(xi)
     beta, lam = check_noise(beta, lam)
     if method is None:
@@ -85,7 +95,7 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
     rng = np.random.default_rng(np.random.SeedSequence(seed))
 
     def velocity(X, t):
-        return -2.0 * xi_of(t) * (model.potential_gradient(X) + lam * X)
+        return -2.0 * xi_of(t) * (model.potential_gradient(as_params(X)).flat(train) + lam * X)
 
     def rk4(X, t, h):
         k1 = velocity(X, t)
@@ -100,7 +110,7 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
     t = 0.0
     steps = 0
     h = dt if dt is not None else 1e-2
-    energy = _energy(model, W, lam) if check_energy and beta is None else None
+    energy = _energy(model, as_params(W), W, lam) if check_energy and beta is None else None
     snapshots = []
     interrupted = False
     bar = tqdm(total=float(times[-1]), disable=not progress, unit="t", desc="flow",
@@ -128,7 +138,7 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
                 if diverged(W_new):
                     raise DivergenceError(steps + 1, t + step)
                 if energy is not None:
-                    new_energy = _energy(model, W_new, lam)
+                    new_energy = _energy(model, as_params(W_new), W_new, lam)
                     if new_energy > energy + energy_tol * (1.0 + abs(energy)):
                         raise RuntimeError(
                             f"flow: the energy R_N + (λ/N)Σ|θ|² increased by {new_energy - energy:.3e} at "
@@ -139,16 +149,20 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
                 steps += 1
                 bar.update(step)
             t = float(target)
-            snapshots.append(_snapshot(model, W, t, record))
+            snapshots.append(snapshot(model, as_params(W), t, record))
     except KeyboardInterrupt:
         interrupted = True
-        snapshots.append(_snapshot(model, W, t, record))
+        snapshots.append(snapshot(model, as_params(W), t, record))
     finally:
         bar.close()
 
     def collect(name):
-        return np.stack([snap[name] for snap in snapshots]) if name in record and snapshots else None
+        if name not in record or not snapshots:
+            return None
+        values = [snap[name] for snap in snapshots]
+        return values if name == "params" else np.stack(values)
 
     return ParticleResult(times=np.array([snap["step"] for snap in snapshots], dtype=float),
                           radii=collect("radii"), risk=collect("risk"), weights=collect("weights"),
-                          steps=steps, interrupted=interrupted, eps=h, seed=seed, dynamics="flow")
+                          params=collect("params"), steps=steps, interrupted=interrupted, eps=h, seed=seed,
+                          dynamics="flow")

@@ -1,26 +1,31 @@
 """The common result type of the particle integrators (SGD and the deterministic flow)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from meanfield import Params
 
 
 @dataclass
 class ParticleResult:
-    """Snapshots of a particle system θ_1..θ_N ∈ R^d.
+    """Snapshots of a particle system θ_1..θ_N, θ_i = (a_i, w_i, b_i).
 
     Attributes
     ----------
     times : (S,) snapshot times actually reached (for SGD, steps · eps).
-    radii : (S, N) array of ‖θ_i‖ per snapshot, or None if not recorded.
-    risk : (S,) exact population risk R_N per snapshot, or None.
-    weights : (S, N, d) array of θ per snapshot, or None.
+    radii : (S, N) array of ‖w_i‖ per snapshot, or None if not recorded.
+    risk : (S,) risk per snapshot (see ``risk_kind``), or None.
+    weights : (S, N, d) array of the input weights w_i per snapshot, or None.
+    params : list of S :class:`meanfield.Params` (a, W, b) per snapshot, or None.
     steps : total number of steps taken.
     interrupted : True if the run stopped early (Ctrl-C); the snapshots are
         those reached, the last one being the state at the interruption.
     eps : step size (time step for the flow); seed : RNG seed (None if unused);
     dynamics : "sgd" or "flow".
+    risk_kind : "population" (the exact R_N) or "empirical" (on held-out arrays).
+    status : "finished" or "interrupted"; message : a sentence saying which and when.
 
     Lists of per-snapshot arrays are stacked into arrays on construction.
     """
@@ -34,6 +39,9 @@ class ParticleResult:
     eps: float | None = None
     seed: int | None = None
     dynamics: str = "sgd"
+    params: list | None = None
+    risk_kind: str = "population"
+    message: str = field(default="")
 
     def __post_init__(self):
         self.times = np.asarray(self.times, dtype=float).reshape(-1)
@@ -47,3 +55,16 @@ class ParticleResult:
                     raise ValueError(f"{name}: expected one entry per snapshot time "
                                      f"({self.times.size}), got shape {value.shape}")
                 setattr(self, name, value)
+        if self.params is not None:
+            self.params = list(self.params)
+            if len(self.params) != self.times.size or not all(isinstance(p, Params) for p in self.params):
+                raise ValueError(f"params: expected {self.times.size} Params (one per snapshot time)")
+        if not self.message:
+            reached = f"t = {self.times[-1]:.6g}" if self.times.size else "no snapshot"
+            self.message = (f"interrupted (Ctrl-C) after {self.steps} steps at {reached}" if self.interrupted
+                            else f"finished: {self.steps} steps, last snapshot at {reached}")
+
+    @property
+    def status(self):
+        """"interrupted" or "finished" (a failed run raises instead of returning)."""
+        return "interrupted" if self.interrupted else "finished"

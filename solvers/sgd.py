@@ -1,25 +1,33 @@
-"""One-pass (noisy) SGD on the two-layer network ŷ(x) = (1/N) Σ_i σ(⟨w_i, x⟩).
+"""One-pass (noisy) SGD on the two-layer network ŷ(x) = (1/N) Σ_i a_i σ(⟨w_i, x⟩ + b_i).
 
-Step k (time t = kε, s_k = ε ξ(kε), a fresh batch of b samples, all seeing the
-same current θ):
+Step k (time t = kε, s_k = ε ξ(kε), a fresh batch of b samples, all seeing the same current θ),
+for each trained coordinate of θ_i = (a_i, w_i, b_i):
 
-    w_i ← (1 − 2λ s_k) w_i + (2 s_k / b) Σ_j (y_j − ŷ(x_j)) σ'(⟨w_i, x_j⟩+) x_j + √(4 s_k/β) g_i
+    θ_i ← (1 − 2λ s_k) θ_i + (2 s_k / b) Σ_j (y_j − ŷ(x_j)) ∇_θ σ*(x_j; θ_i) + √(4 s_k/β) g_i
 
-with g_i ~ N(0, I_d) only when β is given.  The noise is √(4 s_k/β), not the
-√(2 s_k/β) printed in the slides: with this factor the N → ∞, ε → 0 limit is
-∂_t ρ = 2ξ ∇·(ρ ∇Ψ_λ) + (2ξ/β) Δρ, whose fixed point is ρ ∝ exp(−β Ψ_λ) (SPEC.md).
+with g_i ~ N(0, I) only when β is given. The noise is √(4 s_k/β), not the √(2 s_k/β) printed
+in the slides of Mei–Montanari–Nguyen: with this factor the N → ∞, ε → 0 limit is
+∂_t ρ = 2ξ ∇·(ρ ∇Ψ_λ) + (2ξ/β) Δρ, whose fixed point is ρ ∝ exp(−β Ψ_λ).
 σ' is the right derivative σ'(t+), which defines the drift at w = 0.
+
+Two fused Numba kernels: the isotropic w-only kernel (:mod:`solvers._sgd_kernels`) for the
+isotropic Gaussians model with a ≡ 1, b ≡ 0, and the general kernel
+(:mod:`solvers._general_sgd_kernels`) for every other (data law × trained set × activation).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._checks import (RECORD_KEYS, check_dtype, check_int, check_noise, check_record, check_times, check_weights,
-                      finite_float)
+from meanfield import Params
+
+from ._checks import RECORD_KEYS, check_dtype, check_int, check_noise, check_record, check_times, finite_float
+from ._data_streams import initial_order
+from ._general_sgd_kernels import general_sgd_block
 from ._sgd_kernels import initial_rng_state, sgd_block
 from .result import ParticleResult
 
@@ -36,7 +44,7 @@ class DivergenceError(FloatingPointError):
 
     def __init__(self, step, time):
         self.step, self.time = int(step), float(time)
-        super().__init__(f"SGD diverged: |w| > {DIVERGENCE_THRESHOLD:g} or non-finite, detected at step "
+        super().__init__(f"SGD diverged: |θ| > {DIVERGENCE_THRESHOLD:g} or non-finite, detected at step "
                          f"{self.step} (t = {self.time:g}); reduce eps or lam")
 
 
@@ -72,62 +80,102 @@ def _checkpoint_key(seed, eps, W, batch, beta, lam):
                      -1.0 if beta is None else beta, lam], dtype=float)
 
 
-def _save_checkpoint(path, key, W, state, step, snapshots):
-    arrays = dict(key=key, W=W, rng_state=state, step=np.int64(step),
+def _problem_digest(model, params, spec, xi):
+    """SHA-256 of what else defines the run: θ₀, the model, its kernel spec and a constant ξ."""
+    digest = hashlib.sha256(repr(model).encode())
+    for arr in (params.a, params.W, params.b, spec.act_params, spec.data.rows, spec.data.scales,
+                spec.data.values, spec.data.extra, spec.data.params, spec.data.act_params):
+        digest.update(np.ascontiguousarray(arr, dtype=float).tobytes())
+    digest.update(repr((spec.act_kind, spec.train_a, spec.train_w, spec.train_b, spec.data.kind,
+                        xi if not callable(xi) else getattr(xi, "__qualname__", "callable"))).encode())
+    return np.frombuffer(digest.digest(), dtype=np.uint8)
+
+
+def _save_checkpoint(path, key, digest, WT, a, b, order, state, step, snapshots):
+    arrays = dict(key=key, digest=digest, W=WT.T, a=a, b=b, order=order, rng_state=state, step=np.int64(step),
                   snap_steps=np.array([snap["step"] for snap in snapshots], dtype=np.int64))
     for name in RECORD_KEYS:
         if snapshots and name in snapshots[0]:
-            arrays["snap_" + name] = np.stack([snap[name] for snap in snapshots])
+            if name == "params":
+                for field in ("a", "W", "b"):
+                    arrays["snap_params_" + field] = np.stack([getattr(snap[name], field) for snap in snapshots])
+            else:
+                arrays["snap_" + name] = np.stack([snap[name] for snap in snapshots])
     tmp = f"{path}.tmp"
     with open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
     os.replace(tmp, path)
 
 
-def _load_checkpoint(path, key, record, target_steps):
-    with np.load(path) as data:
+def _load_checkpoint(path, key, digest, record, target_steps):
+    try:
+        data = np.load(path)
+    except Exception as exc:  # truncated, corrupt or foreign file
+        raise ValueError(f"checkpoint: {path} cannot be read as a checkpoint ({type(exc).__name__}: {exc}); "
+                         "delete it or pass another path") from None
+    with data:
+        missing_fields = [name for name in ("key", "rng_state", "W", "step", "snap_steps") if name not in data]
+        if missing_fields:
+            raise ValueError(f"checkpoint: {path} is not an SGD checkpoint (no {missing_fields})")
         if data["key"].shape != key.shape or not np.array_equal(data["key"], key):
             raise ValueError(f"checkpoint: {path} belongs to a different run "
                              "(seed, eps, N, d, dtype, batch, beta or lam differ); delete it or pass another path")
         if data["rng_state"].shape != (2, 4):
             raise ValueError(f"checkpoint: {path} holds a random state of shape {data['rng_state'].shape}, "
                              "not (2, 4) (written by an older version); delete it to start afresh")
+        if "digest" not in data or not np.array_equal(data["digest"], digest):
+            raise ValueError(f"checkpoint: {path} belongs to a different problem (initial parameters, model, "
+                             "activation, data law or xi differ, or it was written by an older version); "
+                             "delete it or pass another path")
         snap_steps = data["snap_steps"]
-        if not np.array_equal(snap_steps, target_steps[:snap_steps.size]):
-            raise ValueError(f"checkpoint: {path} has snapshots at steps {snap_steps.tolist()}, "
-                             "which do not start the requested times")
-        missing = [name for name in record if snap_steps.size and "snap_" + name not in data]
-        if missing:
-            raise ValueError(f"checkpoint: {path} did not record {missing}; use the same record")
+        step = int(data["step"])
+        if step > target_steps[-1] or not np.array_equal(snap_steps, target_steps[:snap_steps.size]) or (
+                snap_steps.size and step < snap_steps[-1]):
+            raise ValueError(f"checkpoint: {path} is at step {step} with snapshots at steps {snap_steps.tolist()}, "
+                             f"which do not fit the requested steps {target_steps.tolist()}")
         snapshots = []
-        for idx, step in enumerate(snap_steps):
-            snap = {"step": int(step)}
+        for idx, snap_step in enumerate(snap_steps):
+            snap = {"step": int(snap_step)}
             for name in record:
-                snap[name] = data["snap_" + name][idx]
+                if name == "params":
+                    fields = ["snap_params_" + f for f in ("a", "W", "b")]
+                    if any(f not in data for f in fields):
+                        raise ValueError(f"checkpoint: {path} did not record 'params'; use the same record")
+                    snap[name] = Params(*(data[f][idx] for f in fields))
+                elif "snap_" + name not in data:
+                    raise ValueError(f"checkpoint: {path} did not record {name!r}; use the same record")
+                else:
+                    snap[name] = data["snap_" + name][idx]
             snapshots.append(snap)
-        return data["W"].copy(), data["rng_state"].copy(), int(data["step"]), snapshots
+        return (data["W"].copy(), data["a"].copy(), data["b"].copy(), data["order"].copy(),
+                data["rng_state"].copy(), step, snapshots)
 
 
 # ------------------------------------------------------------------- driver
-def _snapshot(model, W, step, record):
+def snapshot(model, params, step, record, weights=None):
+    """The recorded quantities of ``params`` (Params, float64 copies) at ``step``; ``weights``
+    (default params.W) is what "weights" records (SGD: W in the kernel's dtype)."""
     snap = {"step": step}
     if "radii" in record:
-        snap["radii"] = np.linalg.norm(W.astype(np.float64), axis=1)
+        snap["radii"] = np.linalg.norm(params.W, axis=1)
     if "risk" in record:
-        snap["risk"] = np.float64(model.population_risk(W.astype(np.float64)))
+        snap["risk"] = np.float64(model.risk(params))
     if "weights" in record:
-        snap["weights"] = np.array(W, order="C")
+        snap["weights"] = np.array(params.W if weights is None else weights, order="C")
+    if "params" in record:
+        snap["params"] = params.copy()
     return snap
 
 
-def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0, dtype="float64",
+def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0, dtype="float64",
             record=("radii", "risk"), progress=None, checkpoint=None):
-    """Run (noisy) one-pass SGD from W0 and record snapshots at ``times``.
+    """Run (noisy) one-pass SGD from ``init`` and record snapshots at ``times``.
 
     Parameters
     ----------
-    model : IsotropicGaussians (uses ``d``, ``scales``, ``activation``, ``population_risk``).
-    W0 : (N, d) initial weights (not modified).
+    model : a model of the solver interface (:class:`meanfield.MeanFieldModel` or
+        :class:`meanfield.IsotropicGaussians`): ``as_params``, ``sgd_spec``, ``risk``.
+    init : θ₀ as :class:`meanfield.Params`, or an (N, d) array W₀ (then a ≡ 1, b ≡ 0); not modified.
     eps : step size ε > 0; time t is reached after round(t/ε) steps.
     times : non-decreasing snapshot times ≥ 0. The random streams do not depend
         on them: the state at a given step is bitwise the same for any ``times``.
@@ -137,16 +185,27 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
     xi : step-size schedule ξ: None (ξ ≡ 1), a positive number, or a callable ξ(t)
         (called on arrays of times when it accepts them); s_k = ε ξ(kε).
     beta : inverse temperature β > 0 of the Langevin noise √(4 s_k/β) g, or None (no noise).
-    lam : ℓ2 regularisation λ ≥ 0 (the factor 1 − 2λ s_k).
-    dtype : "float64" or "float32" for the weights inside the kernel.
-    record : subset of ("radii", "risk", "weights"); risk is the exact R_N.
+    lam : ℓ2 regularisation λ ≥ 0 (the factor 1 − 2λ s_k on every trained coordinate).
+    dtype : "float64" or "float32" for W inside the kernel (a, b stay float64).
+    record : subset of ("radii", "risk", "weights", "params"); risk is ``model.risk``: the exact
+        R_N, or for a finite data set the empirical risk on its held-out arrays.
     progress : show a tqdm bar; None = only if stderr is a terminal.
-    checkpoint : path of an .npz file saved after every block; if it exists and
-        matches (seed, eps, N, d, dtype, batch, beta, lam) the run resumes from it.
+    checkpoint : path of an .npz file saved after every block; if it exists and matches the
+        run (seed, eps, N, d, dtype, batch, beta, lam and a digest of θ₀, the model and ξ)
+        the run resumes from it; any mismatch or unreadable file raises ValueError("checkpoint: …").
 
-    Returns a :class:`ParticleResult` (dynamics "sgd"). Ctrl-C stops between blocks
-    and returns what was computed, with ``interrupted=True``. Raises
-    :class:`DivergenceError` if |w| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
+    Returns
+    -------
+    ParticleResult
+        dynamics "sgd"; ``status`` "finished" or "interrupted" (Ctrl-C stops between blocks and
+        returns what was computed, the last snapshot being the state at the interruption).
+
+    Raises
+    ------
+    DivergenceError
+        if some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
+    ValueError
+        on an invalid argument (the message names it).
     """
     eps = finite_float(eps, "eps")
     if eps <= 0:
@@ -157,26 +216,44 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
     beta, lam = check_noise(beta, lam)
     dtype = check_dtype(dtype)
     record = check_record(record)
-    W = check_weights(W0, model.d, dtype)
+    if not hasattr(model, "sgd_spec"):
+        raise ValueError(f"model: expected a MeanFieldModel or IsotropicGaussians, got {type(model).__name__}")
+    params = model.as_params(init, "init")
+    spec = model.sgd_spec()
     step_sizes = _step_size_function(xi, eps)
     if progress is None:
         progress = sys.stderr.isatty()
+    if times[-1] / eps >= 2.0**62:
+        raise ValueError(f"times: t/eps = {times[-1] / eps:.3g} steps exceeds the step counter (2^62)")
 
     target_steps = np.rint(times / eps).astype(np.int64)
-    kind, params = model.activation.kernel_spec()
-    scales = np.ascontiguousarray(model.scales, dtype=np.float64)
     inv_beta = 0.0 if beta is None else 1.0 / beta
-    n, d = W.shape
+    # the isotropic w-only kernel: its own data draw, a ≡ 1 and b ≡ 0 (not trained)
+    isotropic = spec.isotropic_scales is not None and np.all(params.a == 1.0) and np.all(params.b == 0.0)
+    n, d = params.W.shape
     block_steps = int(max(1, min(MAX_BLOCK_STEPS, BLOCK_WORK // (n * d * batch))))
 
     state = initial_rng_state(seed)
     counter = np.zeros(1, dtype=np.int64)
+    W, a, b, order = params.W.astype(dtype), params.a.copy(), params.b.copy(), initial_order(spec.data)
     snapshots = []
     key = _checkpoint_key(seed, eps, W, batch, beta, lam)
+    digest = _problem_digest(model, params, spec, xi)
     if checkpoint is not None and os.path.exists(checkpoint):
-        W, state, counter[0], snapshots = _load_checkpoint(checkpoint, key, record, target_steps)
+        W, a, b, order, state, counter[0], snapshots = _load_checkpoint(checkpoint, key, digest, record, target_steps)
 
-    WT = np.ascontiguousarray(W.T)  # the kernel's layout (d, N): vectorises over neurons
+    WT = np.ascontiguousarray(W.T)  # the kernels' layout (d, N): vectorises over neurons
+    data = spec.data
+    data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
+                  data.act_params)
+
+    def current():
+        return Params(a, WT.T.astype(np.float64), b)
+
+    def save():
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, key, digest, WT, a, b, order, state, int(counter[0]), snapshots)
+
     interrupted = False
     bar = tqdm(total=int(target_steps[-1]), initial=int(counter[0]), disable=not progress,
                unit="step", desc="sgd")
@@ -185,30 +262,36 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
             while counter[0] < target:
                 start = int(counter[0])
                 count = min(block_steps, int(target) - start)
-                failed = sgd_block(WT, state, counter, step_sizes(np.arange(start, start + count)),
-                                   batch, lam, inv_beta, beta is not None, scales, kind, params,
-                                   DIVERGENCE_THRESHOLD)
+                sizes = step_sizes(np.arange(start, start + count))
+                if isotropic:
+                    failed = sgd_block(WT, state, counter, sizes, batch, lam, inv_beta, beta is not None,
+                                       spec.isotropic_scales, spec.act_kind, spec.act_params, DIVERGENCE_THRESHOLD)
+                else:
+                    failed = general_sgd_block(WT, a, b, state, order, counter, sizes, batch, lam, inv_beta,
+                                               beta is not None, spec.train_a, spec.train_w, spec.train_b,
+                                               spec.act_kind, spec.act_params, data_tuple, DIVERGENCE_THRESHOLD)
                 if failed >= 0:
                     raise DivergenceError(failed, failed * eps)
                 bar.update(int(counter[0]) - start)
-                if checkpoint is not None:
-                    _save_checkpoint(checkpoint, key, WT.T, state, int(counter[0]), snapshots)
-            snapshots.append(_snapshot(model, WT.T, int(target), record))
-            if checkpoint is not None:
-                _save_checkpoint(checkpoint, key, WT.T, state, int(counter[0]), snapshots)
+                save()
+            snapshots.append(snapshot(model, current(), int(target), record, WT.T))
+            save()
     except KeyboardInterrupt:
         interrupted = True
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, key, WT.T, state, int(counter[0]), snapshots)
+        save()
         if not snapshots or snapshots[-1]["step"] != counter[0]:
-            snapshots.append(_snapshot(model, WT.T, int(counter[0]), record))
+            snapshots.append(snapshot(model, current(), int(counter[0]), record, WT.T))
     finally:
         bar.close()
 
     def collect(name):
-        return np.stack([snap[name] for snap in snapshots]) if name in record and snapshots else None
+        if name not in record or not snapshots:
+            return None
+        values = [snap[name] for snap in snapshots]
+        return values if name == "params" else np.stack(values)
 
     return ParticleResult(
         times=np.array([snap["step"] for snap in snapshots], dtype=float) * eps,
-        radii=collect("radii"), risk=collect("risk"), weights=collect("weights"),
-        steps=int(counter[0]), interrupted=interrupted, eps=eps, seed=seed, dynamics="sgd")
+        radii=collect("radii"), risk=collect("risk"), weights=collect("weights"), params=collect("params"),
+        steps=int(counter[0]), interrupted=interrupted, eps=eps, seed=seed, dynamics="sgd",
+        risk_kind=getattr(model, "risk_kind", "population"))

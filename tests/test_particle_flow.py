@@ -190,5 +190,5 @@ def test_invalid_arguments(kwargs, name):
     model = IsotropicGaussians(0.8, 4, ramp())
     with pytest.raises(ValueError, match=f"^{name}:"):
         run_particle_flow(model, np.ones((3, 4)), **kwargs)
-    with pytest.raises(ValueError, match="^W0:"):
+    with pytest.raises(ValueError, match="^init:"):
         run_particle_flow(model, np.ones((3, 5)), times=[1.0])

@@ -201,11 +201,11 @@ def test_callable_schedule(reference_model):
     (dict(beta=-1.0), "beta"), (dict(lam=-0.1), "lam"), (dict(times=[0.2, 0.1]), "times"),
     (dict(times=[-0.1]), "times"), (dict(times=[]), "times"), (dict(dtype="float16"), "dtype"),
     (dict(dtype="int64"), "dtype"), (dict(record=("radii", "velocity")), "record"),
-    (dict(W0=np.zeros((5, 3))), "W0"), (dict(W0=np.full((5, 40), np.nan)), "W0"),
+    (dict(init=np.zeros((5, 3))), "init"), (dict(init=np.full((5, 40), np.nan)), "init"),
     (dict(seed=-1), "seed"), (dict(xi=-1.0), "xi"),
 ])
 def test_invalid_arguments(reference_model, kwargs, name):
-    args = dict(W0=np.zeros((5, 40)), eps=1e-3, times=[0.01])
+    args = dict(init=np.zeros((5, 40)), eps=1e-3, times=[0.01])
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
         run_sgd(reference_model, progress=False, **args)

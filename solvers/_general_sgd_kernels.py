@@ -1,0 +1,188 @@
+"""The fused Numba SGD kernel for any (data law × trained set × activation).
+
+Per step k (s = s_k, a fresh batch (x_j, y_j), j = 1..b, from the data stream; all samples
+see the same current θ; σ' is the right derivative σ'(t+)):
+
+    z_ji = ⟨w_i, x_j⟩ + b_i,   ŷ_j = (1/N) Σ_i a_i σ(z_ji),   e_j = y_j − ŷ_j
+    a_i ← (1 − 2λs) a_i + (2s/b) Σ_j e_j σ(z_ji)                + √(4s/β) g^a_i   (if a is trained)
+    w_i ← (1 − 2λs) w_i + (2s/b) Σ_j e_j a_i σ'(z_ji+) x_j      + √(4s/β) g^w_i   (if w is trained)
+    b_i ← (1 − 2λs) b_i + (2s/b) Σ_j e_j a_i σ'(z_ji+)          + √(4s/β) g^b_i   (if b is trained)
+
+Noise (β given): per step, g^w for the neurons i = 0, 1, … (d normals each), then g^a (N),
+then g^b (N), from the noise stream. The data stream is consumed by
+:func:`solvers._data_streams.draw_point`. As in :mod:`solvers._sgd_kernels` (whose
+transposed-layout primitives this kernel reuses), W is stored transposed and, noiseless with
+b = 1, the update of step k shares one pass over W with the forward pass of step k + 1.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from meanfield.activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, act_value_deriv
+
+from ._data_streams import draw_point
+from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, NOISE_GROUP, _total, axpy_forward_transposed,
+                           axpy_noise_transposed, axpy_transposed, fill_normal, forward_transposed)
+
+
+@njit(cache=True)
+def activation_terms(kind, p, t, values, slopes):
+    """values[i] = σ(t_i), slopes[i] = σ'(t_i+); piecewise-linear σ = y₀ + l t + Σ_q c_q (t − t_q)₊
+    knot by knot over all i (branch-free, vectorised), smooth σ point by point."""
+    if kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS:
+        start = 1 if kind == KIND_PIECEWISE_LINEAR else 2
+        left = 0.0 if kind == KIND_PIECEWISE_LINEAR else p[1]
+        for i in range(t.shape[0]):
+            values[i] = p[0] + left * t[i]
+            slopes[i] = left
+        for q in range(start, p.shape[0], 2):
+            knot, change = p[q], p[q + 1]
+            for i in range(t.shape[0]):
+                values[i] += change * max(t[i] - knot, 0.0)
+                slopes[i] += change if t[i] >= knot else 0.0
+    else:
+        for i in range(t.shape[0]):
+            values[i], slopes[i] = act_value_deriv(kind, p, t[i])
+
+
+@njit(cache=True)
+def _draw_batch(state, data, order, scratch, x64, x, y):
+    """Draw the b points of one step into x (W's dtype) and y."""
+    kind, rows, scales, values, extra, params, act_kind, act_params = data
+    for j in range(y.shape[0]):
+        y[j] = draw_point(state, kind, rows, scales, values, extra, params, act_kind, act_params, order, scratch, x64)
+        for k in range(x64.shape[0]):
+            x[j, k] = x64[k]
+
+
+@njit(cache=True)
+def draw_general_step(state, data, order, n_particles, d, batch, noisy, train_a, train_w, train_b):
+    """Replay the draws of one :func:`general_sgd_block` step (both streams advanced in place):
+    y (b,), x (b, d), and the noise g^w (N, d), g^a (N,), g^b (N,) (zeros where not drawn)."""
+    y = np.empty(batch)
+    x = np.empty((batch, d))
+    gw = np.zeros((n_particles, d))
+    ga = np.zeros(n_particles)
+    gb = np.zeros(n_particles)
+    _draw_batch(state[0], data, order, np.empty(2), np.empty(d), x, y)
+    if noisy:
+        if train_w:
+            for i in range(n_particles):
+                fill_normal(state[1], gw[i])
+        if train_a:
+            fill_normal(state[1], ga)
+        if train_b:
+            fill_normal(state[1], gb)
+    return y, x, gw, ga, gb
+
+
+@njit(cache=True)
+def _max_abs(WT, a, b):
+    """max |θ| over W, a, b, or inf if any is NaN or inf."""
+    largest = 0.0
+    for v in (a, b):
+        for i in range(v.shape[0]):
+            x = abs(v[i])
+            if not x <= 1.7e308:
+                return math.inf
+            largest = max(largest, x)
+    d, n = WT.shape
+    for k in range(d):
+        for i in range(n):
+            x = abs(WT[k, i])
+            if not x <= 1.7e308:
+                return math.inf
+            largest = max(largest, x)
+    return largest
+
+
+@njit(cache=True)
+def general_sgd_block(WT, a, b, state, order, step_counter, step_sizes, batch, lam, inv_beta, noisy,
+                      train_a, train_w, train_b, kind, p, data, threshold):
+    """Run len(step_sizes) SGD steps in place on (WT = Wᵀ (d, N), a (N,), b (N,)) (module docstring).
+
+    ``data`` is the tuple (kind, rows, scales, values, extra, params, act_kind, act_params) of a
+    :class:`meanfield.DataSpec`; ``order`` its epoch state; ``state`` (uint64 (2, 4): data and
+    noise streams) and ``step_counter`` (int64[1]) advance in place. Returns −1, or the global
+    step after which some |θ| exceeded ``threshold`` or was not finite (checked every
+    DIVERGENCE_CHECK_EVERY steps and at the end of the block)."""
+    d, n = WT.shape
+    data_state, noise_state = state[0], state[1]
+    x = np.empty((batch, d), WT.dtype)
+    x_next = np.empty((batch, d), WT.dtype)
+    x64 = np.empty(d)
+    scratch = np.empty(2)
+    noise = np.empty((d, NOISE_GROUP))
+    noise_ab = np.empty(n)
+    y = np.empty(batch)
+    y_next = np.empty(batch)
+    z = np.empty((batch, n), WT.dtype)  # ⟨w_i, x_j⟩ (without b_i)
+    t = np.empty(n)
+    values = np.empty(n)
+    slopes = np.empty(n)
+    weighted = np.empty(n)  # a_i σ(z_ji)
+    coef = np.empty((batch, n), WT.dtype)  # (2s/b) e_j a_i σ'(z_ji+)
+    step_a = np.empty(n)
+    step_b = np.empty(n)
+    n_steps = step_sizes.shape[0]
+    ready = False
+    for step in range(n_steps):
+        s = step_sizes[step]
+        if not ready:
+            _draw_batch(data_state, data, order, scratch, x64, x, y)
+            for j in range(batch):
+                forward_transposed(WT, x[j], z[j])
+        for i in range(n):
+            step_a[i] = 0.0
+            step_b[i] = 0.0
+        for j in range(batch):
+            for i in range(n):
+                t[i] = z[j, i] + b[i]
+            activation_terms(kind, p, t, values, slopes)
+            for i in range(n):
+                weighted[i] = a[i] * values[i]
+            err = 2.0 * s * (y[j] - _total(weighted) / n) / batch
+            for i in range(n):
+                g = err * a[i] * slopes[i]
+                coef[j, i] = g
+                step_b[i] += g
+                step_a[i] += err * values[i]
+        decay = 1.0 - 2.0 * lam * s
+        noise_scale = math.sqrt(4.0 * s * inv_beta)
+        check = (step_counter[0] + 1) % DIVERGENCE_CHECK_EVERY == 0 or step == n_steps - 1
+        if train_w:
+            if batch == 1 and not noisy and not check:
+                _draw_batch(data_state, data, order, scratch, x64, x_next, y_next)
+                axpy_forward_transposed(WT, decay, coef[0], x[0], x_next[0], z[0])
+                for k in range(d):
+                    x[0, k] = x_next[0, k]
+                y[0] = y_next[0]
+                ready = True
+            else:
+                last = batch - 1 if noisy else batch
+                for j in range(last):
+                    axpy_transposed(WT, decay if j == 0 else 1.0, coef[j], x[j])
+                if noisy:
+                    axpy_noise_transposed(WT, decay if last == 0 else 1.0, coef[last], x[last], noise_scale,
+                                          noise_state, noise)
+                ready = False
+        else:
+            ready = False
+        if train_a:
+            if noisy:
+                fill_normal(noise_state, noise_ab)
+            for i in range(n):
+                a[i] = decay * a[i] + step_a[i] + (noise_scale * noise_ab[i] if noisy else 0.0)
+        if train_b:
+            if noisy:
+                fill_normal(noise_state, noise_ab)
+            for i in range(n):
+                b[i] = decay * b[i] + step_b[i] + (noise_scale * noise_ab[i] if noisy else 0.0)
+        step_counter[0] += 1
+        if check and not _max_abs(WT, a, b) <= threshold:
+            return step_counter[0]
+    return -1
+

@@ -19,13 +19,17 @@ import numpy as np
 
 from ._validation import as_finite_array
 from ._pair_sums import mean_sums, pair_sums
-from .activations import KIND_PIECEWISE_LINEAR, KIND_TANH
-from .data import DataLaw, DataSpec, GaussianMixture, TeacherStudent
+from .activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH
+from .data import ArrayData, DataLaw, GaussianMixture, TeacherStudent
 from .gaussian_integrals import gaussian_pair
 from .interface import SGDSpec
 from .isotropic_gaussians import IsotropicGaussians
 from .network import TwoLayerNetwork
 from .params import Params
+
+
+def _piecewise(activation):
+    return activation.kernel_spec()[0] in (KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS)
 
 
 class MeanFieldModel:
@@ -58,24 +62,32 @@ class MeanFieldModel:
         self._kind, self._p = self.activation.kernel_spec()
         self._classes = data.gaussian_classes()
         self.exact = self._classes is not None
+        self._inexact_reason = None if self.exact else "they are not Gaussian"
+        if isinstance(data, TeacherStudent) and _piecewise(data.activation) != _piecewise(self.activation):
+            self.exact = False  # SGD still runs; the exact functional has no rule for this pair
+            self._inexact_reason = (f"there is no exact rule for the pair of σ {self.activation!r} (student) and "
+                                    f"{data.activation!r} (teacher): one is piecewise linear, the other smooth")
         self._radial = None
         if (isinstance(data, GaussianMixture) and data.isotropic_delta is not None and self.train == ("w",)
                 and (self._kind == KIND_TANH or (self._kind == KIND_PIECEWISE_LINEAR))):
             self._radial = IsotropicGaussians(data.isotropic_delta, self.d, self.activation)
-        if isinstance(data, TeacherStudent):
+        if isinstance(data, TeacherStudent) and self.exact:
             teacher = self._teacher_params()
             rows = self._pair_rows(data.activation, teacher, data.activation, teacher)
             self.r_sharp = float(teacher.a @ rows) / teacher.n**2 + data.noise_std**2
         else:
-            self.r_sharp = float(data.r_sharp)
+            self.r_sharp = None if data.r_sharp is None else float(data.r_sharp)
 
     def __repr__(self):
         return f"MeanFieldModel({self.data!r}, {self.network!r})"
 
     @property
     def risk_kind(self):
-        """"population" (exact R_N) or "empirical" (mean squared error on the held-out arrays)."""
-        return "population" if self.exact else "empirical"
+        """"population" (exact R_N), "empirical" (mean squared error on the held-out arrays of
+        :class:`ArrayData`) or None (neither is available: record no risk)."""
+        if self.exact:
+            return "population"
+        return "empirical" if isinstance(self.data, ArrayData) else None
 
     # ------------------------------------------------------------------ parameters
     def init(self, n, kappa=0.8, seed=None, a=1.0, b=0.0, a_std=0.0, b_std=0.0):
@@ -126,15 +138,15 @@ class MeanFieldModel:
     def risk(self, theta):
         """The risk the solvers record: exact R_N (Gaussian data) or the empirical risk on the
         held-out arrays (:class:`ArrayData`; see :attr:`risk_kind`)."""
-        if self.exact:
-            return self.population_risk(theta)
-        return self.empirical_risk(theta, self.data.X_test, self.data.y_test)
+        if isinstance(self.data, ArrayData):
+            return self.empirical_risk(theta, self.data.X_test, self.data.y_test)
+        return self.population_risk(theta)
 
     # ------------------------------------------------------------ exact functional
     def _require_exact(self, what):
         if not self.exact:
-            raise ValueError(f"{what}: the population quantities of {self.data!r} are unknown (not Gaussian); "
-                             "use empirical_risk or risk")
+            raise ValueError(f"{what}: the population quantities of {self.data!r} are not available "
+                             f"({self._inexact_reason}); use empirical_risk")
 
     def _teacher_params(self):
         t = self.data

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 from scipy.special import ndtr
 
+from ._gaussian import bvn_upper
 from ._validation import as_finite_array
 
 #: Activation kinds of the Numba kernels; ``params`` layouts:
@@ -171,6 +172,33 @@ def _pl_hermite_table(a, tau_t, upper_t, offset, knots, coefs, values, derivs):
                 q[m] = (t[m] * qq - root_prev * qp) * inv_root
 
 
+@njit(cache=True)
+def _pl_second_moment(kind, p, a, out):
+    """out[m] = E σ(a_m G)² for σ = y₀ + l t + Σ_q c_q (t − t_q)₊, with h_q = t_q/a:
+        σ(aG) = y₀ + l a G + a Σ_q c_q (G − h_q)₊,   E(G − h)₊ = φ(h) − hΦ(−h),
+        E G(G − h)₊ = Φ(−h),   E(G − h)₊(G − k)₊ = (1 + hk)Φ(−k) − hφ(k)   (k = max(h, k));
+    at a = 0, σ(0)²."""
+    start = 1 if kind == KIND_PIECEWISE_LINEAR else 2
+    left = 0.0 if kind == KIND_PIECEWISE_LINEAR else p[1]
+    for m in range(a.shape[0]):
+        s = a[m]
+        if s < 1e-100:
+            v = act_value(kind, p, 0.0)
+            out[m] = v * v
+            continue
+        total = p[0] * p[0] + left * left * s * s
+        for q in range(start, p.shape[0], 2):
+            h, c = p[q] / s, p[q + 1]
+            ramp = _INV_SQRT_2PI * math.exp(-0.5 * h * h) - h * 0.5 * math.erfc(h * _SQRT_HALF)
+            total += 2.0 * c * s * (p[0] * ramp + left * s * 0.5 * math.erfc(h * _SQRT_HALF))
+            for r in range(start, p.shape[0], 2):
+                k = p[r] / s
+                lo, hi = min(h, k), max(h, k)
+                both = (1.0 + lo * hi) * 0.5 * math.erfc(hi * _SQRT_HALF) - lo * _INV_SQRT_2PI * math.exp(-0.5 * hi * hi)
+                total += c * p[r + 1] * s * s * both
+        out[m] = total
+
+
 class Activation:
     """Base class: a bounded activation σ with Gaussian coefficients."""
 
@@ -310,11 +338,9 @@ class PiecewiseLinear(Activation):
 
     def gaussian_second_moment(self, a):
         a = as_finite_array(a, "a", nonnegative=True)
-        if self.bounded:
-            from .pair_kernel import pair_kernel  # one closed form for E σ(aX)σ(bY)
-            return pair_kernel(self, a, a, np.ones_like(a))
-        from .gaussian_integrals import gaussian_pair
-        return gaussian_pair(self, a, 0.0, a, 0.0, 1.0)[0]
+        out = np.empty(a.size)
+        _pl_second_moment(self._kind, self._params, np.ascontiguousarray(a, dtype=float).ravel(), out)
+        return out.reshape(a.shape)
 
 
 def relu():
@@ -558,9 +584,15 @@ class Erf(Activation):
         return (sampled @ basis).reshape(a.shape + (kmax + 1,))
 
     def gaussian_second_moment(self, a):
-        from .gaussian_integrals import gaussian_pair
+        """E σ(aG)² = κ² + 2κν Φ(h) + ν² P(Z₁ ≤ h, Z₂ ≤ h), σ = κ + ν Φ(γ(t − t₀)),
+        h = −γt₀/√(1 + γ²a²), corr(Z₁, Z₂) = γ²a²/(1 + γ²a²)."""
         a = as_finite_array(a, "a", nonnegative=True)
-        return gaussian_pair(self, a, 0.0, a, 0.0, 1.0)[0]
+        kappa, nu, gamma = self.shift - self.amplitude, 2.0 * self.amplitude, self.slope
+        q2 = 1.0 + gamma**2 * a**2
+        h = -gamma * self.center / np.sqrt(q2)
+        rho = gamma**2 * a**2 / q2
+        both = np.vectorize(bvn_upper)(-h, -h, rho)
+        return kappa**2 + 2 * kappa * nu * ndtr(h) + nu**2 * both
 
 
 def erf():

@@ -4,6 +4,7 @@ Solvers (``solvers``) talk to a model only through these names (a structural pro
 :class:`MeanFieldModel` and :class:`IsotropicGaussians` both provide them):
 
 * ``d`` — input dimension; ``train`` — the trained coordinates, a subset of ("a", "w", "b");
+  ``output_scale`` — α (the flow moves with −2ξ(∇Ψ/α + λθ));
 * ``as_params(theta, name)`` — θ as :class:`Params` (an (N, d) array means a ≡ 1, b ≡ 0);
 * ``sgd_spec()`` — the :class:`SGDSpec` the fused SGD kernel reads;
 * ``risk(theta)`` and ``risk_kind`` — the risk solvers record ("population": exact R_N;
@@ -25,8 +26,9 @@ from .params import Params
 @dataclass(frozen=True)
 class SGDSpec:
     """What the SGD kernel needs from a model: σ as (kind, params) (see
-    :mod:`meanfield.activations`), the trained coordinates, the data law's arrays, and, when the
-    isotropic w-only fast kernel applies, its data scales (1 + Δ, 1 − Δ)."""
+    :mod:`meanfield.activations`), the trained coordinates, the data law's arrays, when the
+    isotropic w-only fast kernel applies its data scales (1 + Δ, 1 − Δ), the output scale α
+    and the frozen neurons the network is centred at (or None)."""
 
     act_kind: int
     act_params: np.ndarray
@@ -35,6 +37,8 @@ class SGDSpec:
     train_b: bool
     data: DataSpec
     isotropic_scales: np.ndarray | None = None
+    output_scale: float = 1.0
+    offset: Params | None = None
 
 
 @runtime_checkable
@@ -43,6 +47,7 @@ class ParticleModel(Protocol):
 
     d: int
     train: tuple
+    output_scale: float
 
     def as_params(self, theta, name: str = "theta") -> Params: ...
 

@@ -294,6 +294,7 @@ class IsotropicGaussians:
     # ------------------------------------------------------- solver interface
     train = ("w",)
     risk_kind = "population"
+    output_scale = 1.0
 
     def as_params(self, theta, name="theta"):
         """θ as Params: an (N, d) array W, or Params with a ≡ 1 and b ≡ 0 (the network here)."""

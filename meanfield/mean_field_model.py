@@ -1,17 +1,20 @@
 """A data law and a network together: the mean-field functional and what the solvers need.
 
-For σ*(x; θ) = a σ(⟨w, x⟩ + b) and a data law (x, y):
+For σ*(x; θ) = a σ(⟨w, x⟩ + b), the network f(x) = (α/N) Σ_i σ*(x; θ_i) (output scale α,
+optionally centred: minus the same network at fixed θ⁰) and a data law (x, y):
 
     V(θ) = −E[y σ*(x; θ)],   U(θ, θ') = E[σ*(x; θ) σ*(x; θ')],   R# = E y²,
-    R_N(θ) = R# + (2/N) Σ_i V(θ_i) + (1/N²) Σ_ij U(θ_i, θ_j),
-    Ψ(θ; ρ̂) = V(θ) + (1/N) Σ_j U(θ, θ_j),   ∇_θ Ψ(θ_i; ρ̂) = (N/2) ∂R_N/∂θ_i.
+    R_N(θ) = E (y − f(x))² = R# + (2α/N) Σ_i V(θ_i) + (α²/N²) Σ_ij U(θ_i, θ_j)   (uncentred),
+    Ψ(θ; ρ̂) = −E[(y − f(x)) σ*(x; θ)] = V(θ) + (α/N) Σ_j U(θ, θ_j),
+    ∇_θ Ψ(θ_i; ρ̂) = (N/2α) ∂R_N/∂θ_i;  the flow is dθ_i/dt = −2ξ (∇Ψ(θ_i)/α + λθ_i).
 
 Exact (no Monte Carlo) when x is Gaussian given the class (:class:`GaussianMixture`,
 :class:`TeacherStudent`): every term is a Gaussian integral of
 :mod:`meanfield.gaussian_integrals`. For the isotropic mixture with the w-only network and a
 bounded σ, the model delegates to :class:`IsotropicGaussians` (the same numbers, its fast
 blocked Mehler kernels). For :class:`ArrayData` the risk is the empirical one on the
-held-out arrays.
+held-out arrays, while the exact functional (R_N, ∇Ψ) is that of the training arrays'
+empirical law (full-batch gradient flow).
 """
 from __future__ import annotations
 
@@ -38,7 +41,10 @@ class MeanFieldModel:
     Parameters
     ----------
     data : DataLaw (:class:`GaussianMixture`, :class:`TeacherStudent`, :class:`ArrayData`)
-    network : TwoLayerNetwork
+    network : TwoLayerNetwork (its ``scale`` is the output scale α)
+    offset : Params or None
+        Centre the network at these frozen neurons: f(x) = (α/N) Σ_i [σ*(x; θ_i) − σ*(x; θ⁰_i)]
+        (see :meth:`centered`).
 
     Examples
     --------
@@ -46,11 +52,11 @@ class MeanFieldModel:
     >>> model = MeanFieldModel(GaussianMixture.anisotropic(delta=0.5, d=8, s0=2),
     ...                        TwoLayerNetwork(relu(), train=("a", "w", "b")))
     >>> theta = model.init(20, kappa=0.8, seed=0)
-    >>> round(model.population_risk(theta), 6) == round(model.population_risk(theta.copy()), 6)
+    >>> bool(model.population_risk(theta) > 0)
     True
     """
 
-    def __init__(self, data, network):
+    def __init__(self, data, network, offset=None):
         if not isinstance(data, DataLaw):
             raise ValueError(f"data: expected a DataLaw (GaussianMixture, TeacherStudent, ArrayData), "
                              f"got {type(data).__name__}")
@@ -58,17 +64,25 @@ class MeanFieldModel:
             raise ValueError(f"network: expected a TwoLayerNetwork, got {type(network).__name__}")
         self.data, self.network = data, network
         self.activation, self.train = network.activation, network.train
+        self.output_scale = network.scale
         self.d = data.d
+        if offset is not None and not isinstance(offset, Params):
+            raise ValueError(f"offset: expected Params or None, got {type(offset).__name__}")
+        if offset is not None and offset.d != self.d:
+            raise ValueError(f"offset: expected d = {self.d} input weights per neuron, got {offset.d}")
+        self.offset = None if offset is None else offset.copy()
         self._kind, self._p = self.activation.kernel_spec()
         self._classes = data.gaussian_classes()
-        self.exact = self._classes is not None
-        self._inexact_reason = None if self.exact else "they are not Gaussian"
+        self._finite = isinstance(data, ArrayData)
+        self.exact = self._classes is not None or self._finite
+        self._inexact_reason = None
         if isinstance(data, TeacherStudent) and _piecewise(data.activation) != _piecewise(self.activation):
             self.exact = False  # SGD still runs; the exact functional has no rule for this pair
             self._inexact_reason = (f"there is no exact rule for the pair of σ {self.activation!r} (student) and "
                                     f"{data.activation!r} (teacher): one is piecewise linear, the other smooth")
         self._radial = None
         if (isinstance(data, GaussianMixture) and data.isotropic_delta is not None and self.train == ("w",)
+                and self.output_scale == 1.0 and self.offset is None
                 and (self._kind == KIND_TANH or (self._kind == KIND_PIECEWISE_LINEAR))):
             self._radial = IsotropicGaussians(data.isotropic_delta, self.d, self.activation)
         if isinstance(data, TeacherStudent) and self.exact:
@@ -79,15 +93,20 @@ class MeanFieldModel:
             self.r_sharp = None if data.r_sharp is None else float(data.r_sharp)
 
     def __repr__(self):
-        return f"MeanFieldModel({self.data!r}, {self.network!r})"
+        extra = "" if self.offset is None else f", offset=<{self.offset.n} neurons>"
+        return f"MeanFieldModel({self.data!r}, {self.network!r}{extra})"
+
+    def centered(self, theta0):
+        """The same model with the network centred at θ⁰: f(x) − f(x; θ⁰), which is 0 at θ = θ⁰
+        (the lazy-training convention)."""
+        return MeanFieldModel(self.data, self.network, offset=MeanFieldModel(self.data, self.network).as_params(
+            theta0, "theta0"))
 
     @property
     def risk_kind(self):
-        """"population" (exact R_N), "empirical" (mean squared error on the held-out arrays of
-        :class:`ArrayData`) or None (neither is available: record no risk)."""
-        if self.exact:
-            return "population"
-        return "empirical" if isinstance(self.data, ArrayData) else None
+        """"population" (exact R_N) or "empirical" (mean squared error on the held-out arrays of
+        :class:`ArrayData`)."""
+        return "empirical" if self._finite else "population"
 
     # ------------------------------------------------------------------ parameters
     def init(self, n, kappa=0.8, seed=None, a=1.0, b=0.0, a_std=0.0, b_std=0.0):
@@ -109,7 +128,8 @@ class MeanFieldModel:
         return Params(a_arr, W, b_arr)
 
     def as_params(self, theta, name="theta"):
-        """``theta`` as Params: Params as is (checked against d) or an (N, d) array W (a ≡ 1, b ≡ 0)."""
+        """``theta`` as Params: Params as is (checked against d and the offset's N) or an
+        (N, d) array W (a ≡ 1, b ≡ 0)."""
         if isinstance(theta, Params):
             params = theta
         else:
@@ -117,18 +137,32 @@ class MeanFieldModel:
             params = Params(np.ones(W.shape[0]), W, np.zeros(W.shape[0]))
         if params.d != self.d:
             raise ValueError(f"{name}: expected d = {self.d} input weights per neuron, got {params.d}")
+        if self.offset is not None and params.n != self.offset.n:
+            raise ValueError(f"{name}: expected N = {self.offset.n} neurons (as the centring offset), got {params.n}")
         return params
 
     # ------------------------------------------------------------------ network
+    def _combined(self, theta):
+        """(θ̃, signs): θ followed by the offset neurons with negated output weights, so that
+        f = (α/N) Σ_{j ≤ N + N⁰} ã_j σ(⟨w̃_j, x⟩ + b̃_j)."""
+        if self.offset is None:
+            return theta
+        o = self.offset
+        return Params(np.concatenate([theta.a, -o.a]), np.vstack([theta.W, o.W]), np.concatenate([theta.b, o.b]))
+
     def output(self, theta, X):
-        """ŷ(x) = (1/N) Σ_i a_i σ(⟨w_i, x⟩ + b_i) for the rows of X."""
+        """f(x) = (α/N) Σ_i a_i σ(⟨w_i, x⟩ + b_i) (minus the offset network when centred) for the rows of X."""
         X = as_finite_array(X, "X", ndim=2)
         if X.shape[1] != self.d:
             raise ValueError(f"X: expected {self.d} columns, got {X.shape[1]}")
-        return self.network.output(self.as_params(theta), X)
+        theta = self.as_params(theta)
+        out = self.network.output(theta, X)
+        if self.offset is not None:
+            out = out - self.network.output(self.offset, X)
+        return out
 
     def empirical_risk(self, theta, X, y):
-        """(1/n) Σ_m (y_m − ŷ(x_m))²."""
+        """(1/n) Σ_m (y_m − f(x_m))²."""
         y = as_finite_array(y, "y", ndim=1)
         out = self.output(theta, X)
         if y.shape != out.shape:
@@ -138,9 +172,33 @@ class MeanFieldModel:
     def risk(self, theta):
         """The risk the solvers record: exact R_N (Gaussian data) or the empirical risk on the
         held-out arrays (:class:`ArrayData`; see :attr:`risk_kind`)."""
-        if isinstance(self.data, ArrayData):
+        if self._finite:
             return self.empirical_risk(theta, self.data.X_test, self.data.y_test)
         return self.population_risk(theta)
+
+    def tangent_kernel(self, theta, X):
+        """K(x_p, x_q) = (1/N) Σ_i ⟨∇_θσ*(x_p; θ_i), ∇_θσ*(x_q; θ_i)⟩ over the trained coordinates,
+        for the rows of X (P, d): with z = ⟨w, x⟩ + b,
+        K = (1/N) [1_a σ(Z)σ(Z)ᵀ + 1_w (D Dᵀ) ∘ (X Xᵀ) + 1_b D Dᵀ],  D = a σ'(Z)  (P × N arrays only).
+        Under the time convention of :class:`TwoLayerNetwork` the output moves by
+        ∂_t f(x) = 2ξ E_x'[K(x, x')(y' − f(x'))] whatever α."""
+        X = as_finite_array(X, "X", ndim=2)
+        if X.shape[1] != self.d:
+            raise ValueError(f"X: expected {self.d} columns, got {X.shape[1]}")
+        theta = self.as_params(theta)
+        Z = X @ theta.W.T + theta.b
+        out = np.zeros((X.shape[0], X.shape[0]))
+        if "a" in self.train:
+            S = self.activation(Z)
+            out += S @ S.T
+        if "w" in self.train or "b" in self.train:
+            D = self.activation.derivative(Z) * theta.a
+            DD = D @ D.T
+            if "w" in self.train:
+                out += DD * (X @ X.T)
+            if "b" in self.train:
+                out += DD
+        return out / theta.n
 
     # ------------------------------------------------------------ exact functional
     def _require_exact(self, what):
@@ -152,15 +210,16 @@ class MeanFieldModel:
         t = self.data
         return Params(t.a, t.W, t.b)
 
-    def _pair_rows(self, act1, theta1, act2, theta2, grad=False):
-        """rows[i] = Σ_j a2_j Σ_k π_k E σ₁(u_i)σ₂(v_j) (and dm, dw; see meanfield._pair_sums)."""
+    def _pair_rows(self, act1, theta1, act2, theta2, grad=False, same=None):
+        """rows[i] = Σ_j a2_j Σ_k π_k E σ₁(u_i)σ₂(v_j) (and dm, dw; see meanfield._pair_sums);
+        ``same``: the first N₁ neurons of θ₂ are θ₁ (default: θ₂ is θ₁)."""
         weights, _, means, stds = self._classes
         k1, p1 = act1.kernel_spec()
         k2, p2 = act2.kernel_spec()
         n, d = theta1.W.shape
         rows, dm, dw = np.empty(n), np.empty(n), np.empty((n, d) if grad else (n, 0))
         pair_sums(k1, p1, k2, p2, weights, means, stds**2, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b,
-                  theta1 is theta2, grad, rows, dm, dw)
+                  theta1 is theta2 if same is None else same, grad, rows, dm, dw)
         return (rows, dm, dw) if grad else rows
 
     def _v_parts(self, theta, grad):
@@ -182,6 +241,8 @@ class MeanFieldModel:
         """V(θ_i) = −E[y σ*(x; θ_i)] per neuron, shape (N,)."""
         self._require_exact("V")
         theta = self.as_params(theta)
+        if self._finite:
+            return -theta.a * (self.data.y @ self.activation(self.data.X @ theta.W.T + theta.b)) / self.data.y.size
         return -theta.a * self._v_parts(theta, grad=False)[0]
 
     def U(self, theta, theta2=None):
@@ -190,6 +251,10 @@ class MeanFieldModel:
         self._require_exact("U")
         theta = self.as_params(theta)
         theta2 = theta if theta2 is None else self.as_params(theta2, "theta2")
+        if self._finite:
+            S1 = self.activation(self.data.X @ theta.W.T + theta.b) * theta.a
+            S2 = self.activation(self.data.X @ theta2.W.T + theta2.b) * theta2.a
+            return S1.T @ S2 / self.data.y.size
         weights, _, means, stds = self._classes
         out = np.zeros((theta.n, theta2.n))
         for pk, mu, s in zip(weights, means, stds):
@@ -206,30 +271,53 @@ class MeanFieldModel:
         return out * np.outer(theta.a, theta2.a)
 
     def population_risk(self, theta):
-        """Exact R_N(θ) = R# + (2/N) Σ_i V(θ_i) + (1/N²) Σ_ij U(θ_i, θ_j)."""
+        """Exact R_N(θ) = E (y − f(x))²: R# + (2α/N) Σ_j V(θ̃_j) + (α²/N²) Σ_jk U(θ̃_j, θ̃_k) over the
+        neurons θ̃ of the (centred) network; for :class:`ArrayData`, the mean over its training rows."""
         self._require_exact("population_risk")
         theta = self.as_params(theta)
+        if self._finite:
+            return self.empirical_risk(theta, self.data.X, self.data.y)
         if self._delegates(theta):
             return self._radial.population_risk(theta.W)
-        n = theta.n
-        v = -theta.a * self._v_parts(theta, grad=False)[0]
-        rows = self._pair_rows(self.activation, theta, self.activation, theta)
-        return float(self.r_sharp + 2.0 * v.mean() + theta.a @ rows / n**2)
+        alpha, n = self.output_scale, theta.n
+        full = self._combined(theta)
+        v = -full.a * self._v_parts(full, grad=False)[0]
+        rows = self._pair_rows(self.activation, full, self.activation, full)
+        return float(self.r_sharp + 2.0 * alpha * v.sum() / n + alpha**2 * (full.a @ rows) / n**2)
 
     def potential_gradient(self, theta):
-        """∇_θ Ψ(θ_i; ρ̂) = (N/2) ∂R_N/∂θ_i for every neuron, as Params (zeros in untrained
-        coordinates). At w_i = 0 the σ' terms take the right limit σ'(b_i+)."""
+        """∇_θ Ψ(θ_i; ρ̂) = −E[(y − f(x)) ∇_θσ*(x; θ_i)] = (N/2α) ∂R_N/∂θ_i for every neuron, as
+        Params (zeros in untrained coordinates). At w_i = 0 the σ' terms take the right limit σ'(b_i+)."""
         self._require_exact("potential_gradient")
         theta = self.as_params(theta)
         n = theta.n
+        if self._finite:
+            return self._finite_gradient(theta)
         if self._delegates(theta):
             return Params(np.zeros(n), self._radial.potential_gradient(theta.W), np.zeros(n))
+        alpha = self.output_scale
         rv, dmv, dwv = self._v_parts(theta, grad=True)
-        rows, dm, dw = self._pair_rows(self.activation, theta, self.activation, theta, grad=True)
+        rows, dm, dw = self._pair_rows(self.activation, theta, self.activation, self._combined(theta), grad=True,
+                                       same=True)
         a = theta.a
-        grad_a = -rv + rows / n if "a" in self.train else np.zeros(n)
-        grad_b = a * (dm / n - dmv) if "b" in self.train else np.zeros(n)
-        grad_w = a[:, None] * (dw / n - dwv) if "w" in self.train else np.zeros((n, self.d))
+        grad_a = -rv + alpha * rows / n if "a" in self.train else np.zeros(n)
+        grad_b = a * (alpha * dm / n - dmv) if "b" in self.train else np.zeros(n)
+        grad_w = a[:, None] * (alpha * dw / n - dwv) if "w" in self.train else np.zeros((n, self.d))
+        return Params(grad_a, grad_w, grad_b)
+
+    def _finite_gradient(self, theta):
+        """−(1/n) Σ_m (y_m − f(x_m)) ∇_θσ*(x_m; θ_i) over the training rows (BLAS)."""
+        X, y = self.data.X, self.data.y
+        Z = X @ theta.W.T + theta.b
+        residual = (y - self.output(theta, X)) / y.size
+        n = theta.n
+        grad_a = -(self.activation(Z).T @ residual) if "a" in self.train else np.zeros(n)
+        if "w" in self.train or "b" in self.train:
+            weighted = self.activation.derivative(Z) * residual[:, None]  # (rows, N)
+            grad_b = -theta.a * weighted.sum(axis=0) if "b" in self.train else np.zeros(n)
+            grad_w = -theta.a[:, None] * (weighted.T @ X) if "w" in self.train else np.zeros((n, self.d))
+        else:
+            grad_b, grad_w = np.zeros(n), np.zeros((n, self.d))
         return Params(grad_a, grad_w, grad_b)
 
     # ------------------------------------------------------------------ solvers
@@ -240,7 +328,7 @@ class MeanFieldModel:
         if self._radial is not None:
             scales = np.array(self._radial.scales)
         return SGDSpec(kind, p, "a" in self.train, "w" in self.train, "b" in self.train,
-                       self.data.kernel_spec(), scales)
+                       self.data.kernel_spec(), scales, self.output_scale, self.offset)
 
     def sample(self, n, rng=None):
         """n iid pairs (X, y) of the data law."""

@@ -1,13 +1,15 @@
 """The two-layer network σ*(x; θ) = a σ(⟨w, x⟩ + b) and which of (a, w, b) are trained."""
 from __future__ import annotations
 
+import math
+
 from .activations import Activation
 
 TRAINABLE = ("a", "w", "b")
 
 
 class TwoLayerNetwork:
-    """ŷ(x; θ) = (1/N) Σ_i a_i σ(⟨w_i, x⟩ + b_i) with the coordinates in ``train`` trained.
+    """ŷ(x; θ) = (α/N) Σ_i a_i σ(⟨w_i, x⟩ + b_i) with the coordinates in ``train`` trained.
 
     Parameters
     ----------
@@ -16,6 +18,12 @@ class TwoLayerNetwork:
     train : tuple of str, subset of ("a", "w", "b")
         Trained coordinates; the others stay at their initial values. ``("w",)`` with
         a ≡ 1, b ≡ 0 is the network of the isotropic Gaussians example.
+    scale : float > 0
+        The output scale α: α = O(1) is the mean-field regime, α = O(√N) the lazy (NTK)
+        one. Time follows the convention dθ_i/dt = (2ξ/α) E[(y − ŷ(x)) ∇_θσ*(x; θ_i)] (SGD:
+        θ_i += (2s/α)(y − ŷ)∇_θσ*), under which the output moves by
+        ∂_t ŷ(x) = 2ξ E_x'[K(x, x')(y' − ŷ(x'))], K = (1/N) Σ_i ⟨∇_θσ*(x; θ_i), ∇_θσ*(x'; θ_i)⟩,
+        whatever α: runs at different α share one time axis. α = 1 is the plain network.
 
     Gradients (SGD and the flow): ∇_a σ* = σ(⟨w,x⟩+b), ∇_w σ* = a σ'(⟨w,x⟩+b) x,
     ∇_b σ* = a σ'(⟨w,x⟩+b).
@@ -27,20 +35,28 @@ class TwoLayerNetwork:
     ('a', 'w', 'b')
     """
 
-    def __init__(self, activation, train=("w",)):
+    def __init__(self, activation, train=("w",), scale=1.0):
         if not isinstance(activation, Activation):
             raise ValueError(f"activation: expected an Activation, got {type(activation).__name__}")
         train = (train,) if isinstance(train, str) else tuple(train)
         unknown = [t for t in train if t not in TRAINABLE]
         if unknown or not train or len(set(train)) != len(train):
             raise ValueError(f"train: a non-empty subset of {TRAINABLE} without repeats, got {train!r}")
+        try:
+            scale = float(scale)
+        except (TypeError, ValueError):
+            raise ValueError(f"scale: must be a positive number, got {scale!r}") from None
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale: must be positive and finite, got {scale!r}")
         self.activation = activation
         self.train = tuple(t for t in TRAINABLE if t in train)
+        self.scale = scale
 
     def __repr__(self):
-        return f"TwoLayerNetwork({self.activation!r}, train={self.train!r})"
+        extra = "" if self.scale == 1.0 else f", scale={self.scale!r}"
+        return f"TwoLayerNetwork({self.activation!r}, train={self.train!r}{extra})"
 
     def output(self, params, X):
-        """ŷ(x_m) = (1/N) Σ_i a_i σ(⟨w_i, x_m⟩ + b_i) for the rows x_m of X (n, d)."""
+        """ŷ(x_m) = (α/N) Σ_i a_i σ(⟨w_i, x_m⟩ + b_i) for the rows x_m of X (n, d)."""
         Z = X @ params.W.T + params.b
-        return self.activation(Z) @ params.a / params.n
+        return self.scale * (self.activation(Z) @ params.a) / params.n

@@ -1,9 +1,10 @@
 """The fused Numba SGD kernel for any (data law × trained set × activation).
 
 Per step k (s = s_k, a fresh batch (x_j, y_j), j = 1..b, from the data stream; all samples
-see the same current θ; σ' is the right derivative σ'(t+)):
+see the same current θ; σ' is the right derivative σ'(t+); α the output scale; the frozen
+neurons θ⁰ (N⁰ of them, possibly none) centre the network):
 
-    z_ji = ⟨w_i, x_j⟩ + b_i,   ŷ_j = (1/N) Σ_i a_i σ(z_ji),   e_j = y_j − ŷ_j
+    z_ji = ⟨w_i, x_j⟩ + b_i,   ŷ_j = (α/N) [Σ_i a_i σ(z_ji) − Σ_i a⁰_i σ(z⁰_ji)],   e_j = (y_j − ŷ_j)/α
     a_i ← (1 − 2λs) a_i + (2s/b) Σ_j e_j σ(z_ji)                + √(4s/β) g^a_i   (if a is trained)
     w_i ← (1 − 2λs) w_i + (2s/b) Σ_j e_j a_i σ'(z_ji+) x_j      + √(4s/β) g^w_i   (if w is trained)
     b_i ← (1 − 2λs) b_i + (2s/b) Σ_j e_j a_i σ'(z_ji+)          + √(4s/β) g^b_i   (if b is trained)
@@ -101,11 +102,12 @@ def _max_abs(WT, a, b):
 
 @njit(cache=True)
 def general_sgd_block(WT, a, b, state, order, step_counter, step_sizes, batch, lam, inv_beta, noisy,
-                      train_a, train_w, train_b, kind, p, data, threshold):
+                      train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold):
     """Run len(step_sizes) SGD steps in place on (WT = Wᵀ (d, N), a (N,), b (N,)) (module docstring).
 
     ``data`` is the tuple (kind, rows, scales, values, extra, params, act_kind, act_params) of a
-    :class:`meanfield.DataSpec`; ``order`` its epoch state; ``state`` (uint64 (2, 4): data and
+    :class:`meanfield.DataSpec`; ``order`` its epoch state; ``alpha`` the output scale and
+    (offset_WT (d, N⁰), offset_a, offset_b) the frozen centring neurons (N⁰ = 0: none); ``state`` (uint64 (2, 4): data and
     noise streams) and ``step_counter`` (int64[1]) advance in place. Returns −1, or the global
     step after which some |θ| exceeded ``threshold`` or was not finite (checked every
     DIVERGENCE_CHECK_EVERY steps and at the end of the block)."""
@@ -124,6 +126,11 @@ def general_sgd_block(WT, a, b, state, order, step_counter, step_sizes, batch, l
     values = np.empty(n)
     slopes = np.empty(n)
     weighted = np.empty(n)  # a_i σ(z_ji)
+    n0 = offset_a.shape[0]
+    z0 = np.empty(n0, WT.dtype)
+    t0 = np.empty(n0)
+    values0 = np.empty(n0)
+    slopes0 = np.empty(n0)
     coef = np.empty((batch, n), WT.dtype)  # (2s/b) e_j a_i σ'(z_ji+)
     step_a = np.empty(n)
     step_b = np.empty(n)
@@ -144,7 +151,16 @@ def general_sgd_block(WT, a, b, state, order, step_counter, step_sizes, batch, l
             activation_terms(kind, p, t, values, slopes)
             for i in range(n):
                 weighted[i] = a[i] * values[i]
-            err = 2.0 * s * (y[j] - _total(weighted) / n) / batch
+            total = _total(weighted)
+            if n0 > 0:  # the centring network at x_j
+                forward_transposed(offset_WT, x[j], z0)
+                for i in range(n0):
+                    t0[i] = z0[i] + offset_b[i]
+                activation_terms(kind, p, t0, values0, slopes0)
+                for i in range(n0):
+                    values0[i] *= offset_a[i]
+                total -= _total(values0)
+            err = 2.0 * s * (y[j] - alpha * total / n) / (alpha * batch)
             for i in range(n):
                 g = err * a[i] * slopes[i]
                 coef[j, i] = g

@@ -1,11 +1,11 @@
 """Deterministic N-particle flow on the exact population risk, and its Langevin version.
 
-    dθ_i/dt = −2ξ(t) [∇_θ Ψ(θ_i; ρ̂_t) + λ θ_i],   ρ̂_t = (1/N) Σ_j δ_{θ_j(t)}
+    dθ_i/dt = −2ξ(t) [∇_θ Ψ(θ_i; ρ̂_t)/α + λ θ_i],   ρ̂_t = (1/N) Σ_j δ_{θ_j(t)}
 
-(gradient descent on R_N(θ) + (λ/N) Σ_i ‖θ_i‖², time scaled by N/2), and with
-β given the mean-field Langevin system
+(gradient descent on R_N(θ)/α² + (λ/N) Σ_i ‖θ_i‖², time scaled by N/2; α the model's output
+scale, 1 unless set), and with β given the mean-field Langevin system
 
-    dθ_i = −2ξ [∇Ψ(θ_i; ρ̂_t) + λ θ_i] dt + √(4ξ/β) dB_i
+    dθ_i = −2ξ [∇Ψ(θ_i; ρ̂_t)/α + λ θ_i] dt + √(4ξ/β) dB_i
 
 (the noise convention of noisy SGD).  No data sampling: this isolates the
 particle-count error of SGD from its step-size error.
@@ -13,7 +13,7 @@ particle-count error of SGD from its step-size error.
 Noiseless: classical RK4, with a fixed ``dt`` or (``dt=None``) step doubling:
 one step of 2h against two of h, error estimate ‖Δ‖_∞/15, steps accepted when
 it is below ``rtol``·(1 + max|θ|).  Langevin: Euler-Maruyama with fixed ``dt``.
-The Lyapunov function E = R_N + (λ/N)Σ‖θ_i‖² of the noiseless flow is checked
+The Lyapunov function E = R_N/α² + (λ/N)Σ‖θ_i‖² of the noiseless flow is checked
 after every step when ``check_energy`` is set: an increase beyond
 ``energy_tol``·(1 + |E|) raises, so a too-large step is never silent.
 """
@@ -32,8 +32,9 @@ DEFAULT_DT_LANGEVIN = 1e-3
 
 
 def _energy(model, params, X, lam):
-    """R_N + (λ/N) Σ_i ‖θ_i‖² over the trained coordinates X (N, D)."""
-    return model.population_risk(params) + lam * float(np.mean(np.sum(X * X, axis=1)))
+    """R_N/α² + (λ/N) Σ_i ‖θ_i‖² over the trained coordinates X (N, D): the flow's Lyapunov function."""
+    alpha = float(getattr(model, "output_scale", 1.0))
+    return model.population_risk(params) / alpha**2 + lam * float(np.mean(np.sum(X * X, axis=1)))
 
 
 def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
@@ -59,7 +60,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     record : subset of ("radii", "risk", "weights", "params"); risk is the exact R_N.
     progress : tqdm bar over simulated time; None = only if stderr is a terminal.
     rtol : error tolerance of the adaptive RK4 step.
-    check_energy : evaluate E = R_N + (λ/N)Σ‖θ‖² after every noiseless step and
+    check_energy : evaluate E = R_N/α² + (λ/N)Σ‖θ‖² after every noiseless step and
         raise RuntimeError if it increases by more than ``energy_tol``·(1 + |E|).
 
     Returns a :class:`ParticleResult` with dynamics "flow" (``eps`` is the last dt).
@@ -94,8 +95,10 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         progress = sys.stderr.isatty()
     rng = np.random.default_rng(np.random.SeedSequence(seed))
 
+    alpha = float(getattr(model, "output_scale", 1.0))
+
     def velocity(X, t):
-        return -2.0 * xi_of(t) * (model.potential_gradient(as_params(X)).flat(train) + lam * X)
+        return -2.0 * xi_of(t) * (model.potential_gradient(as_params(X)).flat(train) / alpha + lam * X)
 
     def rk4(X, t, h):
         k1 = velocity(X, t)
@@ -141,7 +144,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
                     new_energy = _energy(model, as_params(W_new), W_new, lam)
                     if new_energy > energy + energy_tol * (1.0 + abs(energy)):
                         raise RuntimeError(
-                            f"flow: the energy R_N + (λ/N)Σ|θ|² increased by {new_energy - energy:.3e} at "
+                            f"flow: the energy R_N/α² + (λ/N)Σ|θ|² increased by {new_energy - energy:.3e} at "
                             f"t = {t + step:.6g} (step {step:.3g}); reduce dt or rtol")
                     energy = new_energy
                 W = W_new

@@ -243,6 +243,11 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         W, a, b, order, state, counter[0], snapshots = _load_checkpoint(checkpoint, key, digest, record, target_steps)
 
     WT = np.ascontiguousarray(W.T)  # the kernels' layout (d, N): vectorises over neurons
+    if spec.offset is None:  # no centring: an empty set of frozen neurons
+        offset_WT, offset_a, offset_b = np.zeros((d, 0), dtype), np.zeros(0), np.zeros(0)
+    else:
+        offset_WT = np.ascontiguousarray(spec.offset.W.T, dtype=dtype)
+        offset_a, offset_b = spec.offset.a, spec.offset.b
     data = spec.data
     data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
                   data.act_params)
@@ -269,7 +274,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
                 else:
                     failed = general_sgd_block(WT, a, b, state, order, counter, sizes, batch, lam, inv_beta,
                                                beta is not None, spec.train_a, spec.train_w, spec.train_b,
-                                               spec.act_kind, spec.act_params, data_tuple, DIVERGENCE_THRESHOLD)
+                                               spec.act_kind, spec.act_params, data_tuple, spec.output_scale,
+                                               offset_WT, offset_a, offset_b, DIVERGENCE_THRESHOLD)
                 if failed >= 0:
                     raise DivergenceError(failed, failed * eps)
                 bar.update(int(counter[0]) - start)

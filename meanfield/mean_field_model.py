@@ -152,9 +152,7 @@ class MeanFieldModel:
 
     def output(self, theta, X):
         """f(x) = (α/N) Σ_i a_i σ(⟨w_i, x⟩ + b_i) (minus the offset network when centred) for the rows of X."""
-        X = as_finite_array(X, "X", ndim=2)
-        if X.shape[1] != self.d:
-            raise ValueError(f"X: expected {self.d} columns, got {X.shape[1]}")
+        X = self._inputs(X, "X")
         theta = self.as_params(theta)
         out = self.network.output(theta, X)
         if self.offset is not None:
@@ -176,29 +174,32 @@ class MeanFieldModel:
             return self.empirical_risk(theta, self.data.X_test, self.data.y_test)
         return self.population_risk(theta)
 
-    def tangent_kernel(self, theta, X):
-        """K(x_p, x_q) = (1/N) Σ_i ⟨∇_θσ*(x_p; θ_i), ∇_θσ*(x_q; θ_i)⟩ over the trained coordinates,
-        for the rows of X (P, d): with z = ⟨w, x⟩ + b,
-        K = (1/N) [1_a σ(Z)σ(Z)ᵀ + 1_w (D Dᵀ) ∘ (X Xᵀ) + 1_b D Dᵀ],  D = a σ'(Z)  (P × N arrays only).
+    def tangent_kernel(self, theta, X, X2=None):
+        """K(x_p, x'_q) = (1/N) Σ_i ⟨∇_θσ*(x_p; θ_i), ∇_θσ*(x'_q; θ_i)⟩ over the trained coordinates,
+        for the rows of X (P, d) and X2 (Q, d) (default X): with z = ⟨w, x⟩ + b and D = a σ'(Z),
+        K = (1/N) [1_a σ(Z)σ(Z')ᵀ + 1_w (D D'ᵀ) ∘ (X X'ᵀ) + 1_b D D'ᵀ]  (P × N arrays only, BLAS).
         Under the time convention of :class:`TwoLayerNetwork` the output moves by
         ∂_t f(x) = 2ξ E_x'[K(x, x')(y' − f(x'))] whatever α."""
-        X = as_finite_array(X, "X", ndim=2)
-        if X.shape[1] != self.d:
-            raise ValueError(f"X: expected {self.d} columns, got {X.shape[1]}")
         theta = self.as_params(theta)
-        Z = X @ theta.W.T + theta.b
-        out = np.zeros((X.shape[0], X.shape[0]))
+        X = self._inputs(X, "X")
+        X2 = X if X2 is None else self._inputs(X2, "X2")
+        Z, Z2 = X @ theta.W.T + theta.b, X2 @ theta.W.T + theta.b
+        out = np.zeros((X.shape[0], X2.shape[0]))
         if "a" in self.train:
-            S = self.activation(Z)
-            out += S @ S.T
+            out += self.activation(Z) @ self.activation(Z2).T
         if "w" in self.train or "b" in self.train:
-            D = self.activation.derivative(Z) * theta.a
-            DD = D @ D.T
+            DD = (self.activation.derivative(Z) * theta.a) @ (self.activation.derivative(Z2) * theta.a).T
             if "w" in self.train:
-                out += DD * (X @ X.T)
+                out += DD * (X @ X2.T)
             if "b" in self.train:
                 out += DD
         return out / theta.n
+
+    def _inputs(self, X, name):
+        X = as_finite_array(X, name, ndim=2)
+        if X.shape[1] != self.d:
+            raise ValueError(f"{name}: expected {self.d} columns, got {X.shape[1]}")
+        return X
 
     # ------------------------------------------------------------ exact functional
     def _require_exact(self, what):

@@ -9,10 +9,12 @@ Imports the model layer (``meanfield``); never the reverse.
   distributional dynamics (noiseless and noisy).
 * :func:`solve_radial_lagrangian` – an independent quantile-particle solver.
 * :func:`gibbs_fixed_point` – the self-consistent Gibbs state of the noisy PDE.
+* :func:`solve_linearized` – the linearised (NTK) model: kernel gradient flow, frozen K₀.
 """
 import meanfield._numba_cache  # noqa: F401  (first: caches keyed by all sources)
 from .gibbs import GibbsState, gibbs_fixed_point
 from .initialization import init_gaussian
+from .linearized import LinearizedResult, solve_linearized
 from .particle_flow import run_particle_flow
 from .radial_lagrangian import RadialLagrangianSolution, solve_radial_lagrangian
 from .radial_pde import RadialPDESolution, sample_grid_density, solve_radial_pde
@@ -32,4 +34,6 @@ __all__ = [
     "RadialLagrangianSolution",
     "GibbsState",
     "DivergenceError",
+    "solve_linearized",
+    "LinearizedResult",
 ]

@@ -5,7 +5,9 @@ import math
 
 import numpy as np
 
-RECORD_KEYS = ("radii", "risk", "weights", "params")
+RECORD_KEYS = ("radii", "risk", "weights", "params", "kernel", "output", "movement")
+#: Record keys that need probe inputs.
+PROBE_KEYS = ("kernel", "output")
 
 
 def finite_float(value, name):
@@ -80,3 +82,21 @@ def xi_function(xi):
     if value <= 0:
         raise ValueError(f"xi: must be positive, got {xi!r}")
     return lambda t: value
+
+
+def check_probes(model, record, probes):
+    """The probe inputs (P, d) for the record keys that need them (None if none does)."""
+    needed = [key for key in record if key in PROBE_KEYS]
+    if not needed:
+        return None
+    if probes is None:
+        raise ValueError(f"probes: record {needed} needs probe inputs, an array of shape (P, {model.d})")
+    if not (hasattr(model, "tangent_kernel") and hasattr(model, "output")):
+        raise ValueError(f"record: {needed} needs a MeanFieldModel, got {type(model).__name__}")
+    try:
+        X = np.array(probes, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("probes: cannot convert to a numeric array") from None
+    if X.ndim != 2 or X.shape[1] != model.d or X.shape[0] < 1 or not np.all(np.isfinite(X)):
+        raise ValueError(f"probes: expected a finite array of shape (P, {model.d}) with P >= 1, got {X.shape}")
+    return X

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .result import ParticleResult
-from ._checks import check_int, check_noise, check_record, check_times, finite_float, xi_function
+from ._checks import check_int, check_noise, check_probes, check_record, check_times, finite_float, xi_function
 from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
 
 DEFAULT_DT_LANGEVIN = 1e-3
@@ -39,7 +39,7 @@ def _energy(model, params, X, lam):
 
 def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
                       record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=False,
-                      energy_tol=1e-10):
+                      energy_tol=1e-10, probes=None):
     """Integrate the particle flow from ``init`` and record snapshots at ``times``.
 
     Parameters
@@ -57,9 +57,11 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     dt : time step; None means adaptive step doubling for RK4 and
         DEFAULT_DT_LANGEVIN for Euler-Maruyama.
     seed : seed of the Brownian increments (Langevin only).
-    record : subset of ("radii", "risk", "weights", "params"); risk is the exact R_N.
+    record : subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"), as
+        for :func:`~solvers.run_sgd` (risk is the exact R_N; "kernel", "output" on ``probes``).
     progress : tqdm bar over simulated time; None = only if stderr is a terminal.
     rtol : error tolerance of the adaptive RK4 step.
+    probes : (P, d) inputs for the "kernel" and "output" records.
     check_energy : evaluate E = R_N/α² + (λ/N)Σ‖θ‖² after every noiseless step and
         raise RuntimeError if it increases by more than ``energy_tol``·(1 + |E|).
 
@@ -71,6 +73,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     if not hasattr(model, "potential_gradient"):
         raise ValueError(f"model: expected a MeanFieldModel or IsotropicGaussians, got {type(model).__name__}")
     params0 = model.as_params(init, "init")
+    probes = check_probes(model, record, probes)
     train = model.train
     W = params0.flat(train)  # the state: trained coordinates (N, D)
 
@@ -152,10 +155,10 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
                 steps += 1
                 bar.update(step)
             t = float(target)
-            snapshots.append(snapshot(model, as_params(W), t, record))
+            snapshots.append(snapshot(model, as_params(W), t, record, probes=probes, initial=params0))
     except KeyboardInterrupt:
         interrupted = True
-        snapshots.append(snapshot(model, as_params(W), t, record))
+        snapshots.append(snapshot(model, as_params(W), t, record, probes=probes, initial=params0))
     finally:
         bar.close()
 
@@ -167,5 +170,6 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
 
     return ParticleResult(times=np.array([snap["step"] for snap in snapshots], dtype=float),
                           radii=collect("radii"), risk=collect("risk"), weights=collect("weights"),
-                          params=collect("params"), steps=steps, interrupted=interrupted, eps=h, seed=seed,
+                          params=collect("params"), kernel=collect("kernel"), output=collect("output"),
+                          movement=collect("movement"), steps=steps, interrupted=interrupted, eps=h, seed=seed,
                           dynamics="flow")

@@ -19,6 +19,9 @@ class ParticleResult:
     risk : (S,) risk per snapshot (see ``risk_kind``), or None.
     weights : (S, N, d) array of the input weights w_i per snapshot, or None.
     params : list of S :class:`meanfield.Params` (a, W, b) per snapshot, or None.
+    kernel : (S, P, P) tangent kernel K(x_p, x_q) on the probe inputs, or None.
+    output : (S, P) network output f(x_p) on the probe inputs, or None.
+    movement : (S,) mean parameter movement (1/N) Σ_i ‖θ_i − θ_i(0)‖, or None.
     steps : total number of steps taken.
     interrupted : True if the run stopped early (Ctrl-C); the snapshots are
         those reached, the last one being the state at the interruption.
@@ -40,6 +43,9 @@ class ParticleResult:
     seed: int | None = None
     dynamics: str = "sgd"
     params: list | None = None
+    kernel: np.ndarray | None = None
+    output: np.ndarray | None = None
+    movement: np.ndarray | None = None
     risk_kind: str = "population"
     message: str = field(default="")
 
@@ -47,7 +53,7 @@ class ParticleResult:
         self.times = np.asarray(self.times, dtype=float).reshape(-1)
         self.steps = int(self.steps)
         self.interrupted = bool(self.interrupted)
-        for name in ("radii", "risk", "weights"):
+        for name in ("radii", "risk", "weights", "kernel", "output", "movement"):
             value = getattr(self, name)
             if value is not None:
                 value = np.asarray(value)
@@ -63,6 +69,14 @@ class ParticleResult:
             reached = f"t = {self.times[-1]:.6g}" if self.times.size else "no snapshot"
             self.message = (f"interrupted (Ctrl-C) after {self.steps} steps at {reached}" if self.interrupted
                             else f"finished: {self.steps} steps, last snapshot at {reached}")
+
+    @property
+    def kernel_change(self):
+        """‖K_t − K_0‖_F / ‖K_0‖_F per snapshot (relative to the first one), or None."""
+        if self.kernel is None:
+            return None
+        base = np.linalg.norm(self.kernel[0])
+        return np.linalg.norm(self.kernel - self.kernel[0], axis=(1, 2)) / base
 
     @property
     def status(self):

@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 
 from meanfield import Params
 
-from ._checks import RECORD_KEYS, check_dtype, check_int, check_noise, check_record, check_times, finite_float
+from ._checks import (RECORD_KEYS, check_dtype, check_int, check_noise, check_probes, check_record, check_times,
+                      finite_float)
 from ._data_streams import initial_order
 from ._general_sgd_kernels import general_sgd_block
 from ._sgd_kernels import initial_rng_state, sgd_block
@@ -152,9 +153,11 @@ def _load_checkpoint(path, key, digest, record, target_steps):
 
 
 # ------------------------------------------------------------------- driver
-def snapshot(model, params, step, record, weights=None):
+def snapshot(model, params, step, record, weights=None, probes=None, initial=None):
     """The recorded quantities of ``params`` (Params, float64 copies) at ``step``; ``weights``
-    (default params.W) is what "weights" records (SGD: W in the kernel's dtype)."""
+    (default params.W) is what "weights" records (SGD: W in the kernel's dtype); ``probes``
+    the inputs of "kernel" (the tangent kernel) and "output"; ``initial`` the θ(0) of
+    "movement" = (1/N) Σ_i ‖θ_i − θ_i(0)‖ over the trained coordinates."""
     snap = {"step": step}
     if "radii" in record:
         snap["radii"] = np.linalg.norm(params.W, axis=1)
@@ -164,11 +167,18 @@ def snapshot(model, params, step, record, weights=None):
         snap["weights"] = np.array(params.W if weights is None else weights, order="C")
     if "params" in record:
         snap["params"] = params.copy()
+    if "kernel" in record:
+        snap["kernel"] = model.tangent_kernel(params, probes)
+    if "output" in record:
+        snap["output"] = model.output(params, probes)
+    if "movement" in record:
+        moved = params.flat(model.train) - initial.flat(model.train)
+        snap["movement"] = np.float64(np.mean(np.linalg.norm(moved, axis=1)))
     return snap
 
 
 def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0, dtype="float64",
-            record=("radii", "risk"), progress=None, checkpoint=None):
+            record=("radii", "risk"), progress=None, checkpoint=None, probes=None):
     """Run (noisy) one-pass SGD from ``init`` and record snapshots at ``times``.
 
     Parameters
@@ -187,12 +197,15 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     beta : inverse temperature β > 0 of the Langevin noise √(4 s_k/β) g, or None (no noise).
     lam : ℓ2 regularisation λ ≥ 0 (the factor 1 − 2λ s_k on every trained coordinate).
     dtype : "float64" or "float32" for W inside the kernel (a, b stay float64).
-    record : subset of ("radii", "risk", "weights", "params"); risk is ``model.risk``: the exact
-        R_N, or for a finite data set the empirical risk on its held-out arrays.
+    record : subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"); risk
+        is ``model.risk``: the exact R_N, or for a finite data set the empirical risk on its
+        held-out arrays; "kernel" the tangent kernel K(x_p, x_q) and "output" f(x_p) on ``probes``;
+        "movement" (1/N) Σ_i ‖θ_i − θ_i(0)‖ over the trained coordinates.
     progress : show a tqdm bar; None = only if stderr is a terminal.
     checkpoint : path of an .npz file saved after every block; if it exists and matches the
         run (seed, eps, N, d, dtype, batch, beta, lam and a digest of θ₀, the model and ξ)
         the run resumes from it; any mismatch or unreadable file raises ValueError("checkpoint: …").
+    probes : (P, d) inputs for the "kernel" and "output" records.
 
     Returns
     -------
@@ -219,6 +232,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     if not hasattr(model, "sgd_spec"):
         raise ValueError(f"model: expected a MeanFieldModel or IsotropicGaussians, got {type(model).__name__}")
     params = model.as_params(init, "init")
+    probes = check_probes(model, record, probes)
     spec = model.sgd_spec()
     step_sizes = _step_size_function(xi, eps)
     if progress is None:
@@ -280,13 +294,13 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
                     raise DivergenceError(failed, failed * eps)
                 bar.update(int(counter[0]) - start)
                 save()
-            snapshots.append(snapshot(model, current(), int(target), record, WT.T))
+            snapshots.append(snapshot(model, current(), int(target), record, WT.T, probes, params))
             save()
     except KeyboardInterrupt:
         interrupted = True
         save()
         if not snapshots or snapshots[-1]["step"] != counter[0]:
-            snapshots.append(snapshot(model, current(), int(counter[0]), record, WT.T))
+            snapshots.append(snapshot(model, current(), int(counter[0]), record, WT.T, probes, params))
     finally:
         bar.close()
 
@@ -299,5 +313,6 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     return ParticleResult(
         times=np.array([snap["step"] for snap in snapshots], dtype=float) * eps,
         radii=collect("radii"), risk=collect("risk"), weights=collect("weights"), params=collect("params"),
+        kernel=collect("kernel"), output=collect("output"), movement=collect("movement"),
         steps=int(counter[0]), interrupted=interrupted, eps=eps, seed=seed, dynamics="sgd",
         risk_kind=getattr(model, "risk_kind", "population"))

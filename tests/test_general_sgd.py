@@ -8,6 +8,7 @@ import pytest
 from meanfield import (ArrayData, GaussianMixture, IsotropicGaussians, MeanFieldModel, Params, TeacherStudent,
                        TwoLayerNetwork, erf, isotropic_model, leaky_relu, nonmonotone, ramp, relu, sigmoid)
 from solvers import run_sgd
+from _sgd_replay import replay
 from solvers._data_streams import initial_order
 from solvers._general_sgd_kernels import activation_terms, draw_general_step
 from solvers._sgd_kernels import initial_rng_state
@@ -35,35 +36,6 @@ LAWS = _laws()
 ACTIVATIONS = {"relu": relu(), "leaky": leaky_relu(0.1), "nonmonotone": nonmonotone(), "sigmoid": sigmoid(),
                "erf": erf()}
 TRAINS = [("w",), ("a",), ("a", "w", "b"), ("w", "b")]
-
-
-def numpy_step(act, train, theta, s, y, x, g, lam, beta):
-    """θ_i ← (1 − 2λs)θ_i + (2s/b) Σ_j (y_j − ŷ(x_j)) ∇_θσ*(x_j; θ_i) + √(4s/β) g_i, written directly."""
-    a, W, b = theta.a, theta.W, theta.b
-    z = x @ W.T + b  # (batch, N)
-    values, slopes = act(z), act.derivative(z)
-    residual = y - (values * a).mean(axis=1)
-    coef = 2 * s * residual / len(y)
-    decay = 1 - 2 * lam * s
-    noise = 0.0 if beta is None else math.sqrt(4 * s / beta)
-    gw, ga, gb = g
-    new_a = decay * a + coef @ values + noise * ga if "a" in train else a
-    new_W = decay * W + a[:, None] * ((coef[:, None] * slopes).T @ x) + noise * gw if "w" in train else W
-    new_b = decay * b + a * (coef @ slopes) + noise * gb if "b" in train else b
-    return Params(new_a, new_W, new_b)
-
-
-def replay(model, theta, eps, xi, n_steps, seed, batch, lam, beta):
-    spec = model.sgd_spec()
-    data = spec.data
-    data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
-                  data.act_params)
-    state, order = initial_rng_state(seed), initial_order(data)
-    for k in range(n_steps):
-        y, x, gw, ga, gb = draw_general_step(state, data_tuple, order, theta.n, model.d, batch, beta is not None,
-                                             spec.train_a, spec.train_w, spec.train_b)
-        theta = numpy_step(model.activation, model.train, theta, eps * xi(k * eps), y, x, (gw, ga, gb), lam, beta)
-    return theta
 
 
 def initial(model, seed=5):

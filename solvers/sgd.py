@@ -28,6 +28,7 @@ from meanfield import Params
 from ._checks import (RECORD_KEYS, check_dtype, check_int, check_noise, check_probes, check_record, check_times,
                       finite_float)
 from ._data_streams import initial_order
+from ._interrupt import deferred_interrupt
 from ._general_sgd_kernels import general_sgd_block
 from ._sgd_kernels import initial_rng_state, sgd_block
 from .result import ParticleResult
@@ -273,6 +274,17 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         if checkpoint is not None:
             _save_checkpoint(checkpoint, key, digest, WT, a, b, order, state, int(counter[0]), snapshots)
 
+    def kernel_block(start, count):
+        """One compiled block of ``count`` steps from step ``start``; −1 or the diverging step."""
+        sizes = step_sizes(np.arange(start, start + count))
+        if isotropic:
+            return sgd_block(WT, state, counter, sizes, batch, lam, inv_beta, beta is not None,
+                             spec.isotropic_scales, spec.act_kind, spec.act_params, DIVERGENCE_THRESHOLD)
+        return general_sgd_block(WT, a, b, state, order, counter, sizes, batch, lam, inv_beta, beta is not None,
+                                 spec.train_a, spec.train_w, spec.train_b, spec.act_kind, spec.act_params,
+                                 data_tuple, spec.output_scale, offset_WT, offset_a, offset_b,
+                                 DIVERGENCE_THRESHOLD)
+
     interrupted = False
     bar = tqdm(total=int(target_steps[-1]), initial=int(counter[0]), disable=not progress,
                unit="step", desc="sgd")
@@ -281,15 +293,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
             while counter[0] < target:
                 start = int(counter[0])
                 count = min(block_steps, int(target) - start)
-                sizes = step_sizes(np.arange(start, start + count))
-                if isotropic:
-                    failed = sgd_block(WT, state, counter, sizes, batch, lam, inv_beta, beta is not None,
-                                       spec.isotropic_scales, spec.act_kind, spec.act_params, DIVERGENCE_THRESHOLD)
-                else:
-                    failed = general_sgd_block(WT, a, b, state, order, counter, sizes, batch, lam, inv_beta,
-                                               beta is not None, spec.train_a, spec.train_w, spec.train_b,
-                                               spec.act_kind, spec.act_params, data_tuple, spec.output_scale,
-                                               offset_WT, offset_a, offset_b, DIVERGENCE_THRESHOLD)
+                with deferred_interrupt():
+                    failed = kernel_block(start, count)
                 if failed >= 0:
                     raise DivergenceError(failed, failed * eps)
                 bar.update(int(counter[0]) - start)

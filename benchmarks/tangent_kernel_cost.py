@@ -18,7 +18,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 from _timing import best_time  # noqa: E402
 
 from meanfield import GaussianMixture, MeanFieldModel, TwoLayerNetwork, relu  # noqa: E402

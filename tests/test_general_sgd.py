@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from meanfield import (ArrayData, GaussianMixture, IsotropicGaussians, MeanFieldModel, Params, TeacherStudent,
+from meanfield import (ArrayData, GaussianMixture, IsotropicGaussians, MeanFieldModel, TeacherStudent,
                        TwoLayerNetwork, erf, isotropic_model, leaky_relu, nonmonotone, ramp, relu, sigmoid)
 from solvers import run_sgd
 from _sgd_replay import replay

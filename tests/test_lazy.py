@@ -1,5 +1,4 @@
 """Output scale α, centring, the tangent kernel and the linearised (NTK) model."""
-import math
 
 import numpy as np
 import pytest

@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 import sys
 
+import numba
 import numpy as np
 from tqdm.auto import tqdm
 
 from ._checks import (RECORD_KEYS, check_dtype, check_int, check_noise, check_record, check_times, check_weights,
                       finite_float)
-from ._sgd_kernels import initial_rng_state, sgd_block
+from ._sgd_kernels import initial_noise_states, initial_rng_state, noise_chunks, sgd_block, sgd_block_threaded
 from .result import ParticleResult
 
 #: |w| beyond this (or NaN/inf) is reported as divergence.
@@ -72,8 +73,8 @@ def _checkpoint_key(seed, eps, W, batch, beta, lam):
                      -1.0 if beta is None else beta, lam], dtype=float)
 
 
-def _save_checkpoint(path, key, W, state, step, snapshots):
-    arrays = dict(key=key, W=W, rng_state=state, step=np.int64(step),
+def _save_checkpoint(path, key, W, state, noise_states, step, snapshots):
+    arrays = dict(key=key, W=W, rng_state=state, noise_states=noise_states, step=np.int64(step),
                   snap_steps=np.array([snap["step"] for snap in snapshots], dtype=np.int64))
     for name in RECORD_KEYS:
         if snapshots and name in snapshots[0]:
@@ -89,9 +90,9 @@ def _load_checkpoint(path, key, record, target_steps):
         if data["key"].shape != key.shape or not np.array_equal(data["key"], key):
             raise ValueError(f"checkpoint: {path} belongs to a different run "
                              "(seed, eps, N, d, dtype, batch, beta or lam differ); delete it or pass another path")
-        if data["rng_state"].shape != (2, 4):
+        if data["rng_state"].shape != (2, 4) or "noise_states" not in data:
             raise ValueError(f"checkpoint: {path} holds a random state of shape {data['rng_state'].shape}, "
-                             "not (2, 4) (written by an older version); delete it to start afresh")
+                             "not (2, 4) and noise streams (written by an older version); delete it to start afresh")
         snap_steps = data["snap_steps"]
         if not np.array_equal(snap_steps, target_steps[:snap_steps.size]):
             raise ValueError(f"checkpoint: {path} has snapshots at steps {snap_steps.tolist()}, "
@@ -105,7 +106,37 @@ def _load_checkpoint(path, key, record, target_steps):
             for name in record:
                 snap[name] = data["snap_" + name][idx]
             snapshots.append(snap)
-        return data["W"].copy(), data["rng_state"].copy(), int(data["step"]), snapshots
+        return (data["W"].copy(), data["rng_state"].copy(), data["noise_states"].copy(), int(data["step"]),
+                snapshots)
+
+
+# ------------------------------------------------------------------- threads
+#: N·d from which run_sgd uses all threads by default (noiseless; measured crossover, see benchmarks).
+THREADS_MIN_WORK = 200_000
+#: A noisy step costs about this many noiseless ones per neuron and coordinate (the normals).
+NOISY_WORK_FACTOR = 8
+
+
+def _check_threads(threads, work, n_chunks):
+    """Threads for the kernel: an int in [1, numba.config.NUMBA_NUM_THREADS], or automatic."""
+    available = numba.config.NUMBA_NUM_THREADS
+    if threads is None:
+        return available if work >= THREADS_MIN_WORK and n_chunks >= 2 else 1
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= available:
+        raise ValueError(f"threads: must be None or an integer in [1, {available}], got {threads!r}")
+    return int(threads)
+
+
+def _run_block(threads, *args):
+    """sgd_block (threads = 1) or sgd_block_threaded on ``threads`` threads."""
+    if threads == 1:
+        return sgd_block(*args)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return sgd_block_threaded(*args)
+    finally:
+        numba.set_num_threads(previous)
 
 
 # ------------------------------------------------------------------- driver
@@ -121,7 +152,7 @@ def _snapshot(model, W, step, record):
 
 
 def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0, dtype="float64",
-            record=("radii", "risk"), progress=None, checkpoint=None):
+            record=("radii", "risk"), progress=None, checkpoint=None, threads=None):
     """Run (noisy) one-pass SGD from W0 and record snapshots at ``times``.
 
     Parameters
@@ -143,6 +174,10 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
     progress : show a tqdm bar; None = only if stderr is a terminal.
     checkpoint : path of an .npz file saved after every block; if it exists and
         matches (seed, eps, N, d, dtype, batch, beta, lam) the run resumes from it.
+    threads : threads splitting the neurons inside every step (1 = the serial kernel);
+        None = automatic: all of numba's threads when N·d (×NOISY_WORK_FACTOR if
+        noisy) ≥ THREADS_MIN_WORK and N spans ≥ 2 noise chunks, else 1. The result is
+        bitwise the same for every thread count (see ``sgd_block_threaded``).
 
     Returns a :class:`ParticleResult` (dynamics "sgd"). Ctrl-C stops between blocks
     and returns what was computed, with ``interrupted=True``. Raises
@@ -169,12 +204,15 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
     n, d = W.shape
     block_steps = int(max(1, min(MAX_BLOCK_STEPS, BLOCK_WORK // (n * d * batch))))
 
+    threads = _check_threads(threads, n * d * (1 if beta is None else NOISY_WORK_FACTOR), noise_chunks(n))
+
     state = initial_rng_state(seed)
+    noise_states = initial_noise_states(state, n)
     counter = np.zeros(1, dtype=np.int64)
     snapshots = []
     key = _checkpoint_key(seed, eps, W, batch, beta, lam)
     if checkpoint is not None and os.path.exists(checkpoint):
-        W, state, counter[0], snapshots = _load_checkpoint(checkpoint, key, record, target_steps)
+        W, state, noise_states, counter[0], snapshots = _load_checkpoint(checkpoint, key, record, target_steps)
 
     WT = np.ascontiguousarray(W.T)  # the kernel's layout (d, N): vectorises over neurons
     interrupted = False
@@ -185,21 +223,21 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
             while counter[0] < target:
                 start = int(counter[0])
                 count = min(block_steps, int(target) - start)
-                failed = sgd_block(WT, state, counter, step_sizes(np.arange(start, start + count)),
-                                   batch, lam, inv_beta, beta is not None, scales, kind, params,
-                                   DIVERGENCE_THRESHOLD)
+                failed = _run_block(threads, WT, state, noise_states, counter,
+                                    step_sizes(np.arange(start, start + count)), batch, lam, inv_beta,
+                                    beta is not None, scales, kind, params, DIVERGENCE_THRESHOLD)
                 if failed >= 0:
                     raise DivergenceError(failed, failed * eps)
                 bar.update(int(counter[0]) - start)
                 if checkpoint is not None:
-                    _save_checkpoint(checkpoint, key, WT.T, state, int(counter[0]), snapshots)
+                    _save_checkpoint(checkpoint, key, WT.T, state, noise_states, int(counter[0]), snapshots)
             snapshots.append(_snapshot(model, WT.T, int(target), record))
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, key, WT.T, state, int(counter[0]), snapshots)
+                _save_checkpoint(checkpoint, key, WT.T, state, noise_states, int(counter[0]), snapshots)
     except KeyboardInterrupt:
         interrupted = True
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, key, WT.T, state, int(counter[0]), snapshots)
+            _save_checkpoint(checkpoint, key, WT.T, state, noise_states, int(counter[0]), snapshots)
         if not snapshots or snapshots[-1]["step"] != counter[0]:
             snapshots.append(_snapshot(model, WT.T, int(counter[0]), record))
     finally:

@@ -9,8 +9,10 @@ neurons θ⁰ (N⁰ of them, possibly none) centre the network):
     w_i ← (1 − 2λs) w_i + (2s/b) Σ_j e_j a_i σ'(z_ji+) x_j      + √(4s/β) g^w_i   (if w is trained)
     b_i ← (1 − 2λs) b_i + (2s/b) Σ_j e_j a_i σ'(z_ji+)          + √(4s/β) g^b_i   (if b is trained)
 
-Noise (β given): per step, g^w for the neurons i = 0, 1, … (d normals each), then g^a (N),
-then g^b (N), from the noise stream. The data stream is consumed by
+Noise (β given): the neurons are split in chunks of NOISE_CHUNK, each with its own stream of
+the vectorised generator (:mod:`solvers._normal_rng`); per step a chunk's stream gives g^w of
+its neurons (group by group of m ≤ NOISE_GROUP neurons, m·d normals read as a (d, m) array, as
+in the isotropic kernel), then g^a and g^b of its neurons (those trained). The data stream is consumed by
 :func:`solvers._data_streams.draw_point`. As in :mod:`solvers._sgd_kernels` (whose
 transposed-layout primitives this kernel reuses), W is stored transposed and, noiseless with
 b = 1, the update of step k shares one pass over W with the forward pass of step k + 1.
@@ -25,8 +27,9 @@ from numba import njit
 from meanfield.activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, act_value_deriv
 
 from ._data_streams import draw_point
-from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, NOISE_GROUP, _total, axpy_forward_transposed,
-                           axpy_noise_transposed, axpy_transposed, fill_normal, forward_transposed)
+from ._normal_rng import fill_normals
+from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, NOISE_CHUNK, NOISE_GROUP, _total, axpy_forward_transposed,
+                           axpy_noise_range, axpy_transposed, forward_transposed)
 
 
 @njit(cache=True)
@@ -60,8 +63,8 @@ def _draw_batch(state, data, order, scratch, x64, x, y):
 
 
 @njit(cache=True)
-def draw_general_step(state, data, order, n_particles, d, batch, noisy, train_a, train_w, train_b):
-    """Replay the draws of one :func:`general_sgd_block` step (both streams advanced in place):
+def draw_general_step(state, noise_states, data, order, n_particles, d, batch, noisy, train_a, train_w, train_b):
+    """Replay the draws of one :func:`general_sgd_block` step (all streams advanced in place):
     y (b,), x (b, d), and the noise g^w (N, d), g^a (N,), g^b (N,) (zeros where not drawn)."""
     y = np.empty(batch)
     x = np.empty((batch, d))
@@ -70,13 +73,21 @@ def draw_general_step(state, data, order, n_particles, d, batch, noisy, train_a,
     gb = np.zeros(n_particles)
     _draw_batch(state[0], data, order, np.empty(2), np.empty(d), x, y)
     if noisy:
+        buffer = np.empty(d * NOISE_GROUP)
         if train_w:
-            for i in range(n_particles):
-                fill_normal(state[1], gw[i])
-        if train_a:
-            fill_normal(state[1], ga)
-        if train_b:
-            fill_normal(state[1], gb)
+            for g0 in range(0, n_particles, NOISE_GROUP):
+                m = min(n_particles - g0, NOISE_GROUP)
+                xi = buffer[:d * m]
+                fill_normals(noise_states[g0 // NOISE_CHUNK], xi)
+                for k in range(d):
+                    for j in range(m):
+                        gw[g0 + j, k] = xi[k * m + j]
+        for c in range(noise_states.shape[0]):
+            lo, hi = c * NOISE_CHUNK, min(n_particles, (c + 1) * NOISE_CHUNK)
+            if train_a:
+                fill_normals(noise_states[c], ga[lo:hi])
+            if train_b:
+                fill_normals(noise_states[c], gb[lo:hi])
     return y, x, gw, ga, gb
 
 
@@ -101,24 +112,26 @@ def _max_abs(WT, a, b):
 
 
 @njit(cache=True)
-def general_sgd_block(WT, a, b, state, order, step_counter, step_sizes, batch, lam, inv_beta, noisy,
+def general_sgd_block(WT, a, b, state, noise_states, order, step_counter, step_sizes, batch, lam, inv_beta, noisy,
                       train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold):
     """Run len(step_sizes) SGD steps in place on (WT = Wᵀ (d, N), a (N,), b (N,)) (module docstring).
 
     ``data`` is the tuple (kind, rows, scales, values, extra, params, act_kind, act_params) of a
-    :class:`meanfield.DataSpec`; ``order`` its epoch state; ``alpha`` the output scale and
+    :class:`meanfield.DataSpec`; ``order`` its epoch state; ``noise_states`` the noise streams
+    (:func:`solvers._sgd_kernels.initial_noise_states`); ``alpha`` the output scale and
     (offset_WT (d, N⁰), offset_a, offset_b) the frozen centring neurons (N⁰ = 0: none); ``state`` (uint64 (2, 4): data and
     noise streams) and ``step_counter`` (int64[1]) advance in place. Returns −1, or the global
     step after which some |θ| exceeded ``threshold`` or was not finite (checked every
     DIVERGENCE_CHECK_EVERY steps and at the end of the block)."""
     d, n = WT.shape
-    data_state, noise_state = state[0], state[1]
+    data_state = state[0]
     x = np.empty((batch, d), WT.dtype)
     x_next = np.empty((batch, d), WT.dtype)
     x64 = np.empty(d)
     scratch = np.empty(2)
-    noise = np.empty((d, NOISE_GROUP))
-    noise_ab = np.empty(n)
+    noise = np.empty(d * NOISE_GROUP)
+    noise_a = np.empty(n)
+    noise_b = np.empty(n)
     y = np.empty(batch)
     y_next = np.empty(batch)
     z = np.empty((batch, n), WT.dtype)  # ⟨w_i, x_j⟩ (without b_i)
@@ -182,21 +195,26 @@ def general_sgd_block(WT, a, b, state, order, step_counter, step_sizes, batch, l
                 for j in range(last):
                     axpy_transposed(WT, decay if j == 0 else 1.0, coef[j], x[j])
                 if noisy:
-                    axpy_noise_transposed(WT, decay if last == 0 else 1.0, coef[last], x[last], noise_scale,
-                                          noise_state, noise)
+                    for c in range(noise_states.shape[0]):  # chunk c: its own stream
+                        lo = c * NOISE_CHUNK
+                        axpy_noise_range(WT, decay if last == 0 else 1.0, coef[last], x[last], noise_scale,
+                                         noise_states[c], noise, lo, min(n, lo + NOISE_CHUNK))
                 ready = False
         else:
             ready = False
+        if noisy and (train_a or train_b):
+            for c in range(noise_states.shape[0]):
+                lo, hi = c * NOISE_CHUNK, min(n, (c + 1) * NOISE_CHUNK)
+                if train_a:
+                    fill_normals(noise_states[c], noise_a[lo:hi])
+                if train_b:
+                    fill_normals(noise_states[c], noise_b[lo:hi])
         if train_a:
-            if noisy:
-                fill_normal(noise_state, noise_ab)
             for i in range(n):
-                a[i] = decay * a[i] + step_a[i] + (noise_scale * noise_ab[i] if noisy else 0.0)
+                a[i] = decay * a[i] + step_a[i] + (noise_scale * noise_a[i] if noisy else 0.0)
         if train_b:
-            if noisy:
-                fill_normal(noise_state, noise_ab)
             for i in range(n):
-                b[i] = decay * b[i] + step_b[i] + (noise_scale * noise_ab[i] if noisy else 0.0)
+                b[i] = decay * b[i] + step_b[i] + (noise_scale * noise_b[i] if noisy else 0.0)
         step_counter[0] += 1
         if check and not _max_abs(WT, a, b) <= threshold:
             return step_counter[0]

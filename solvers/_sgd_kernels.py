@@ -1,13 +1,17 @@
 """Numba kernels of one-pass (noisy) SGD for the isotropic Gaussians model.
 
-Random numbers come from two explicit-state xoshiro256** generators, one for
-the data (y, x) and one for the Langevin noise, whose states (a uint64 (2, 4)
-array) are passed in and advanced in place.  Each stream is consumed in a
-fixed order, so a run is a pure function of (W0, state): splitting it into
-blocks (snapshots, progress, checkpoints) never changes a bit, and
-:func:`draw_step` replays exactly what a step of :func:`sgd_block` drew.
-Two streams let the kernel draw the next data point before the current
-update is finished (see :func:`sgd_block`) without changing the noise.
+Random numbers come from explicit states passed in and advanced in place: the
+data (y, x) from a xoshiro256** generator (row 0 of a uint64 (2, 4) array,
+normals by the Marsaglia polar method), the Langevin noise from the vectorised
+generator of :mod:`solvers._normal_rng` (row 1 holds its seed words), with one
+stream per chunk of NOISE_CHUNK particles (:func:`initial_noise_states`), so
+that the noise of a chunk does not depend on which thread draws it.  Each
+stream is consumed in a fixed order, so a run is a pure function of
+(W0, state, noise states): splitting it into blocks (snapshots, progress,
+checkpoints) never changes a bit, and :func:`draw_step` replays exactly what a
+step of :func:`sgd_block` drew.  Separate streams let the kernel draw the next
+data point before the current update is finished (see :func:`sgd_block`)
+without changing the noise.
 
 Per step k (all b samples see the same current θ):
     y_j = ±1 (prob ½),  x_j = s_{y_j} g_j,  g_j ~ N(0, I_d)                j = 1..b
@@ -20,14 +24,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from meanfield.activations import KIND_PIECEWISE_LINEAR, act_deriv, act_value
+
+from ._normal_rng import fill_normals, init_noise_streams
 
 #: Divergence is looked for every this many steps (and at the end of a block).
 DIVERGENCE_CHECK_EVERY = 256
 #: Particles whose Langevin noise is drawn before it is added (along k, i.e. contiguously in Wᵀ).
 NOISE_GROUP = 64
+#: Particles per noise stream, and per work item of the threaded kernel (a multiple of NOISE_GROUP).
+NOISE_CHUNK = 256
 
 _U53 = 1.0 / 9007199254740992.0  # 2^-53
 
@@ -40,6 +48,18 @@ def initial_rng_state(seed):
         if not row.any():  # the one forbidden xoshiro state; probability 2^-256
             row[0] = np.uint64(1)
     return state
+
+
+def noise_chunks(n_particles):
+    """Number of noise streams (chunks of NOISE_CHUNK particles) for N particles."""
+    return -(-int(n_particles) // NOISE_CHUNK)
+
+
+def initial_noise_states(state, n_particles):
+    """The Langevin noise streams of N particles, uint64 (noise_chunks(N), NOISE_STATE_WORDS):
+    particles [c·NOISE_CHUNK, (c+1)·NOISE_CHUNK) draw from row c, seeded by ``state[1]``
+    (rows are 2^192 xoshiro256 steps apart, see :func:`init_noise_streams`)."""
+    return init_noise_streams(np.ascontiguousarray(state[1]), noise_chunks(n_particles))
 
 
 @njit(cache=True, inline="always")
@@ -108,16 +128,26 @@ def _draw_batch(data_state, scales, x64, x, y):
 
 
 @njit(cache=True)
-def draw_step(state, scales, n_particles, d, batch, noisy):
-    """Replay the draws of one :func:`sgd_block` step (both streams advanced in place):
-    labels y (b,), inputs x (b, d) and the Langevin noise g (N, d) (zeros if not noisy)."""
+def draw_step(state, noise_states, scales, n_particles, d, batch, noisy):
+    """Replay the draws of one :func:`sgd_block` step (all streams advanced in place):
+    labels y (b,), inputs x (b, d) and the Langevin noise g (N, d) (zeros if not noisy).
+
+    Noise order: chunk c (particles [c·NOISE_CHUNK, …), stream noise_states[c]), group by
+    group of m ≤ NOISE_GROUP particles, m·d normals each read as a (d, m) array: ξ_{g0+g, k}
+    is normal number k·m + g of its group."""
     y = np.empty(batch)
     x = np.empty((batch, d))
     g = np.zeros((n_particles, d))
     _draw_batch(state[0], scales, np.empty(d), x, y)
     if noisy:
-        for i in range(n_particles):
-            fill_normal(state[1], g[i])
+        buffer = np.empty(d * NOISE_GROUP)
+        for g0 in range(0, n_particles, NOISE_GROUP):
+            m = min(n_particles - g0, NOISE_GROUP)
+            xi = buffer[:d * m]
+            fill_normals(noise_states[g0 // NOISE_CHUNK], xi)
+            for k in range(d):
+                for j in range(m):
+                    g[g0 + j, k] = xi[k * m + j]
     return y, x, g
 
 
@@ -161,35 +191,47 @@ def max_abs_or_inf(W):
 
 # The transposed-layout loops below run over the neurons i (contiguous in
 # WT = Wᵀ), so they vectorise without fast-math: every sum is evaluated exactly
-# as written, and the fused and the plain passes give the same bits.
+# as written, and the fused and the plain passes give the same bits.  Each works
+# on the neurons lo ≤ i < hi (the threaded kernel gives every thread its own
+# range); every value is computed by the same expression whatever the range, so
+# splitting the neurons never changes a bit.  (lo = max(lo, 0) tells LLVM that
+# i ≥ 0, so the indices need no wrap-around select and the loops vectorise.)
 @njit(cache=True, inline="always")
-def forward_transposed(WT, x, z):
-    """z_i = ⟨w_i, x⟩ for W stored transposed (WT = Wᵀ, shape (d, N)), four
-    coordinates per pass over i: z_i += (w_ik x_k + w_ik+1 x_k+1) + (… + …)."""
-    d, n = WT.shape
-    for i in range(n):
+def forward_range(WT, x, z, lo, hi):
+    """z_i = ⟨w_i, x⟩ for lo ≤ i < hi, W stored transposed (WT = Wᵀ, shape (d, N)),
+    four coordinates per pass over i: z_i += (w_ik x_k + w_ik+1 x_k+1) + (… + …)."""
+    d = WT.shape[0]
+    lo = max(lo, 0)
+    for i in range(lo, hi):
         z[i] = 0.0
     k = 0
     while k + 4 <= d:
         x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
-        for i in range(n):
+        for i in range(lo, hi):
             z[i] += (WT[k, i] * x0 + WT[k + 1, i] * x1) + (WT[k + 2, i] * x2 + WT[k + 3, i] * x3)
         k += 4
     while k < d:
         xk = x[k]
-        for i in range(n):
+        for i in range(lo, hi):
             z[i] += WT[k, i] * xk
         k += 1
 
 
 @njit(cache=True, inline="always")
-def axpy_transposed(WT, decay, c, x):
-    """w_i ← decay · w_i + c_i x for every i (WT = Wᵀ)."""
-    d, n = WT.shape
+def forward_transposed(WT, x, z):
+    """z_i = ⟨w_i, x⟩ for every i (:func:`forward_range` over all neurons)."""
+    forward_range(WT, x, z, 0, WT.shape[1])
+
+
+@njit(cache=True, inline="always")
+def axpy_range(WT, decay, c, x, lo, hi):
+    """w_i ← decay · w_i + c_i x for lo ≤ i < hi (WT = Wᵀ)."""
+    d = WT.shape[0]
+    lo = max(lo, 0)
     k = 0
     while k + 4 <= d:
         x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
-        for i in range(n):
+        for i in range(lo, hi):
             ci = c[i]
             WT[k, i] = decay * WT[k, i] + ci * x0
             WT[k + 1, i] = decay * WT[k + 1, i] + ci * x1
@@ -198,16 +240,24 @@ def axpy_transposed(WT, decay, c, x):
         k += 4
     while k < d:
         xk = x[k]
-        for i in range(n):
+        for i in range(lo, hi):
             WT[k, i] = decay * WT[k, i] + c[i] * xk
         k += 1
 
 
+@njit(cache=True, inline="always")
+def axpy_transposed(WT, decay, c, x):
+    """w_i ← decay · w_i + c_i x for every i (WT = Wᵀ)."""
+    axpy_range(WT, decay, c, x, 0, WT.shape[1])
+
+
 @njit(cache=True)
 def axpy_noise_transposed(WT, decay, c, x, noise_scale, noise_state, noise):
-    """w_i ← (decay · w_i + c_i x) + noise_scale ξ_i, ξ_i ~ N(0, I_d) drawn particle by
-    particle (i = 0, 1, …) from ``noise_state``: NOISE_GROUP particles are drawn into
-    ``noise`` and then added along k, contiguously in WT = Wᵀ."""
+    """The baseline noise (before the vectorised generator; kept for the benchmark):
+    w_i ← (decay · w_i + c_i x) + noise_scale ξ_i, ξ_i ~ N(0, I_d) drawn particle by
+    particle (i = 0, 1, …) by :func:`fill_normal` (Marsaglia polar on the xoshiro256**
+    ``noise_state``): NOISE_GROUP particles are drawn into ``noise`` (d, NOISE_GROUP)
+    and then added along k, contiguously in WT = Wᵀ."""
     d, n = WT.shape
     for g0 in range(0, n, NOISE_GROUP):
         m = min(n - g0, NOISE_GROUP)
@@ -222,20 +272,41 @@ def axpy_noise_transposed(WT, decay, c, x, noise_scale, noise_state, noise):
                 row[g] = (decay * row[g] + cg[g] * xk) + noise_scale * xi[g]
 
 
+@njit(cache=True)
+def axpy_noise_range(WT, decay, c, x, noise_scale, noise_state, noise, lo, hi):
+    """w_i ← (decay · w_i + c_i x) + noise_scale ξ_i for lo ≤ i < hi, ξ_i ~ N(0, I_d) from
+    the vectorised generator (:func:`fill_normals` on ``noise_state``): group by group of
+    m ≤ NOISE_GROUP particles, m·d normals are drawn into ``noise`` (1-D, ≥ d·NOISE_GROUP),
+    read as a (d, m) array (ξ_{g0+g, k} = noise[k·m + g]) and added along k."""
+    d = WT.shape[0]
+    for g0 in range(lo, hi, NOISE_GROUP):
+        m = min(hi - g0, NOISE_GROUP)
+        drawn = noise[:d * m]
+        fill_normals(noise_state, drawn)
+        cg = c[g0:g0 + m]
+        for k in range(d):
+            xk = x[k]
+            row = WT[k, g0:g0 + m]
+            xi = drawn[k * m:(k + 1) * m]
+            for g in range(m):
+                row[g] = (decay * row[g] + cg[g] * xk) + noise_scale * xi[g]
+
+
 @njit(cache=True, inline="always")
-def axpy_forward_transposed(WT, decay, c, x, x_next, z):
-    """One pass doing :func:`axpy_transposed` (w_i ← decay · w_i + c_i x) and then
-    :func:`forward_transposed` on the new weights (z_i = ⟨w_i, x_next⟩), bitwise
-    equal to the two calls in sequence: W is read and written once instead of
-    read twice and written once, which is most of an SGD step's time."""
-    d, n = WT.shape
-    for i in range(n):
+def axpy_forward_range(WT, decay, c, x, x_next, z, lo, hi):
+    """One pass doing :func:`axpy_range` (w_i ← decay · w_i + c_i x) and then
+    :func:`forward_range` on the new weights (z_i = ⟨w_i, x_next⟩) for lo ≤ i < hi,
+    bitwise equal to the two calls in sequence: W is read and written once instead
+    of read twice and written once, which is most of an SGD step's time."""
+    d = WT.shape[0]
+    lo = max(lo, 0)
+    for i in range(lo, hi):
         z[i] = 0.0
     k = 0
     while k + 4 <= d:
         x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
         v0, v1, v2, v3 = x_next[k], x_next[k + 1], x_next[k + 2], x_next[k + 3]
-        for i in range(n):
+        for i in range(lo, hi):
             ci = c[i]
             w0 = decay * WT[k, i] + ci * x0
             w1 = decay * WT[k + 1, i] + ci * x1
@@ -249,11 +320,17 @@ def axpy_forward_transposed(WT, decay, c, x, x_next, z):
         k += 4
     while k < d:
         xk, vk = x[k], x_next[k]
-        for i in range(n):
+        for i in range(lo, hi):
             w = decay * WT[k, i] + c[i] * xk
             WT[k, i] = w
             z[i] += w * vk
         k += 1
+
+
+@njit(cache=True, inline="always")
+def axpy_forward_transposed(WT, decay, c, x, x_next, z):
+    """:func:`axpy_forward_range` over all neurons."""
+    axpy_forward_range(WT, decay, c, x, x_next, z, 0, WT.shape[1])
 
 
 @njit(cache=True, fastmath={"reassoc"})
@@ -267,29 +344,35 @@ def _total(values):
 
 
 @njit(cache=True)
-def sgd_block(WT, state, step_counter, step_sizes, batch, lam, inv_beta, noisy,
-              scales, kind, p, threshold):
+def sgd_block(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv_beta, noisy,
+              scales, kind, p, threshold, polar_noise=False):
     """Run len(step_sizes) SGD steps in place on WT = Wᵀ (shape (d, N); see module docstring).
 
     ``step_sizes[k]`` is s for the k-th step of the block; ``state`` (uint64 (2, 4):
-    data and noise streams) and ``step_counter`` (int64[1], the global step index)
-    are advanced in place, so an interruption between calls always leaves
-    (W, state, counter) consistent. Returns −1, or the global step index after
-    which W was found non-finite or beyond ``threshold`` in absolute value
-    (checked every DIVERGENCE_CHECK_EVERY steps and at the end of the block).
+    data stream, noise seed words), ``noise_states`` (:func:`initial_noise_states`)
+    and ``step_counter`` (int64[1], the global step index) are advanced in place, so
+    an interruption between calls always leaves (W, states, counter) consistent.
+    Returns −1, or the global step index after which W was found non-finite or
+    beyond ``threshold`` in absolute value (checked every DIVERGENCE_CHECK_EVERY
+    steps and at the end of the block).
 
     Noiseless with b = 1, the update of step k and the forward pass of step k+1
     share one pass over W (:func:`axpy_forward_transposed`): the data point of
-    step k+1 is drawn first, which two streams make harmless. A block never
+    step k+1 is drawn first, which separate streams make harmless. A block never
     draws beyond its last step, and every pass evaluates the same expressions,
     so the result does not depend on where blocks end.
+
+    ``polar_noise=True`` draws the noise as before the vectorised generator
+    (Marsaglia polar on the xoshiro256** stream ``state[1]``, which it advances;
+    ``noise_states`` unused): the baseline of benchmarks/sgd_throughput.py.
     """
     d, n = WT.shape
-    data_state, noise_state = state[0], state[1]
+    data_state = state[0]
     x = np.empty((batch, d), WT.dtype)
     x_next = np.empty((batch, d), WT.dtype)
     x64 = np.empty(d)
-    noise = np.empty((d, NOISE_GROUP))  # Langevin noise of a group of particles, one per column
+    noise = np.empty(d * NOISE_GROUP)  # Langevin noise of a group of particles
+    polar = np.empty((d, NOISE_GROUP))  # the same for polar_noise, one particle per column
     y = np.empty(batch)
     y_next = np.empty(batch)
     z = np.empty((batch, n), WT.dtype)  # pre-activations ⟨w_i, x_j⟩ at the current θ
@@ -330,8 +413,109 @@ def sgd_block(WT, state, step_counter, step_sizes, batch, lam, inv_beta, noisy,
             for j in range(last):
                 axpy_transposed(WT, factors[min(j, 1)], coef[j], x[j])
             if noisy:  # the last sample's term and the noise in one pass
-                axpy_noise_transposed(WT, factors[min(last, 1)], coef[last], x[last],
-                                      math.sqrt(4.0 * s * inv_beta), noise_state, noise)
+                scale = math.sqrt(4.0 * s * inv_beta)
+                if polar_noise:
+                    axpy_noise_transposed(WT, factors[min(last, 1)], coef[last], x[last], scale, state[1], polar)
+                else:
+                    for c in range(noise_states.shape[0]):  # chunk c: its own stream
+                        lo = c * NOISE_CHUNK
+                        axpy_noise_range(WT, factors[min(last, 1)], coef[last], x[last], scale,
+                                         noise_states[c], noise, lo, min(n, lo + NOISE_CHUNK))
+            ready = False
+        step_counter[0] += 1
+        if check and not max_abs_or_inf(WT) <= threshold:
+            return step_counter[0]
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _activation_range(kind, p, z, z64, values, slopes, lo, hi):
+    """values_i = σ(z_i), slopes_i = σ'(z_i+) for lo ≤ i < hi (z in W's dtype, via z64)."""
+    for i in range(lo, hi):
+        z64[i] = z[i]
+    activation_and_slope(kind, p, z64[lo:hi], values[lo:hi], slopes[lo:hi])
+
+
+@njit(cache=True, inline="always")
+def _coef_range(coef, step_coef, slopes, lo, hi):
+    for i in range(lo, hi):
+        coef[i] = step_coef * slopes[i]
+
+
+@njit(cache=True, parallel=True)
+def sgd_block_threaded(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv_beta, noisy,
+                       scales, kind, p, threshold):
+    """:func:`sgd_block` with the neurons split across threads inside every step.
+
+    Work items are the chunks of NOISE_CHUNK neurons (the noise streams), handed to
+    the threads by ``prange``: per step, one parallel pass does the update of
+    each chunk's weights (its noise from its own stream), the forward pass
+    z_ji = ⟨w_i, x_j⟩ of the next data and σ(z_ji), σ'(z_ji+) (fused into one pass
+    noiseless with b = 1, as in sgd_block); after the barrier one thread sums
+    ŷ_j = (1/N) Σ_i σ(z_ji) over all neurons (O(N), in the same order as sgd_block).
+
+    Guarantee: every value is computed by the same expression as in sgd_block,
+    whatever chunk or thread computes it, and the only sum over neurons is done
+    serially in a fixed order, so the result is bitwise identical to sgd_block
+    (noisy or not, any dtype, batch, number of threads, scheduling).
+    """
+    d, n = WT.shape
+    data_state = state[0]
+    n_chunks = noise_states.shape[0]
+    x = np.empty((batch, d), WT.dtype)
+    x_next = np.empty((batch, d), WT.dtype)
+    x64 = np.empty(d)
+    y = np.empty(batch)
+    y_next = np.empty(batch)
+    z = np.empty((batch, n), WT.dtype)
+    z64 = np.empty(n)
+    values = np.empty((batch, n))
+    slopes = np.empty((batch, n))
+    coef = np.empty((batch, n), WT.dtype)
+    step_coef = np.empty(batch)
+    factors = np.empty(2, WT.dtype)
+    factors[1] = 1.0
+    n_steps = step_sizes.shape[0]
+    ready = False  # z, values, slopes hold the current step's forward pass
+    for step in range(n_steps):
+        s = step_sizes[step]
+        if not ready:
+            _draw_batch(data_state, scales, x64, x, y)
+            for c in prange(n_chunks):
+                lo = c * NOISE_CHUNK
+                hi = min(n, lo + NOISE_CHUNK)
+                for j in range(batch):
+                    forward_range(WT, x[j], z[j], lo, hi)
+                    _activation_range(kind, p, z[j], z64, values[j], slopes[j], lo, hi)
+        for j in range(batch):
+            step_coef[j] = 2.0 * s * (y[j] - _total(values[j]) / n) / batch
+        factors[0] = 1.0 - 2.0 * lam * s
+        check = (step_counter[0] + 1) % DIVERGENCE_CHECK_EVERY == 0 or step == n_steps - 1
+        if batch == 1 and not noisy and not check:
+            _draw_batch(data_state, scales, x64, x_next, y_next)
+            for c in prange(n_chunks):
+                lo = c * NOISE_CHUNK
+                hi = min(n, lo + NOISE_CHUNK)
+                _coef_range(coef[0], step_coef[0], slopes[0], lo, hi)
+                axpy_forward_range(WT, factors[0], coef[0], x[0], x_next[0], z[0], lo, hi)
+                _activation_range(kind, p, z[0], z64, values[0], slopes[0], lo, hi)
+            for k in range(d):
+                x[0, k] = x_next[0, k]
+            y[0] = y_next[0]
+            ready = True
+        else:
+            last = batch - 1 if noisy else batch
+            scale = math.sqrt(4.0 * s * inv_beta)
+            for c in prange(n_chunks):
+                lo = c * NOISE_CHUNK
+                hi = min(n, lo + NOISE_CHUNK)
+                for j in range(batch):
+                    _coef_range(coef[j], step_coef[j], slopes[j], lo, hi)
+                for j in range(last):
+                    axpy_range(WT, factors[min(j, 1)], coef[j], x[j], lo, hi)
+                if noisy:  # a buffer per work item (d·NOISE_GROUP floats, next to the item's work)
+                    axpy_noise_range(WT, factors[min(last, 1)], coef[last], x[last], scale,
+                                     noise_states[c], np.empty(d * NOISE_GROUP), lo, hi)
             ready = False
         step_counter[0] += 1
         if check and not max_abs_or_inf(WT) <= threshold:

@@ -20,6 +20,7 @@ import hashlib
 import os
 import sys
 
+import numba
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -30,7 +31,7 @@ from ._checks import (RECORD_KEYS, check_dtype, check_int, check_noise, check_pr
 from ._data_streams import initial_order
 from ._interrupt import deferred_interrupt
 from ._general_sgd_kernels import general_sgd_block
-from ._sgd_kernels import initial_rng_state, sgd_block
+from ._sgd_kernels import initial_noise_states, initial_rng_state, noise_chunks, sgd_block, sgd_block_threaded
 from .result import ParticleResult
 
 #: |w| beyond this (or NaN/inf) is reported as divergence.
@@ -93,8 +94,9 @@ def _problem_digest(model, params, spec, xi):
     return np.frombuffer(digest.digest(), dtype=np.uint8)
 
 
-def _save_checkpoint(path, key, digest, WT, a, b, order, state, step, snapshots):
-    arrays = dict(key=key, digest=digest, W=WT.T, a=a, b=b, order=order, rng_state=state, step=np.int64(step),
+def _save_checkpoint(path, key, digest, WT, a, b, order, state, noise_states, step, snapshots):
+    arrays = dict(key=key, digest=digest, W=WT.T, a=a, b=b, order=order, rng_state=state,
+                  noise_states=noise_states, step=np.int64(step),
                   snap_steps=np.array([snap["step"] for snap in snapshots], dtype=np.int64))
     for name in RECORD_KEYS:
         if snapshots and name in snapshots[0]:
@@ -122,9 +124,9 @@ def _load_checkpoint(path, key, digest, record, target_steps):
         if data["key"].shape != key.shape or not np.array_equal(data["key"], key):
             raise ValueError(f"checkpoint: {path} belongs to a different run "
                              "(seed, eps, N, d, dtype, batch, beta or lam differ); delete it or pass another path")
-        if data["rng_state"].shape != (2, 4):
+        if data["rng_state"].shape != (2, 4) or "noise_states" not in data:
             raise ValueError(f"checkpoint: {path} holds a random state of shape {data['rng_state'].shape}, "
-                             "not (2, 4) (written by an older version); delete it to start afresh")
+                             "not (2, 4) and noise streams (written by an older version); delete it to start afresh")
         if "digest" not in data or not np.array_equal(data["digest"], digest):
             raise ValueError(f"checkpoint: {path} belongs to a different problem (initial parameters, model, "
                              "activation, data law or xi differ, or it was written by an older version); "
@@ -150,7 +152,36 @@ def _load_checkpoint(path, key, digest, record, target_steps):
                     snap[name] = data["snap_" + name][idx]
             snapshots.append(snap)
         return (data["W"].copy(), data["a"].copy(), data["b"].copy(), data["order"].copy(),
-                data["rng_state"].copy(), step, snapshots)
+                data["rng_state"].copy(), data["noise_states"].copy(), step, snapshots)
+
+
+# ------------------------------------------------------------------- threads
+#: N·d from which run_sgd uses all threads by default (noiseless; measured crossover, see benchmarks).
+THREADS_MIN_WORK = 200_000
+#: A noisy step costs about this many noiseless ones per neuron and coordinate (the normals).
+NOISY_WORK_FACTOR = 8
+
+
+def _check_threads(threads, work, n_chunks):
+    """Threads for the kernel: an int in [1, numba.config.NUMBA_NUM_THREADS], or automatic."""
+    available = numba.config.NUMBA_NUM_THREADS
+    if threads is None:
+        return available if work >= THREADS_MIN_WORK and n_chunks >= 2 else 1
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= available:
+        raise ValueError(f"threads: must be None or an integer in [1, {available}], got {threads!r}")
+    return int(threads)
+
+
+def _run_block(threads, *args):
+    """sgd_block (threads = 1) or sgd_block_threaded on ``threads`` threads."""
+    if threads == 1:
+        return sgd_block(*args)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return sgd_block_threaded(*args)
+    finally:
+        numba.set_num_threads(previous)
 
 
 # ------------------------------------------------------------------- driver
@@ -179,7 +210,7 @@ def snapshot(model, params, step, record, weights=None, probes=None, initial=Non
 
 
 def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0, dtype="float64",
-            record=("radii", "risk"), progress=None, checkpoint=None, probes=None):
+            record=("radii", "risk"), progress=None, checkpoint=None, probes=None, threads=None):
     """Run (noisy) one-pass SGD from ``init`` and record snapshots at ``times``.
 
     Parameters
@@ -207,6 +238,11 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         run (seed, eps, N, d, dtype, batch, beta, lam and a digest of θ₀, the model and ξ)
         the run resumes from it; any mismatch or unreadable file raises ValueError("checkpoint: …").
     probes : (P, d) inputs for the "kernel" and "output" records.
+    threads : threads splitting the neurons inside every step of the isotropic w-only kernel
+        (1 = the serial kernel; the general kernel is serial); None = automatic: all of numba's
+        threads when N·d (×NOISY_WORK_FACTOR if noisy) ≥ THREADS_MIN_WORK and N spans ≥ 2
+        noise chunks, else 1. The result is bitwise the same for every thread count (see
+        ``sgd_block_threaded``).
 
     Returns
     -------
@@ -248,14 +284,17 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     n, d = params.W.shape
     block_steps = int(max(1, min(MAX_BLOCK_STEPS, BLOCK_WORK // (n * d * batch))))
 
+    threads = _check_threads(threads, n * d * (1 if beta is None else NOISY_WORK_FACTOR), noise_chunks(n))
     state = initial_rng_state(seed)
+    noise_states = initial_noise_states(state, n)
     counter = np.zeros(1, dtype=np.int64)
     W, a, b, order = params.W.astype(dtype), params.a.copy(), params.b.copy(), initial_order(spec.data)
     snapshots = []
     key = _checkpoint_key(seed, eps, W, batch, beta, lam)
     digest = _problem_digest(model, params, spec, xi)
     if checkpoint is not None and os.path.exists(checkpoint):
-        W, a, b, order, state, counter[0], snapshots = _load_checkpoint(checkpoint, key, digest, record, target_steps)
+        W, a, b, order, state, noise_states, counter[0], snapshots = _load_checkpoint(checkpoint, key, digest, record,
+                                                                                      target_steps)
 
     WT = np.ascontiguousarray(W.T)  # the kernels' layout (d, N): vectorises over neurons
     if spec.offset is None:  # no centring: an empty set of frozen neurons
@@ -272,15 +311,17 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
 
     def save():
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, key, digest, WT, a, b, order, state, int(counter[0]), snapshots)
+            _save_checkpoint(checkpoint, key, digest, WT, a, b, order, state, noise_states, int(counter[0]), snapshots)
 
     def kernel_block(start, count):
         """One compiled block of ``count`` steps from step ``start``; −1 or the diverging step."""
         sizes = step_sizes(np.arange(start, start + count))
         if isotropic:
-            return sgd_block(WT, state, counter, sizes, batch, lam, inv_beta, beta is not None,
-                             spec.isotropic_scales, spec.act_kind, spec.act_params, DIVERGENCE_THRESHOLD)
-        return general_sgd_block(WT, a, b, state, order, counter, sizes, batch, lam, inv_beta, beta is not None,
+            return _run_block(threads, WT, state, noise_states, counter, sizes, batch, lam, inv_beta,
+                              beta is not None, spec.isotropic_scales, spec.act_kind, spec.act_params,
+                              DIVERGENCE_THRESHOLD)
+        return general_sgd_block(WT, a, b, state, noise_states, order, counter, sizes, batch, lam, inv_beta,
+                                 beta is not None,
                                  spec.train_a, spec.train_w, spec.train_b, spec.act_kind, spec.act_params,
                                  data_tuple, spec.output_scale, offset_WT, offset_a, offset_b,
                                  DIVERGENCE_THRESHOLD)

@@ -11,7 +11,7 @@ from solvers import run_sgd
 from _sgd_replay import replay
 from solvers._data_streams import initial_order
 from solvers._general_sgd_kernels import activation_terms, draw_general_step
-from solvers._sgd_kernels import initial_rng_state
+from solvers._sgd_kernels import initial_noise_states, initial_rng_state
 
 D = 6
 N = 11
@@ -73,7 +73,8 @@ def test_forty_steps_every_trained_set(train, batch, lam, beta):
                       record=("params",), progress=False)
         expected = replay(model, theta, eps, xi, n_steps, 4, batch, lam, beta)
         for field in ("a", "W", "b"):
-            np.testing.assert_allclose(getattr(res.params[-1], field), getattr(expected, field), rtol=0, atol=1e-10)
+            np.testing.assert_allclose(getattr(res.params[-1], field), getattr(expected, field), rtol=1e-12,
+                                       atol=1e-10)  # rtol: |b| reaches 7e5 in the noisiest case
 
 
 def test_general_kernel_is_block_and_snapshot_invariant():
@@ -115,9 +116,10 @@ def _draws(law, n):
     data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
                   data.act_params)
     state, order = initial_rng_state(9), initial_order(data)
+    noise_states = initial_noise_states(state, 1)
     xs, ys = [], []
     for _ in range(n):
-        y, x, *_ = draw_general_step(state, data_tuple, order, 1, law.d, 1, False, False, True, False)
+        y, x, *_ = draw_general_step(state, noise_states, data_tuple, order, 1, law.d, 1, False, False, True, False)
         xs.append(x[0])
         ys.append(y[0])
     return np.array(xs), np.array(ys)

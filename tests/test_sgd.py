@@ -7,7 +7,7 @@ from scipy.stats import chi
 
 from meanfield import IsotropicGaussians, Tanh, nonmonotone, ramp
 from meanfield.activations import act_deriv, act_value
-from solvers._sgd_kernels import activation_and_slope, draw_step, initial_rng_state
+from solvers._sgd_kernels import activation_and_slope, draw_step, initial_noise_states, initial_rng_state
 from solvers.initialization import init_gaussian
 from solvers.result import ParticleResult
 from solvers.sgd import DivergenceError, run_sgd
@@ -39,7 +39,8 @@ def test_one_step_matches_numpy(batch, lam, beta, activation):
     eps, xi, seed = 0.01, 1.7, 11
     res = run_sgd(model, W0, eps, [eps], seed=seed, batch=batch, xi=xi, beta=beta, lam=lam,
                   record=("weights",), progress=False)
-    y, x, g = draw_step(initial_rng_state(seed), model.scales, 13, 7, batch, beta is not None)
+    state = initial_rng_state(seed)
+    y, x, g = draw_step(state, initial_noise_states(state, 13), model.scales, 13, 7, batch, beta is not None)
     expected = numpy_step(model, W0, eps * xi, y, x, g, lam, beta)
     assert res.steps == 1
     np.testing.assert_allclose(res.weights[-1], expected, rtol=0, atol=1e-12)
@@ -55,8 +56,9 @@ def test_many_steps_match_numpy(batch, lam, beta):
     res = run_sgd(model, W, eps, [n_steps * eps], seed=seed, batch=batch, beta=beta, lam=lam,
                   record=("weights",), progress=False)
     state = initial_rng_state(seed)
+    noise_states = initial_noise_states(state, 11)
     for _ in range(n_steps):
-        y, x, g = draw_step(state, model.scales, 11, 9, batch, beta is not None)
+        y, x, g = draw_step(state, noise_states, model.scales, 11, 9, batch, beta is not None)
         W = numpy_step(model, W, eps, y, x, g, lam, beta)
     np.testing.assert_allclose(res.weights[-1], W, rtol=0, atol=1e-11)
 
@@ -77,10 +79,11 @@ def test_vectorised_activation_matches_act_value_and_deriv(activation):
 def test_draws_have_the_model_law():
     """Labels ±1 w.p. ½, x | y ~ N(0, s_y² I), noise N(0, I)."""
     state = initial_rng_state(3)
+    noise_states = initial_noise_states(state, 2)
     scales = np.array([1.8, 0.2])
     ys, norms, gs = [], [], []
     for _ in range(4000):
-        y, x, g = draw_step(state, scales, 2, 5, 1, True)
+        y, x, g = draw_step(state, noise_states, scales, 2, 5, 1, True)
         ys.append(y[0])
         norms.append(x[0] @ x[0] / (5 * scales[0 if y[0] > 0 else 1] ** 2))
         gs.append(g.ravel())

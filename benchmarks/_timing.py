@@ -14,3 +14,14 @@ def best_time(fn, repeats=3):
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def best_rate(run, steps, repeats):
+    """Best steps/s over ``repeats`` timed calls of run(steps), after one warm-up call run(≤ 10)."""
+    run(min(steps, 10))
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(steps)
+        best = min(best, time.perf_counter() - start)
+    return steps / best

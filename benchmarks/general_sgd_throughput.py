@@ -12,6 +12,7 @@ Ratios reported (each a ratio of best-of-`repeats` step rates, one thread, float
   before timing (≥ 2), when jax is installed.
 * compile times: the first run_sgd call of one combination in a fresh process with an empty
   Numba cache (cold) and with the cache from that run (warm).
+The process is pinned to one core (Linux), so that no column uses a second thread.
 
     python benchmarks/general_sgd_throughput.py [--quick] [--out PATH]
 """
@@ -23,14 +24,15 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _timing import best_rate  # noqa: E402
 
 from meanfield import (ArrayData, GaussianMixture, IsotropicGaussians, MeanFieldModel, TwoLayerNetwork,  # noqa: E402
                        ramp, relu)
@@ -38,17 +40,6 @@ from solvers import run_sgd  # noqa: E402
 
 EPS = 1e-4
 SEED = 1
-
-
-def best_rate(run, steps, repeats):
-    """Best steps/s over ``repeats`` timed calls of run(steps) (after one warm-up call)."""
-    run(min(steps, 10))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(steps)
-        best = min(best, time.perf_counter() - start)
-    return steps / best
 
 
 def sgd_runner(model, theta):
@@ -128,6 +119,8 @@ def main(argv=None):
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "general_sgd_throughput.json"))
     args = parser.parse_args(argv)
     steps, repeats = (2000, 2) if args.quick else (20000, 5)
+    if hasattr(os, "sched_setaffinity"):  # one core for every column (JAX/XLA would use both)
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
     rows = {}
     # reference case: driver vs raw kernel
@@ -156,12 +149,7 @@ def main(argv=None):
             rows["isotropic_w_ramp_800x320"] / rows["anisotropic_awb_relu_800x320"],
         "arrays_vs_mixture": rows["arrays_60000x40_awb_relu_800x40"] / rows["mixture_awb_relu_800x40"],
     }
-    try:
-        import jax  # noqa: F401
-        have_jax = True
-    except ImportError:
-        have_jax = False
-    if have_jax:
+    if importlib.util.find_spec("jax") is not None:  # optional baseline
         rows["jax_awb_relu_800x40"] = best_rate(jax_runner(mixture, theta40, steps), steps, repeats)
         rows["jax_awb_relu_800x320"] = best_rate(jax_runner(aniso, theta320, steps // 4), steps // 4, repeats)
         ratios["vs_jax_800x40"] = rows["mixture_awb_relu_800x40"] / rows["jax_awb_relu_800x40"]

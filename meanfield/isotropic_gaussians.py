@@ -304,8 +304,7 @@ class IsotropicGaussians:
                                  "use MeanFieldModel for other output weights or biases")
             params = theta
         else:
-            W = as_finite_array(theta, name, ndim=2)
-            params = Params(np.ones(W.shape[0]), W, np.zeros(W.shape[0]))
+            params = Params.from_weights(theta, name)
         if params.d != self.d:
             raise ValueError(f"{name}: expected shape (N, {self.d}) with N >= 1, got {params.W.shape}")
         return params

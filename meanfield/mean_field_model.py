@@ -133,8 +133,7 @@ class MeanFieldModel:
         if isinstance(theta, Params):
             params = theta
         else:
-            W = as_finite_array(theta, name, ndim=2)
-            params = Params(np.ones(W.shape[0]), W, np.zeros(W.shape[0]))
+            params = Params.from_weights(theta, name)
         if params.d != self.d:
             raise ValueError(f"{name}: expected d = {self.d} input weights per neuron, got {params.d}")
         if self.offset is not None and params.n != self.offset.n:

@@ -43,6 +43,12 @@ class Params:
                 raise ValueError(f"{name}: expected shape ({W.shape[0]},) (one per row of W), got {v.shape}")
         self.a, self.W, self.b = a.copy(), np.array(W, dtype=float, order="C"), b.copy()
 
+    @classmethod
+    def from_weights(cls, W, name="W"):
+        """The network with input weights W (N, d), a ≡ 1 and b ≡ 0 (the isotropic example's)."""
+        W = as_finite_array(W, name, ndim=2)
+        return cls(np.ones(W.shape[0]), W, np.zeros(W.shape[0]))
+
     @property
     def n(self):
         """Number of neurons N."""

@@ -3,7 +3,9 @@
     .. benchmark-table:: sgd_throughput.json
        :exclude: runs
 
-reads ``<benchmark_results_dir>/sgd_throughput.json`` at build time and renders it generically:
+reads ``<benchmark_results_dir>/sgd_throughput.json`` at build time and renders it generically
+after the first paragraph of the script's own docstring (``benchmarks/sgd_throughput.py``, or
+``:script:``) and the figure the script saved next to the JSON file, if any:
 the scalar entries of each object as a two-column table, lists of records as one table with a
 column per field, nested objects under their own caption (dotted path). Numbers are printed
 to four significant digits; nothing is retyped. A file that is absent is not an error: the
@@ -11,8 +13,10 @@ page says which script writes it.
 """
 from __future__ import annotations
 
+import ast
 import json
 import math
+import os
 from pathlib import Path
 
 from docutils import nodes
@@ -115,6 +119,15 @@ def render(obj, path, exclude):
     return out
 
 
+def script_summary(path):
+    """The first paragraph of a script's module docstring, on one line ("" if none)."""
+    try:
+        doc = ast.get_docstring(ast.parse(Path(path).read_text()))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    return " ".join((doc or "").split("\n\n")[0].split())
+
+
 class BenchmarkTable(SphinxDirective):
     """Render ``<benchmark_results_dir>/<file>`` (see the module docstring)."""
 
@@ -127,25 +140,36 @@ class BenchmarkTable(SphinxDirective):
         path = folder / name
         script = self.options.get("script", f"benchmarks/{Path(name).stem}.py")
         exclude = set(self.options.get("exclude", "").split())
+        root = Path(self.env.srcdir).parent
+        out = []
+        summary = script_summary(root / script)
+        if summary:
+            out.append(nodes.paragraph(text=summary))
         if not path.is_file():
             para = nodes.paragraph()
             para += nodes.Text(f"No {name} in this build: run ")
             para += nodes.literal(text=f"python {script}")
             para += nodes.Text(" to write it into benchmarks/results/, then rebuild.")
-            return [nodes.note("", para)]
+            return out + [nodes.note("", para)]
         self.env.note_dependency(str(path))
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             para = nodes.paragraph(text=f"{name} could not be read ({exc}); run python {script} again.")
-            return [nodes.note("", para)]
+            return out + [nodes.note("", para)]
         intro = nodes.paragraph()
         intro += nodes.Text("Generated at build time from ")
         intro += nodes.literal(text=f"benchmarks/results/{name}")
         intro += nodes.Text(" (written by ")
         intro += nodes.literal(text=f"python {script}")
         intro += nodes.Text(").")
-        return [intro, *render(data, "", exclude)]
+        out.append(intro)
+        figure = path.with_suffix(".png")
+        if figure.is_file():
+            self.env.note_dependency(str(figure))
+            uri = os.path.relpath(figure, self.env.srcdir)
+            out.append(nodes.image(uri=uri, candidates={"*": uri}, alt=f"figure of {name}"))
+        return out + render(data, "", exclude)
 
 
 def setup(app):

@@ -52,6 +52,7 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 root_doc = "index"
 default_role = "math"
+highlight_language = "none"  # literal blocks are shell commands and plain-text tables
 
 # -- API reference: one autosummary page per package, from its __all__ --------------------
 write_api_pages(DOCS / "api", {"meanfield": meanfield, "solvers": solvers})

@@ -110,6 +110,8 @@ def test_benchmark_cells_are_formatted_not_retyped():
     assert benchmark_tables.fmt(float("nan")) == "nan"
     assert benchmark_tables.fmt(list(range(20))) == "20 values, 0 … 19"
     assert benchmark_tables.flatten({"a": {"b": 1}, "c": 2}) == {"a.b": 1, "c": 2}
+    sweep = {"N": [100, 200, 400], "w2": [0.1, 0.07, 0.05], "ci": [-0.6, -0.4], "note": "x", "one": [1, 2, 3]}
+    assert benchmark_tables.column_groups(sweep, exclude={"one"}) == [["N", "w2"]]
 
 
 def test_docstring_coverage_report_finds_gaps_and_sections():

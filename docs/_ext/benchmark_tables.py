@@ -6,8 +6,8 @@
 reads ``<benchmark_results_dir>/sgd_throughput.json`` at build time and renders it generically
 after the first paragraph of the script's own docstring (``benchmarks/sgd_throughput.py``, or
 ``:script:``) and the figure the script saved next to the JSON file, if any:
-the scalar entries of each object as a two-column table, lists of records as one table with a
-column per field, nested objects under their own caption (dotted path). Numbers are printed
+the scalar entries of each object as a two-column table, parallel lists of one length as one
+table with a column each, lists of records as one table with a column per field, nested objects under their own caption (dotted path). Numbers are printed
 to four significant digits; nothing is retyped. A file that is absent is not an error: the
 page says which script writes it.
 """
@@ -50,6 +50,17 @@ def fmt(value):
 def is_scalar(value):
     return not isinstance(value, (dict, list)) or (
         isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value))
+
+
+def column_groups(obj, exclude):
+    """Keys of ``obj`` whose values are lists of scalars of one common length > 2, grouped by
+    that length (groups of at least two keys, in the object's order)."""
+    by_length = {}
+    for key, value in obj.items():
+        if (key not in exclude and isinstance(value, list) and 2 < len(value) <= 1000
+                and all(not isinstance(v, (list, dict)) for v in value)):
+            by_length.setdefault(len(value), []).append(key)
+    return [keys for keys in by_length.values() if len(keys) >= 2]
 
 
 def flatten(record, prefix=""):
@@ -106,7 +117,12 @@ def render(obj, path, exclude):
         out.append(table(columns, rows, caption=path or None))
         return out
     if isinstance(obj, dict):
-        scalars = [(k, v) for k, v in obj.items() if k not in exclude and is_scalar(v)]
+        columns = column_groups(obj, exclude)
+        in_columns = {k for group in columns for k in group}
+        scalars = [(k, v) for k, v in obj.items() if k not in exclude and k not in in_columns and is_scalar(v)]
+        for group in columns:  # parallel lists (one value per N, say): one column each
+            rows = [[fmt(obj[k][i]) for k in group] for i in range(len(obj[group[0]]))]
+            out.append(table(group, rows, caption=path or None))
         if scalars:
             out.append(table(["quantity", "value"], [[k, fmt(v)] for k, v in scalars], caption=path or None))
         for key, value in obj.items():
@@ -141,6 +157,10 @@ class BenchmarkTable(SphinxDirective):
         script = self.options.get("script", f"benchmarks/{Path(name).stem}.py")
         exclude = set(self.options.get("exclude", "").split())
         root = Path(self.env.srcdir).parent
+        # a dependency that does not exist marks the page outdated: it is re-read at every build
+        # until the file appears, and again whenever the file changes
+        self.env.note_dependency(str(path))
+        self.env.note_dependency(str(path.with_suffix(".png")))
         out = []
         summary = script_summary(root / script)
         if summary:
@@ -151,7 +171,6 @@ class BenchmarkTable(SphinxDirective):
             para += nodes.literal(text=f"python {script}")
             para += nodes.Text(" to write it into benchmarks/results/, then rebuild.")
             return out + [nodes.note("", para)]
-        self.env.note_dependency(str(path))
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
@@ -166,7 +185,6 @@ class BenchmarkTable(SphinxDirective):
         out.append(intro)
         figure = path.with_suffix(".png")
         if figure.is_file():
-            self.env.note_dependency(str(figure))
             uri = os.path.relpath(figure, self.env.srcdir)
             out.append(nodes.image(uri=uri, candidates={"*": uri}, alt=f"figure of {name}"))
         return out + render(data, "", exclude)

@@ -1,7 +1,11 @@
-"""The isotropic Gaussians example of Mei, Montanari & Nguyen (PNAS 2018): SGD vs the PDE.
+"""
+Isotropic Gaussians: SGD against the PDE
+========================================
+
+The isotropic Gaussians example of Mei, Montanari & Nguyen (PNAS 2018): SGD vs the PDE.
 
 Reference run: Δ = 0.8, d = 40, N = 800, κ = 0.8, ramp σ, ξ ≡ 1. One-pass SGD on the
-network and the radial distributional dynamics (finite-volume PDE), side by side:
+network and the radial distributional dynamics (finite-volume PDE), side by side::
 
   fig1_radial_laws.png   histograms of the SGD radii ‖w_i‖ vs the PDE density, t ∈ {0,1,2,5,10}
   fig2_risk.png          exact population risk R_N of the SGD network and R(ρ̄_t) vs t
@@ -10,31 +14,35 @@ network and the radial distributional dynamics (finite-volume PDE), side by side
                          noisy SGD / noisy PDE (β) from κ = 0.1
   summary.json           every number behind the figures, parameters and wall times
 
+Run it as::
+
     python examples/isotropic_gaussians.py --quick        # < 1 min
     python examples/isotropic_gaussians.py --out results  # reference run, a few minutes
 
 Step size: ε = 1e-5 by default (10^6 steps to t = 10, ~15 s per noiseless run at N = 800).
-ε = 1e-4 is visibly biased (SPEC: mean radius 2.41 instead of 2.36 at t = 5); the SGD
+ε = 1e-4 is visibly biased (mean radius 2.41 instead of 2.36 at t = 5); the SGD
 step-size error is roughly linear in ε (benchmarks/step_size_vs_error.py). The noisy runs
 use --eps-noisy 1e-4: each noisy step draws N·d Gaussians (~10× a noiseless step).
 
-What the default run shows (measured, seed 0, ~100 s on a shared 2-core machine):
+What the default run shows (measured, seed 0, ~100 s on a shared 2-core machine)::
+
   t      R_N SGD  R PDE   E r SGD  E r PDE  W2      W2 iid  W1      W1 iid
   0      1.722    1.705   0.792    0.795    0.0054  0.0061  0.0036  0.0043
   1      1.075    1.071   1.421    1.423    0.0041  0.0045  0.0026  0.0033
   2      1.016    1.011   1.659    1.659    0.0066  0.0084  0.0044  0.0063
   5      0.701    0.699   2.363    2.356    0.026   0.045   0.020   0.029
   10     0.187    0.176   3.468    3.454    0.103   0.143   0.044   0.063
+
 The particle W2 stays at or below the iid-sample W2 of the same N: SGD is as close to
 ρ̄_t as a fresh iid sample would be. Both grow ~20× from t = 2 to 10, when an atom near
-r = 0 separates from the bulk (the W2-vs-N rate then degrades, SPEC); W1 grows less.
+r = 0 separates from the bulk (the W2-vs-N rate then degrades to about N^(-1/4)); W1 grows less.
 Non-monotone σ at t = 10: κ = 0.1 collapses to δ0 in both SGD and the PDE (R = 7.32 and
 7.27 vs 1 + σ(0)² = 7.25; the PDE keeps the atom in its first cell); κ = 0.4 reaches
 R ≈ 0.22 (SGD) / 0.27 (PDE, still moving with the grid: the escape from the plateau
 R ≈ 1.6 is sensitive) with mean radius ≈ 4.06; noisy SGD from κ = 0.1 (β = 100, λ = 0)
 leaves δ0 at once (the r^{d−1} entropy) and reaches R ≈ 0.41 (PDE 0.32). With --quick
 (N = 200, ε = 1e-4) the *noiseless* κ = 0.1 SGD also escapes δ0 (R ≈ 2.8 at t = 2 while
-the PDE sits at 7.3): the per-step SGD fluctuation ~ ε|x| acts as a temperature.
+the PDE sits at 7.3): the per-step SGD fluctuation ~ ε‖x‖ acts as a temperature.
 """
 from __future__ import annotations
 

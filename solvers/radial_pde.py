@@ -292,6 +292,13 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
     """Solve the radial PDE (noiseless if ``beta`` is None) and return a
     :class:`RadialPDESolution` with snapshots at ``times``.
 
+    Parameters
+    ----------
+    model : the radial model (:class:`meanfield.IsotropicGaussians`).
+    init : "gaussian" (w ~ N(0, κ²/d I_d)), a callable density f(r) on r ≥ 0, or an
+        array of radii (their empirical law).
+    kappa : scale κ of the "gaussian" initial law.
+    times : non-decreasing snapshot times ≥ 0.
     cells : number of cells on the initial domain (Δr = r_max/cells is fixed; with
         ``r_max=None`` the domain may grow, adding cells of the same width).
     r_max : outer radius; None → :func:`default_r_max` and automatic growth. A given

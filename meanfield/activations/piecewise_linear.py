@@ -220,7 +220,7 @@ def _finite_scalar(value, name):
 
 
 def ramp():
-    """The reference ramp of SPEC.md: −2.5 for t ≤ 0.5, 7.5 for t ≥ 1.5."""
+    """The reference ramp of the isotropic Gaussians example: −2.5 for t ≤ 0.5, 7.5 for t ≥ 1.5."""
     return PiecewiseLinear([0.5, 1.5], [-2.5, 7.5])
 
 

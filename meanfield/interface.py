@@ -25,10 +25,30 @@ from .params import Params
 
 @dataclass(frozen=True)
 class SGDSpec:
-    """What the SGD kernel needs from a model: σ as (kind, params) (see
-    :mod:`meanfield.activations`), the trained coordinates, the data law's arrays, when the
-    isotropic w-only fast kernel applies its data scales (1 + Δ, 1 − Δ), the output scale α
-    and the frozen neurons the network is centred at (or None)."""
+    """What the SGD kernel needs from a model.
+
+    Parameters
+    ----------
+    act_kind, act_params :
+        σ as (kind, params) (see :mod:`meanfield.activations`).
+    train_a, train_w, train_b : bool
+        The trained coordinates.
+    data : DataSpec
+        The data law's arrays.
+    isotropic_scales : array or None
+        (1 + Δ, 1 − Δ) when the isotropic w-only fast kernel applies.
+    output_scale : float
+        α.
+    offset : Params or None
+        The frozen neurons the network is centred at.
+
+    Examples
+    --------
+    >>> from meanfield import IsotropicGaussians, ramp
+    >>> spec = IsotropicGaussians(0.8, 40, ramp()).sgd_spec()
+    >>> spec.train_w, spec.output_scale
+    (True, 1.0)
+    """
 
     act_kind: int
     act_params: np.ndarray
@@ -43,18 +63,32 @@ class SGDSpec:
 
 @runtime_checkable
 class ParticleModel(Protocol):
-    """The structural type of a model the solvers accept (see the module docstring)."""
+    """The structural type of a model the solvers accept (see the module docstring).
+
+    :class:`MeanFieldModel` and :class:`IsotropicGaussians` both satisfy it.
+
+    Examples
+    --------
+    >>> from meanfield import IsotropicGaussians, ramp
+    >>> isinstance(IsotropicGaussians(0.8, 4, ramp()), ParticleModel)
+    True
+    """
 
     d: int
     train: tuple
     output_scale: float
 
-    def as_params(self, theta, name: str = "theta") -> Params: ...
+    def as_params(self, theta, name: str = "theta") -> Params:
+        """θ as :class:`Params` (an (N, d) array means a ≡ 1, b ≡ 0)."""
 
-    def sgd_spec(self) -> SGDSpec: ...
+    def sgd_spec(self) -> SGDSpec:
+        """The :class:`SGDSpec` the fused SGD kernel reads."""
 
-    def risk(self, theta) -> float: ...
+    def risk(self, theta) -> float:
+        """The risk solvers record (exact R_N, or empirical on held-out arrays)."""
 
-    def population_risk(self, theta) -> float: ...
+    def population_risk(self, theta) -> float:
+        """The exact R_N."""
 
-    def potential_gradient(self, theta) -> Params: ...
+    def potential_gradient(self, theta) -> Params:
+        """∇_θΨ(θ_i; ρ̂) for every neuron, as Params."""

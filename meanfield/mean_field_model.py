@@ -40,11 +40,18 @@ class MeanFieldModel:
 
     Parameters
     ----------
-    data : DataLaw (:class:`GaussianMixture`, :class:`TeacherStudent`, :class:`ArrayData`)
-    network : TwoLayerNetwork (its ``scale`` is the output scale α)
+    data : DataLaw
+        :class:`GaussianMixture`, :class:`TeacherStudent` or :class:`ArrayData`.
+    network : TwoLayerNetwork
+        σ, the trained coordinates and the output scale α (``network.scale``).
     offset : Params or None
         Centre the network at these frozen neurons: f(x) = (α/N) Σ_i [σ*(x; θ_i) − σ*(x; θ⁰_i)]
         (see :meth:`centered`).
+
+    Raises
+    ------
+    ValueError
+        if ``data``, ``network`` or ``offset`` has the wrong type or dimension.
 
     Examples
     --------
@@ -52,8 +59,10 @@ class MeanFieldModel:
     >>> model = MeanFieldModel(GaussianMixture.anisotropic(delta=0.5, d=8, s0=2),
     ...                        TwoLayerNetwork(relu(), train=("a", "w", "b")))
     >>> theta = model.init(20, kappa=0.8, seed=0)
-    >>> bool(model.population_risk(theta) > 0)
-    True
+    >>> risk = model.population_risk(theta)       # exact, no Monte Carlo
+    >>> grad = model.potential_gradient(theta)    # Params of ∇Ψ(θ_i; ρ̂)
+    >>> grad.W.shape, bool(risk > 0)
+    ((20, 8), True)
     """
 
     def __init__(self, data, network, offset=None):
@@ -97,8 +106,17 @@ class MeanFieldModel:
         return f"MeanFieldModel({self.data!r}, {self.network!r}{extra})"
 
     def centered(self, theta0):
-        """The same model with the network centred at θ⁰: f(x) − f(x; θ⁰), which is 0 at θ = θ⁰
-        (the lazy-training convention)."""
+        """The same model with the network centred at θ⁰: f(x) − f(x; θ⁰), zero at θ = θ⁰.
+
+        Parameters
+        ----------
+        theta0 : Params or (N, d) array
+            The frozen neurons θ⁰ (the lazy-training convention starts every run from them).
+
+        Returns
+        -------
+        MeanFieldModel
+        """
         return MeanFieldModel(self.data, self.network, offset=MeanFieldModel(self.data, self.network).as_params(
             theta0, "theta0"))
 
@@ -110,8 +128,30 @@ class MeanFieldModel:
 
     # ------------------------------------------------------------------ parameters
     def init(self, n, kappa=0.8, seed=None, a=1.0, b=0.0, a_std=0.0, b_std=0.0):
-        """N neurons with w_i ~ N(0, κ²/d I_d), a_i ~ N(a, a_std²), b_i ~ N(b, b_std²) (one
-        numpy Generator from ``seed``, drawn in the order W, a, b)."""
+        """N neurons with w_i ~ N(0, κ²/d I_d), a_i ~ N(a, a_std²), b_i ~ N(b, b_std²).
+
+        One numpy Generator from ``seed`` draws W, then a (if a_std > 0), then b (if b_std > 0).
+
+        Parameters
+        ----------
+        n : int ≥ 1
+        kappa : float > 0
+            E‖w_i‖² = κ².
+        seed : int, Generator or None
+        a, b : float
+            Means of the output weights and biases.
+        a_std, b_std : float ≥ 0
+            Their standard deviations (0: constant).
+
+        Returns
+        -------
+        Params
+
+        Raises
+        ------
+        ValueError
+            on a non-positive ``n`` or ``kappa`` or a negative standard deviation.
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n: must be a positive integer, got {n!r}")
         values = {}
@@ -128,8 +168,24 @@ class MeanFieldModel:
         return Params(a_arr, W, b_arr)
 
     def as_params(self, theta, name="theta"):
-        """``theta`` as Params: Params as is (checked against d and the offset's N) or an
-        (N, d) array W (a ≡ 1, b ≡ 0)."""
+        """``theta`` as :class:`Params`.
+
+        Parameters
+        ----------
+        theta : Params or (N, d) array
+            An array is the network with input weights W, a ≡ 1 and b ≡ 0.
+        name : str
+            The argument name used in error messages.
+
+        Returns
+        -------
+        Params
+
+        Raises
+        ------
+        ValueError
+            if the dimension does not match ``d`` or (centred model) N differs from the offset's.
+        """
         if isinstance(theta, Params):
             params = theta
         else:
@@ -150,7 +206,17 @@ class MeanFieldModel:
         return Params(np.concatenate([theta.a, -o.a]), np.vstack([theta.W, o.W]), np.concatenate([theta.b, o.b]))
 
     def output(self, theta, X):
-        """f(x) = (α/N) Σ_i a_i σ(⟨w_i, x⟩ + b_i) (minus the offset network when centred) for the rows of X."""
+        """f(x) = (α/N) Σ_i a_i σ(⟨w_i, x⟩ + b_i), minus the offset network when centred.
+
+        Parameters
+        ----------
+        theta : Params or (N, d) array
+        X : (n, d) array
+
+        Returns
+        -------
+        (n,) array
+        """
         X = self._inputs(X, "X")
         theta = self.as_params(theta)
         out = self.network.output(theta, X)
@@ -159,7 +225,23 @@ class MeanFieldModel:
         return out
 
     def empirical_risk(self, theta, X, y):
-        """(1/n) Σ_m (y_m − f(x_m))²."""
+        """(1/n) Σ_m (y_m − f(x_m))².
+
+        Parameters
+        ----------
+        theta : Params or (N, d) array
+        X : (n, d) array
+        y : (n,) array
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            if ``y`` does not have one label per row of ``X``.
+        """
         y = as_finite_array(y, "y", ndim=1)
         out = self.output(theta, X)
         if y.shape != out.shape:
@@ -167,18 +249,40 @@ class MeanFieldModel:
         return float(np.mean((y - out) ** 2))
 
     def risk(self, theta):
-        """The risk the solvers record: exact R_N (Gaussian data) or the empirical risk on the
-        held-out arrays (:class:`ArrayData`; see :attr:`risk_kind`)."""
+        """The risk solvers record: the exact R_N, or for :class:`ArrayData` the empirical risk on its
+        held-out arrays (see :attr:`risk_kind`).
+
+        Parameters
+        ----------
+        theta : Params or (N, d) array
+
+        Returns
+        -------
+        float
+        """
         if self._finite:
             return self.empirical_risk(theta, self.data.X_test, self.data.y_test)
         return self.population_risk(theta)
 
     def tangent_kernel(self, theta, X, X2=None):
-        """K(x_p, x'_q) = (1/N) Σ_i ⟨∇_θσ*(x_p; θ_i), ∇_θσ*(x'_q; θ_i)⟩ over the trained coordinates,
-        for the rows of X (P, d) and X2 (Q, d) (default X): with z = ⟨w, x⟩ + b and D = a σ'(Z),
-        K = (1/N) [1_a σ(Z)σ(Z')ᵀ + 1_w (D D'ᵀ) ∘ (X X'ᵀ) + 1_b D D'ᵀ]  (P × N arrays only, BLAS).
+        """The tangent kernel K(x_p, x'_q) = (1/N) Σ_i ⟨∇_θσ*(x_p; θ_i), ∇_θσ*(x'_q; θ_i)⟩.
+
+        Over the trained coordinates, with z = ⟨w, x⟩ + b and D = a σ'(Z):
+        K = (1/N) [1_a σ(Z)σ(Z')ᵀ + 1_w (D D'ᵀ) ∘ (X X'ᵀ) + 1_b D D'ᵀ] (P × N arrays, BLAS).
         Under the time convention of :class:`TwoLayerNetwork` the output moves by
-        ∂_t f(x) = 2ξ E_x'[K(x, x')(y' − f(x'))] whatever α."""
+        ∂_t f(x) = 2ξ E_x'[K(x, x')(y' − f(x'))] whatever α.
+
+        Parameters
+        ----------
+        theta : Params or (N, d) array
+        X : (P, d) array
+        X2 : (Q, d) array or None
+            Default ``X``.
+
+        Returns
+        -------
+        (P, Q) array
+        """
         theta = self.as_params(theta)
         X = self._inputs(X, "X")
         X2 = X if X2 is None else self._inputs(X2, "X2")
@@ -238,7 +342,21 @@ class MeanFieldModel:
         return self._radial is not None and np.all(theta.a == 1.0) and np.all(theta.b == 0.0)
 
     def V(self, theta):
-        """V(θ_i) = −E[y σ*(x; θ_i)] per neuron, shape (N,)."""
+        """V(θ_i) = −E[y σ*(x; θ_i)] per neuron.
+
+        Parameters
+        ----------
+        theta : Params or (N, d) array
+
+        Returns
+        -------
+        (N,) array
+
+        Raises
+        ------
+        ValueError
+            if the population quantities are not available (see :attr:`exact`).
+        """
         self._require_exact("V")
         theta = self.as_params(theta)
         if self._finite:
@@ -246,8 +364,23 @@ class MeanFieldModel:
         return -theta.a * self._v_parts(theta, grad=False)[0]
 
     def U(self, theta, theta2=None):
-        """U(θ_i, θ'_j) = E[σ*(x; θ_i) σ*(x; θ'_j)], shape (N, N') (θ' = θ by default); for
-        inspection and tests: it builds the N × N' array."""
+        """U(θ_i, θ'_j) = E[σ*(x; θ_i) σ*(x; θ'_j)] as an N × N' array (for inspection and tests).
+
+        Parameters
+        ----------
+        theta : Params or (N, d) array
+        theta2 : Params, (N', d) array or None
+            Default ``theta``.
+
+        Returns
+        -------
+        (N, N') array
+
+        Raises
+        ------
+        ValueError
+            if the population quantities are not available.
+        """
         self._require_exact("U")
         theta = self.as_params(theta)
         theta2 = theta if theta2 is None else self.as_params(theta2, "theta2")
@@ -271,8 +404,25 @@ class MeanFieldModel:
         return out * np.outer(theta.a, theta2.a)
 
     def population_risk(self, theta):
-        """Exact R_N(θ) = E (y − f(x))²: R# + (2α/N) Σ_j V(θ̃_j) + (α²/N²) Σ_jk U(θ̃_j, θ̃_k) over the
-        neurons θ̃ of the (centred) network; for :class:`ArrayData`, the mean over its training rows."""
+        """The exact risk R_N(θ) = E (y − f(x))².
+
+        R# + (2α/N) Σ_j V(θ̃_j) + (α²/N²) Σ_jk U(θ̃_j, θ̃_k) over the neurons θ̃ of the (centred)
+        network, from one threaded pass over the pairs; for :class:`ArrayData`, the mean over its
+        training rows.
+
+        Parameters
+        ----------
+        theta : Params or (N, d) array
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            if the population quantities are not available.
+        """
         self._require_exact("population_risk")
         theta = self.as_params(theta)
         if self._finite:
@@ -286,8 +436,24 @@ class MeanFieldModel:
         return float(self.r_sharp + 2.0 * alpha * v.sum() / n + alpha**2 * (full.a @ rows) / n**2)
 
     def potential_gradient(self, theta):
-        """∇_θ Ψ(θ_i; ρ̂) = −E[(y − f(x)) ∇_θσ*(x; θ_i)] = (N/2α) ∂R_N/∂θ_i for every neuron, as
-        Params (zeros in untrained coordinates). At w_i = 0 the σ' terms take the right limit σ'(b_i+)."""
+        """∇_θ Ψ(θ_i; ρ̂) = −E[(y − f(x)) ∇_θσ*(x; θ_i)] = (N/2α) ∂R_N/∂θ_i for every neuron.
+
+        At w_i = 0 the σ' terms take the right limit σ'(b_i+).
+
+        Parameters
+        ----------
+        theta : Params or (N, d) array
+
+        Returns
+        -------
+        Params
+            The gradient, zero in untrained coordinates.
+
+        Raises
+        ------
+        ValueError
+            if the population quantities are not available.
+        """
         self._require_exact("potential_gradient")
         theta = self.as_params(theta)
         n = theta.n
@@ -322,7 +488,12 @@ class MeanFieldModel:
 
     # ------------------------------------------------------------------ solvers
     def sgd_spec(self):
-        """The :class:`SGDSpec` of this model (what the fused SGD kernel reads)."""
+        """The :class:`SGDSpec` of this model (what the fused SGD kernel reads).
+
+        Returns
+        -------
+        SGDSpec
+        """
         kind, p = self._kind, np.asarray(self._p, dtype=float)
         scales = None
         if self._radial is not None:
@@ -331,13 +502,44 @@ class MeanFieldModel:
                        self.data.kernel_spec(), scales, self.output_scale, self.offset)
 
     def sample(self, n, rng=None):
-        """n iid pairs (X, y) of the data law."""
+        """n iid pairs of the data law.
+
+        Parameters
+        ----------
+        n : int ≥ 1
+        rng : int, Generator or None
+
+        Returns
+        -------
+        X : (n, d) array
+        y : (n,) array
+        """
         return self.data.sample(n, rng)
 
 
 def isotropic_model(delta, d, activation):
-    """MeanFieldModel(GaussianMixture.isotropic(delta, d), TwoLayerNetwork(activation, train=("w",))):
-    the model :class:`IsotropicGaussians` describes, with a ≡ 1, b ≡ 0."""
+    """The model :class:`IsotropicGaussians` describes, as a :class:`MeanFieldModel`.
+
+    MeanFieldModel(GaussianMixture.isotropic(delta, d), TwoLayerNetwork(activation, train=("w",)))
+    with a ≡ 1, b ≡ 0; its exact quantities come from the radial code.
+
+    Parameters
+    ----------
+    delta : float in (0, 1)
+    d : int ≥ 1
+    activation : Activation
+
+    Returns
+    -------
+    MeanFieldModel
+
+    Examples
+    --------
+    >>> from meanfield import ramp
+    >>> model = isotropic_model(0.8, 40, ramp())
+    >>> model.train
+    ('w',)
+    """
     return MeanFieldModel(GaussianMixture.isotropic(delta, d), TwoLayerNetwork(activation, train=("w",)))
 
 

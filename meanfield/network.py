@@ -28,6 +28,11 @@ class TwoLayerNetwork:
     Gradients (SGD and the flow): ∇_a σ* = σ(⟨w,x⟩+b), ∇_w σ* = a σ'(⟨w,x⟩+b) x,
     ∇_b σ* = a σ'(⟨w,x⟩+b).
 
+    Raises
+    ------
+    ValueError
+        on an unknown trained coordinate, a non-Activation or a non-positive scale.
+
     Examples
     --------
     >>> from meanfield import relu
@@ -57,6 +62,16 @@ class TwoLayerNetwork:
         return f"TwoLayerNetwork({self.activation!r}, train={self.train!r}{extra})"
 
     def output(self, params, X):
-        """ŷ(x_m) = (α/N) Σ_i a_i σ(⟨w_i, x_m⟩ + b_i) for the rows x_m of X (n, d)."""
+        """f(x_m) = (α/N) Σ_i a_i σ(⟨w_i, x_m⟩ + b_i) for the rows x_m of X.
+
+        Parameters
+        ----------
+        params : Params
+        X : (n, d) array
+
+        Returns
+        -------
+        (n,) array
+        """
         Z = X @ params.W.T + params.b
         return self.scale * (self.activation(Z) @ params.a) / params.n

@@ -45,7 +45,18 @@ class Params:
 
     @classmethod
     def from_weights(cls, W, name="W"):
-        """The network with input weights W (N, d), a ≡ 1 and b ≡ 0 (the isotropic example's)."""
+        """The network with input weights W, a ≡ 1 and b ≡ 0 (the isotropic example's).
+
+        Parameters
+        ----------
+        W : (N, d) array
+        name : str
+            The argument name used in error messages.
+
+        Returns
+        -------
+        Params
+        """
         W = as_finite_array(W, name, ndim=2)
         return cls(np.ones(W.shape[0]), W, np.zeros(W.shape[0]))
 
@@ -60,11 +71,25 @@ class Params:
         return self.W.shape[1]
 
     def copy(self):
-        """A deep copy."""
+        """A deep copy.
+
+        Returns
+        -------
+        Params
+        """
         return Params(self.a.copy(), self.W.copy(), self.b.copy())
 
     def flat(self, train):
-        """The trained coordinates as one (N, D) array: columns [a | W | b] restricted to ``train``."""
+        """The trained coordinates as one (N, D) array: the columns [a | W | b] restricted to ``train``.
+
+        Parameters
+        ----------
+        train : tuple of str, subset of ("a", "w", "b")
+
+        Returns
+        -------
+        (N, D) array
+        """
         parts = []
         if "a" in train:
             parts.append(self.a[:, None])
@@ -75,7 +100,17 @@ class Params:
         return np.concatenate(parts, axis=1)
 
     def with_flat(self, train, X):
-        """Params with the trained coordinates replaced by the (N, D) array X (inverse of :meth:`flat`)."""
+        """Params with the trained coordinates replaced by X (the inverse of :meth:`flat`).
+
+        Parameters
+        ----------
+        train : tuple of str
+        X : (N, D) array
+
+        Returns
+        -------
+        Params
+        """
         a, W, b = self.a, self.W, self.b
         col = 0
         if "a" in train:

@@ -34,6 +34,10 @@ class LinearizedResult:
     test_risk : (S,) the empirical risk on the model's held-out arrays (ArrayData), or None.
     kernel : (n, n) the frozen tangent kernel K₀ on the training rows.
     status, message : "finished" and a sentence (the solution is closed-form).
+
+    Examples
+    --------
+    See :func:`solve_linearized`.
     """
 
     times: np.ndarray
@@ -84,6 +88,17 @@ def solve_linearized(model, init, times, X=None, y=None, xi=None, probes=None):
     ------
     ValueError
         if no training set is given and the model's data is not an ArrayData, or on bad input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanfield import ArrayData, MeanFieldModel, TwoLayerNetwork, erf
+    >>> X = np.random.default_rng(0).standard_normal((20, 3)); y = np.sign(X[:, 0])
+    >>> model = MeanFieldModel(ArrayData(X, y), TwoLayerNetwork(erf(), train=("a", "w"), scale=100.0))
+    >>> theta0 = model.init(30, seed=0)
+    >>> lin = solve_linearized(model.centered(theta0), theta0, times=[0.0, 1.0])
+    >>> bool(lin.train_risk[1] < lin.train_risk[0])
+    True
     """
     if not hasattr(model, "tangent_kernel"):
         raise ValueError(f"model: expected a MeanFieldModel, got {type(model).__name__}")

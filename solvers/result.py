@@ -31,6 +31,14 @@ class ParticleResult:
     status : "finished" or "interrupted"; message : a sentence saying which and when.
 
     Lists of per-snapshot arrays are stacked into arrays on construction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = ParticleResult(times=[0.0, 1.0], radii=[np.ones(3), 2 * np.ones(3)], risk=None,
+    ...                      weights=None, steps=10, dynamics="flow")
+    >>> res.radii.shape, res.status
+    ((2, 3), 'finished')
     """
 
     times: np.ndarray

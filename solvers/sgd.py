@@ -256,6 +256,16 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         if some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
     ValueError
         on an invalid argument (the message names it).
+
+    Examples
+    --------
+    >>> from meanfield import GaussianMixture, MeanFieldModel, TwoLayerNetwork, relu
+    >>> model = MeanFieldModel(GaussianMixture.anisotropic(0.5, d=10, s0=3),
+    ...                        TwoLayerNetwork(relu(), train=("a", "w", "b")))
+    >>> res = run_sgd(model, model.init(50, seed=0), eps=1e-3, times=[0, 0.5], seed=0,
+    ...               record=("params", "risk"), progress=False)
+    >>> res.status, res.steps, res.params[-1].W.shape
+    ('finished', 500, (50, 10))
     """
     eps = finite_float(eps, "eps")
     if eps <= 0:

@@ -24,8 +24,22 @@ class DataSpec:
     DATA_ARRAYS   the inputs X            (0, d)             the labels y           (0,)
     ============  ======================  =================  =====================  ==================
 
-    ``params``: DATA_TEACHER [label noise std]; DATA_ARRAYS [1 if epoch-wise without
-    replacement else 0]. ``act_kind``, ``act_params``: the teacher's σ (DATA_TEACHER only).
+    Parameters
+    ----------
+    kind : int
+    rows, scales, values, extra : arrays
+        As in the table.
+    params : array
+        DATA_TEACHER: [label noise std]; DATA_ARRAYS: [1 if epoch-wise else 0].
+    act_kind, act_params :
+        The teacher's σ (DATA_TEACHER only).
+
+    Examples
+    --------
+    >>> from meanfield import GaussianMixture
+    >>> spec = GaussianMixture.isotropic(0.5, 3).kernel_spec()
+    >>> spec.kind == DATA_MIXTURE, spec.rows.shape
+    (True, (2, 3))
     """
 
     kind: int
@@ -42,22 +56,51 @@ class DataLaw:
     """Base class of data laws (x, y), x ∈ R^d.
 
     Subclasses define ``d``, :meth:`sample`, :meth:`kernel_spec`, ``r_sharp`` (E y², None if
-    unknown) and :meth:`gaussian_classes` (None unless x is a Gaussian mixture given the
-    label structure, which is what the exact population quantities need).
+    unknown) and :meth:`gaussian_classes` (None unless x is a Gaussian mixture given the label
+    structure, which is what the exact population quantities need).
+
+    Examples
+    --------
+    >>> from meanfield import GaussianMixture
+    >>> isinstance(GaussianMixture.isotropic(0.8, 4), DataLaw)
+    True
     """
 
     d: int
     r_sharp: float | None = None
 
     def sample(self, n, rng=None):  # pragma: no cover - abstract
-        """n iid pairs: X (n, d), y (n,)."""
+        """n iid pairs (X (n, d), y (n,)).
+
+        Parameters
+        ----------
+        n : int ≥ 1
+        rng : int, Generator or None
+
+        Raises
+        ------
+        NotImplementedError
+            in the base class.
+        """
         raise NotImplementedError
 
     def kernel_spec(self) -> DataSpec:  # pragma: no cover - abstract
+        """The arrays the SGD kernel draws from (a :class:`DataSpec`).
+
+        Raises
+        ------
+        NotImplementedError
+            in the base class.
+        """
         raise NotImplementedError
 
     def gaussian_classes(self):
-        """(weights π (K,), labels (K,) or None, means (K, d), std devs (K, d)) or None."""
+        """(weights π (K,), labels (K,) or None, means (K, d), std devs (K, d)), or None.
+
+        Returns
+        -------
+        tuple or None
+        """
         return None
 
 

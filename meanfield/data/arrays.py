@@ -18,13 +18,27 @@ def _pair(X, y, name_x, name_y):
 
 
 class ArrayData(DataLaw):
-    """The empirical law of (X, y): SGD draws rows uniformly with replacement from its data
-    stream (bitwise reproducible), or with ``epochs=True`` in epochs, each a uniformly random
-    permutation of the rows (without replacement).
+    """The empirical law of a finite data set (X, y).
 
-    The risk recorded by the solvers is the **empirical** risk (1/n') Σ (y' − ŷ(x'))² on the
-    held-out arrays ``X_test``, ``y_test`` (on the training arrays if none are given):
-    :meth:`MeanFieldModel.risk_kind` says which.
+    SGD draws rows uniformly with replacement from its data stream (bitwise reproducible), or
+    with ``epochs=True`` in epochs, each a uniformly random permutation of the rows. The risk the
+    solvers record is the **empirical** risk (1/n') Σ (y' − f(x'))² on the held-out arrays
+    ``X_test``, ``y_test`` (on the training arrays if none are given); the exact functional of
+    :class:`MeanFieldModel` (R_N, ∇Ψ) is that of the training rows (full-batch gradient flow).
+
+    Parameters
+    ----------
+    X : (n, d) array
+    y : (n,) array
+    X_test, y_test : arrays or None
+        Held-out rows for the recorded risk (both or neither).
+    epochs : bool
+        Draw without replacement, epoch by epoch.
+
+    Raises
+    ------
+    ValueError
+        on non-finite values or mismatched shapes.
 
     Examples
     --------
@@ -53,11 +67,28 @@ class ArrayData(DataLaw):
         return f"ArrayData(n={self.X.shape[0]}, d={self.d}, held_out={self.held_out}, epochs={self.epochs})"
 
     def sample(self, n, rng=None):
-        """n rows drawn uniformly with replacement."""
+        """n rows drawn uniformly with replacement.
+
+        Parameters
+        ----------
+        n : int ≥ 1
+        rng : int, Generator or None
+
+        Returns
+        -------
+        X : (n, d) array
+        y : (n,) array
+        """
         n = check_count(n)
         idx = as_generator(rng).integers(0, self.X.shape[0], size=n)
         return self.X[idx], self.y[idx]
 
     def kernel_spec(self):
+        """The :class:`DataSpec` the SGD kernel draws from (the rows, the labels, the epoch flag).
+
+        Returns
+        -------
+        DataSpec
+        """
         return DataSpec(DATA_ARRAYS, self.X, np.zeros((0, self.d)), self.y, np.zeros(0),
                         np.array([1.0 if self.epochs else 0.0]))

@@ -57,7 +57,22 @@ class GaussianMixture(DataLaw):
 
     @classmethod
     def isotropic(cls, delta, d):
-        """y = ±1 w.p. ½, x ~ N(0, (1 ± Δ)² I_d): the isotropic Gaussians example."""
+        """y = ±1 w.p. ½, x ~ N(0, (1 ± Δ)² I_d): the isotropic Gaussians example.
+
+        Parameters
+        ----------
+        delta : float in (0, 1)
+        d : int ≥ 1
+
+        Returns
+        -------
+        GaussianMixture
+
+        Raises
+        ------
+        ValueError
+            if ``delta`` or ``d`` is out of range.
+        """
         delta = check_positive(delta, "delta")
         if not delta < 1:
             raise ValueError(f"delta: must lie in (0, 1), got {delta}")
@@ -69,7 +84,26 @@ class GaussianMixture(DataLaw):
 
     @classmethod
     def anisotropic(cls, delta, d, s0):
-        """y = ±1 w.p. ½, x ~ N(0, Σ±), Σ± = diag((1 ± Δ)² on coordinates 1..s0, 1 on the others)."""
+        """y = ±1 w.p. ½, x ~ N(0, Σ±), Σ± = diag((1 ± Δ)² on coordinates 1..s0, 1 on the others).
+
+        The "variable selection" law of Mei–Montanari–Nguyen (2018): only the first s0 coordinates
+        carry the signal.
+
+        Parameters
+        ----------
+        delta : float in (0, 1)
+        d : int ≥ 1
+        s0 : int in [1, d]
+
+        Returns
+        -------
+        GaussianMixture
+
+        Raises
+        ------
+        ValueError
+            if an argument is out of range.
+        """
         delta = check_positive(delta, "delta")
         if not delta < 1:
             raise ValueError(f"delta: must lie in (0, 1), got {delta}")
@@ -83,6 +117,18 @@ class GaussianMixture(DataLaw):
                    name=f"anisotropic(delta={delta}, d={d}, s0={int(s0)})")
 
     def sample(self, n, rng=None):
+        """n iid pairs: the class k ~ π, then x = μ_k + s_k ∘ g, y = y_k.
+
+        Parameters
+        ----------
+        n : int ≥ 1
+        rng : int, Generator or None
+
+        Returns
+        -------
+        X : (n, d) array
+        y : (n,) array
+        """
         n = check_count(n)
         rng = as_generator(rng)
         k = rng.choice(self.weights.size, size=n, p=self.weights)
@@ -90,10 +136,25 @@ class GaussianMixture(DataLaw):
         return X, self.labels[k].copy()
 
     def kernel_spec(self):
+        """The :class:`DataSpec` the SGD kernel draws from (means, std devs, labels, cumulative weights).
+
+        Returns
+        -------
+        DataSpec
+        """
         cumulative = np.cumsum(self.weights)
         cumulative[-1] = 1.0
         return DataSpec(DATA_MIXTURE, np.ascontiguousarray(self.means), np.ascontiguousarray(self.stds),
                         self.labels.copy(), cumulative, np.zeros(0))
 
     def gaussian_classes(self):
+        """The Gaussian classes behind the exact functional.
+
+        Returns
+        -------
+        weights : (K,) array
+        labels : (K,) array
+        means : (K, d) array
+        stds : (K, d) array
+        """
         return self.weights, self.labels, self.means, self.stds

@@ -50,10 +50,31 @@ class TeacherStudent(DataLaw):
         return f"TeacherStudent(M={self.W.shape[0]}, d={self.d}, {self.activation!r}, noise_std={self.noise_std})"
 
     def teacher_output(self, X):
-        """(1/M) Σ_t a*_t σ*(⟨w*_t, x⟩ + b*_t) for the rows of X."""
+        """(1/M) Σ_t a*_t σ*(⟨w*_t, x⟩ + b*_t) for the rows of X.
+
+        Parameters
+        ----------
+        X : (n, d) array
+
+        Returns
+        -------
+        (n,) array
+        """
         return self.activation(X @ self.W.T + self.b) @ self.a / self.a.size
 
     def sample(self, n, rng=None):
+        """n iid pairs: x ~ N(0, I_d), y = the teacher's output plus noise_std · N(0, 1).
+
+        Parameters
+        ----------
+        n : int ≥ 1
+        rng : int, Generator or None
+
+        Returns
+        -------
+        X : (n, d) array
+        y : (n,) array
+        """
         n = check_count(n)
         rng = as_generator(rng)
         X = rng.standard_normal((n, self.d))
@@ -63,10 +84,24 @@ class TeacherStudent(DataLaw):
         return X, y
 
     def kernel_spec(self):
+        """The :class:`DataSpec` the SGD kernel draws from (the teacher's weights and σ, the noise).
+
+        Returns
+        -------
+        DataSpec
+        """
         kind, p = self.activation.kernel_spec()
         return DataSpec(DATA_TEACHER, self.W, np.zeros((0, self.d)), self.a.copy(), self.b.copy(),
                         np.array([self.noise_std]), kind, np.asarray(p, dtype=float))
 
     def gaussian_classes(self):
-        """One class N(0, I_d); the labels come from the teacher (None here)."""
+        """One class N(0, I_d); the labels come from the teacher (None here).
+
+        Returns
+        -------
+        weights : (1,) array
+        labels : None
+        means : (1, d) array
+        stds : (1, d) array
+        """
         return np.ones(1), None, np.zeros((1, self.d)), np.ones((1, self.d))

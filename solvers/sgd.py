@@ -134,7 +134,7 @@ def _run_block(threads, *args):
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        return sgd_block_threaded(*args)
+        return sgd_block_threaded(*args, threads)
     finally:
         numba.set_num_threads(previous)
 

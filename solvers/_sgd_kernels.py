@@ -482,16 +482,19 @@ def sgd_block_threaded(WT, state, noise_states, step_counter, step_sizes, batch,
 
     The neurons are split into ``n_items`` contiguous ranges (work items, one per
     thread; boundaries on multiples of NOISE_CHUNK, the noise chunks) handed to
-    the threads by ``prange``: per step, one parallel pass does the update of
-    each range's weights (each noise chunk's noise from its own stream), the forward pass
-    z_ji = ⟨w_i, x_j⟩ of the next data and σ(z_ji), σ'(z_ji+) (fused into one pass
-    noiseless with b = 1, as in sgd_block); after the barrier one thread sums
-    ŷ_j = (1/N) Σ_i σ(z_ji) over all neurons (O(N), in the same order as sgd_block).
+    the threads by ``prange``. Noiseless with b = 1, a step is one parallel pass
+    (each range: its coefficients, the fused update + forward pass z_i = ⟨w_i, x_next⟩,
+    then σ(z_i), σ'(z_i+)); otherwise two (forward pass and σ, σ' of the b samples;
+    then the update, each noise chunk's noise drawn from its own stream). Between
+    passes one thread reduces ŷ_j = (1/N) Σ_i σ(z_ji) over all neurons with the
+    same code and order as sgd_block: an O(N) serial part, 1/d of the O(N d) pass.
 
-    Guarantee: every value is computed by the same expression as in sgd_block,
-    whatever chunk or thread computes it, and the only sum over neurons is done
-    serially in a fixed order, so the result is bitwise identical to sgd_block
-    (noisy or not, any dtype, batch, number of threads, scheduling).
+    Guarantee: every per-neuron value is computed by the same expression as in
+    sgd_block, whatever range or thread computes it, each noise chunk always
+    draws from its own stream in the same order, and the only sum over neurons
+    is the serial one above. So on a given machine the result is bitwise
+    identical to sgd_block's, for every number of threads and any scheduling
+    (noisy or not, float32 or float64, any batch).
     """
     d, n = WT.shape
     data_state = state[0]

@@ -111,8 +111,9 @@ def _load_checkpoint(path, key, record, target_steps):
 
 
 # ------------------------------------------------------------------- threads
-#: N·d from which run_sgd uses all threads by default (noiseless; measured crossover, see benchmarks).
-THREADS_MIN_WORK = 200_000
+#: N·d from which run_sgd uses all threads by default (noiseless). A step then takes ≳ 1 ms, which
+#: dwarfs the per-step fork-join of the threads (~10 µs on idle cores, far more when they are busy).
+THREADS_MIN_WORK = 4_000_000
 #: A noisy step costs about this many noiseless ones per neuron and coordinate (the normals).
 NOISY_WORK_FACTOR = 8
 
@@ -162,8 +163,9 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
     eps : step size ε > 0; time t is reached after round(t/ε) steps.
     times : non-decreasing snapshot times ≥ 0. The random streams do not depend
         on them: the state at a given step is bitwise the same for any ``times``.
-    seed : non-negative int; SeedSequence(seed) seeds two xoshiro256** streams,
-        one for the data (y, x) and one for the Langevin noise.
+    seed : non-negative int; SeedSequence(seed) seeds the data stream (y, x; xoshiro256**)
+        and the Langevin noise (the vectorised generator of solvers._normal_rng, one
+        stream per 256 particles), independent of each other and of ``threads``.
     batch : samples per step b ≥ 1 (their gradient terms are averaged).
     xi : step-size schedule ξ: None (ξ ≡ 1), a positive number, or a callable ξ(t)
         (called on arrays of times when it accepts them); s_k = ε ξ(kε).

@@ -3,11 +3,11 @@ import math
 
 import numpy as np
 import pytest
+from numba import njit
 from scipy.stats import kstest, norm
 
 from solvers._normal_rng import (_JUMP, _LONG_JUMP, NOISE_LANES, NOISE_STATE_WORDS, _advance, fill_normals,
                                  init_noise_state, init_noise_streams, log_fast, next_raw, sin_cos_small)
-from numba import njit
 
 L = NOISE_LANES
 

@@ -121,8 +121,8 @@ NOISY_WORK_FACTOR = 8
 def _check_threads(threads, work, n_chunks):
     """Threads for the kernel: an int in [1, numba.config.NUMBA_NUM_THREADS], or automatic."""
     available = numba.config.NUMBA_NUM_THREADS
-    if threads is None:
-        return available if work >= THREADS_MIN_WORK and n_chunks >= 2 else 1
+    if threads is None:  # numba's current thread count (numba.set_num_threads), for big steps only
+        return numba.get_num_threads() if work >= THREADS_MIN_WORK and n_chunks >= 2 else 1
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= available:
         raise ValueError(f"threads: must be None or an integer in [1, {available}], got {threads!r}")
     return int(threads)
@@ -177,7 +177,7 @@ def run_sgd(model, W0, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0,
     checkpoint : path of an .npz file saved after every block; if it exists and
         matches (seed, eps, N, d, dtype, batch, beta, lam) the run resumes from it.
     threads : threads splitting the neurons inside every step (1 = the serial kernel);
-        None = automatic: all of numba's threads when N·d (×NOISY_WORK_FACTOR if
+        None = automatic: numba.get_num_threads() threads when N·d (×NOISY_WORK_FACTOR if
         noisy) ≥ THREADS_MIN_WORK and N spans ≥ 2 noise chunks, else 1. The result is
         bitwise the same for every thread count (see ``sgd_block_threaded``).
 

@@ -99,6 +99,17 @@ def test_threads_give_the_same_bits(beta, dtype, batch):
     assert not np.array_equal(serial.weights[-1], serial.weights[0])
 
 
+def test_automatic_threads():
+    """threads=None: numba's thread count only for steps of N·d ≥ THREADS_MIN_WORK (noisy:
+    N·d·NOISY_WORK_FACTOR) spanning ≥ 2 noise chunks; otherwise the serial kernel."""
+    from solvers.sgd import NOISY_WORK_FACTOR, THREADS_MIN_WORK, _check_threads
+    assert _check_threads(None, THREADS_MIN_WORK, 2) == numba.get_num_threads()
+    assert _check_threads(None, THREADS_MIN_WORK - 1, 400) == 1
+    assert _check_threads(None, THREADS_MIN_WORK, 1) == 1
+    assert _check_threads(None, THREADS_MIN_WORK // NOISY_WORK_FACTOR, 2) == 1  # noisy work is scaled by the caller
+    assert _check_threads(1, 10 * THREADS_MIN_WORK, 400) == 1  # an explicit count wins
+
+
 @pytest.mark.parametrize("activation", [ramp(), nonmonotone(), Tanh(amplitude=2.0, center=0.5)])
 def test_vectorised_activation_matches_act_value_and_deriv(activation):
     """The kernel's vectorised (σ, σ'(t+)) equals act_value / act_deriv: σ'(t+) bitwise

@@ -1,4 +1,5 @@
-"""SGD throughput: the Numba kernel vs a plain NumPy step loop vs PyTorch eager (CPU).
+"""SGD throughput: the Numba kernel vs a plain NumPy step loop vs PyTorch eager (CPU);
+noisy vs noiseless SGD, the Gaussian generator, and threads.
 
 One step = draw (y, x), z = W x, ŷ = mean σ(z), W += 2s(y − ŷ) σ'(z) xᵀ (batch 1,
 no noise).  All three run single-threaded (BLAS and torch threads pinned to 1).
@@ -8,6 +9,15 @@ bound_fraction = numba steps/s ÷ bound steps/s. The Numba kernel fuses the
 update of step k with the forward pass of step k+1 (W read and written once per
 step), so it can beat that bound; one_pass_bound_fraction compares it with a
 kernel doing only that single fused pass.
+
+Noise (β = 100, batch 1, float64, one thread): noisy SGD with the vectorised
+generator (solvers._normal_rng) vs noiseless SGD, and vs the generator it
+replaced (Marsaglia polar on xoshiro256**, kept as ``polar_noise=True``), both
+through sgd_block in the same run. Generator: the per-draw cost of
+fill_normals (and of the polar baseline) vs numpy's ``standard_normal`` on
+buffers of N·d = 32 000 draws (one step's noise at (800, 40)). Threads: run_sgd
+with threads=1 vs 2 (noiseless, float64). The machine is shared: the load
+average is recorded with the results, as thread scaling needs idle cores.
 
     python benchmarks/sgd_throughput.py [--quick] [--out PATH]
 """
@@ -26,7 +36,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from meanfield import IsotropicGaussians, ramp  # noqa: E402
-from solvers._sgd_kernels import streaming_bound_block  # noqa: E402
+from solvers._normal_rng import fill_normals, init_noise_state  # noqa: E402
+from solvers._sgd_kernels import (fill_normal, initial_noise_states, initial_rng_state, sgd_block,  # noqa: E402
+                                  streaming_bound_block)
 from solvers.initialization import init_gaussian  # noqa: E402
 from solvers.sgd import run_sgd  # noqa: E402
 
@@ -37,6 +49,10 @@ except ImportError:  # optional comparison only
     torch = None
 
 CASES = [(800, 40), (10000, 40), (800, 320)]
+NOISE_CASES = [(800, 40), (10000, 40), (800, 320)]
+THREAD_CASES = [(10000, 40), (100000, 40)]
+BETA = 100.0
+DRAWS = 32000
 DTYPES = ["float64", "float32"]
 EPS = 1e-4
 KAPPA = 0.8
@@ -55,7 +71,7 @@ def best_rate(run, steps, repeats):
 
 def numba_runner(model, W0, dtype):
     def run(steps):
-        run_sgd(model, W0, EPS, [steps * EPS], seed=1, dtype=dtype, record=(), progress=False)
+        run_sgd(model, W0, EPS, [steps * EPS], seed=1, dtype=dtype, record=(), progress=False, threads=1)
     return run
 
 
@@ -138,6 +154,98 @@ def measure(quick):
     return rows
 
 
+def kernel_runner(model, W0, beta, polar):
+    """sgd_block on a fresh copy (float64, batch 1): noiseless (beta None), or noisy with the
+    vectorised generator or the polar baseline."""
+    kind, params = model.activation.kernel_spec()
+    scales = np.ascontiguousarray(model.scales, dtype=np.float64)
+    noisy = beta is not None
+    inv_beta = 1.0 / beta if noisy else 0.0
+
+    def run(steps):
+        WT = np.ascontiguousarray(W0.T)
+        state = initial_rng_state(1)
+        noise_states = initial_noise_states(state, W0.shape[0])
+        sgd_block(WT, state, noise_states, np.zeros(1, np.int64), np.full(steps, EPS), 1, 0.0, inv_beta, noisy,
+                  scales, kind, params, 1e8, polar)
+    return run
+
+
+def measure_noise(quick):
+    rows = []
+    budget = 2e8 if not quick else 2e7  # noiseless multiply-adds per timed call
+    repeats = 3 if not quick else 1
+    for n, d in NOISE_CASES:
+        model = IsotropicGaussians(delta=0.8, d=d, activation=ramp())
+        W0 = init_gaussian(n, d, KAPPA, seed=0)
+        steps = max(100, int(budget / (n * d)))
+        row = {"N": n, "d": d, "beta": BETA}
+        row["noiseless_steps_per_s"] = best_rate(kernel_runner(model, W0, None, False), steps, repeats)
+        row["noisy_steps_per_s"] = best_rate(kernel_runner(model, W0, BETA, False), max(20, steps // 10), repeats)
+        row["noisy_polar_steps_per_s"] = best_rate(kernel_runner(model, W0, BETA, True), max(20, steps // 50),
+                                                   repeats)
+        row["noisy_speedup_vs_polar"] = row["noisy_steps_per_s"] / row["noisy_polar_steps_per_s"]
+        row["noiseless_over_noisy"] = row["noiseless_steps_per_s"] / row["noisy_steps_per_s"]
+        row["noiseless_over_noisy_polar"] = row["noiseless_steps_per_s"] / row["noisy_polar_steps_per_s"]
+        rows.append(row)
+        print(f"{n:>6} {d:>4} {row['noiseless_steps_per_s']:12.0f} {row['noisy_steps_per_s']:11.0f} "
+              f"{row['noisy_polar_steps_per_s']:11.0f} {row['noisy_speedup_vs_polar']:9.1f}x "
+              f"{row['noiseless_over_noisy']:10.1f}x {row['noiseless_over_noisy_polar']:10.1f}x", flush=True)
+    return rows
+
+
+def measure_generator(quick):
+    """Seconds per draw, best of several fills of a DRAWS buffer."""
+    buffer = np.empty(DRAWS)
+    fills = 300 if not quick else 30
+    repeats = 5 if not quick else 2
+    state = init_noise_state(np.random.SeedSequence(1).generate_state(4, np.uint64))
+    polar_state = initial_rng_state(1)[1].copy()
+    rng = np.random.default_rng(1)
+
+    def timed(fill):
+        fill()
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(fills):
+                fill()
+            best = min(best, time.perf_counter() - start)
+        return best / (fills * DRAWS)
+
+    result = {"draws_per_fill": DRAWS,
+              "fill_normals_s_per_draw": timed(lambda: fill_normals(state, buffer)),
+              "polar_s_per_draw": timed(lambda: fill_normal(polar_state, buffer)),
+              "numpy_standard_normal_s_per_draw": timed(lambda: rng.standard_normal(out=buffer))}
+    result["fill_normals_over_numpy"] = result["fill_normals_s_per_draw"] / result["numpy_standard_normal_s_per_draw"]
+    result["polar_over_numpy"] = result["polar_s_per_draw"] / result["numpy_standard_normal_s_per_draw"]
+    print(f"ns/draw: fill_normals {1e9 * result['fill_normals_s_per_draw']:.2f}, polar baseline "
+          f"{1e9 * result['polar_s_per_draw']:.2f}, numpy standard_normal "
+          f"{1e9 * result['numpy_standard_normal_s_per_draw']:.2f}  (fill_normals / numpy = "
+          f"{result['fill_normals_over_numpy']:.2f}, polar / numpy = {result['polar_over_numpy']:.2f})", flush=True)
+    return result
+
+
+def measure_threads(quick):
+    rows = []
+    budget = 4e8 if not quick else 4e7
+    repeats = 3 if not quick else 1
+    model = IsotropicGaussians(delta=0.8, d=40, activation=ramp())
+    for n, d in THREAD_CASES:
+        W0 = init_gaussian(n, d, KAPPA, seed=0)
+        steps = max(50, int(budget / (n * d)))
+        row = {"N": n, "d": d}
+        for threads in (1, 2):
+            def run(k, threads=threads):
+                run_sgd(model, W0, EPS, [k * EPS], seed=1, record=(), progress=False, threads=threads)
+            row[f"threads_{threads}_steps_per_s"] = best_rate(run, steps, repeats)
+        row["speedup"] = row["threads_2_steps_per_s"] / row["threads_1_steps_per_s"]
+        rows.append(row)
+        print(f"{n:>6} {d:>4} {row['threads_1_steps_per_s']:12.0f} {row['threads_2_steps_per_s']:12.0f} "
+              f"{row['speedup']:8.2f}x", flush=True)
+    return rows
+
+
 def print_row(row):
     torch_rate = row["torch_steps_per_s"]
     vs_torch = f"{row['numba_steps_per_s'] / torch_rate:8.1f}x" if torch_rate else "      n/a"
@@ -157,10 +265,27 @@ def main(argv=None):
     print(f"{'N':>6} {'d':>4} {'dtype':>8} {'numba st/s':>12} {'numpy st/s':>10} {'torch st/s':>10} "
           f"{'vs numpy':>9} {'vs torch':>9} {'bound':>7} {'1-pass':>8}")
     rows = measure(args.quick)
+    print(f"\nnoisy SGD (beta = {BETA:g}, float64, batch 1, one thread), steps/s")
+    print(f"{'N':>6} {'d':>4} {'noiseless':>12} {'noisy':>11} {'noisy polar':>11} {'vs polar':>10} "
+          f"{'noiseless/':>11} {'noiseless/':>11}")
+    print(f"{'':>6} {'':>4} {'':>12} {'':>11} {'':>11} {'':>10} {'noisy':>11} {'polar':>11}")
+    noise_rows = measure_noise(args.quick)
+    print()
+    generator = measure_generator(args.quick)
+    print("\nthreads (noiseless, float64), steps/s")
+    print(f"{'N':>6} {'d':>4} {'1 thread':>12} {'2 threads':>12} {'speedup':>9}")
+    load_before = os.getloadavg()
+    thread_rows = measure_threads(args.quick)
+    load_after = os.getloadavg()
+    print(f"load average (1, 5, 15 min) before / after the thread runs: {load_before} / {load_after} "
+          f"on {os.cpu_count()} CPUs")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"cases": rows, "threads": 1, "torch_version": getattr(torch, "__version__", None)},
-                              indent=2))
+    out.write_text(json.dumps({"cases": rows, "threads": 1, "noise": noise_rows, "generator": generator,
+                               "thread_scaling": thread_rows, "cpu_count": os.cpu_count(),
+                               "load_average_before_threads": load_before,
+                               "load_average_after_threads": load_after,
+                               "torch_version": getattr(torch, "__version__", None)}, indent=2))
     print(f"wrote {out}")
 
 

@@ -194,25 +194,31 @@ def max_abs_or_inf(W):
 # as written, and the fused and the plain passes give the same bits.  Each works
 # on the neurons lo ≤ i < hi (the threaded kernel gives every thread its own
 # range); every value is computed by the same expression whatever the range, so
-# splitting the neurons never changes a bit.  (lo = max(lo, 0) tells LLVM that
-# i ≥ 0, so the indices need no wrap-around select and the loops vectorise.)
+# splitting the neurons never changes a bit.  The neuron index runs over uint64
+# (:func:`_neurons`): an unsigned index needs no wrap-around select, so the loops
+# vectorise for any (lo, hi), not only for lo = 0 known at compile time.
+@njit(cache=True, inline="always")
+def _neurons(lo, hi):
+    """range(lo, hi) over uint64 (lo, hi clipped at 0)."""
+    return range(np.uint64(max(lo, 0)), np.uint64(max(hi, 0)))
+
+
 @njit(cache=True, inline="always")
 def forward_range(WT, x, z, lo, hi):
     """z_i = ⟨w_i, x⟩ for lo ≤ i < hi, W stored transposed (WT = Wᵀ, shape (d, N)),
     four coordinates per pass over i: z_i += (w_ik x_k + w_ik+1 x_k+1) + (… + …)."""
     d = WT.shape[0]
-    lo = max(lo, 0)
-    for i in range(lo, hi):
+    for i in _neurons(lo, hi):
         z[i] = 0.0
     k = 0
     while k + 4 <= d:
         x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
-        for i in range(lo, hi):
+        for i in _neurons(lo, hi):
             z[i] += (WT[k, i] * x0 + WT[k + 1, i] * x1) + (WT[k + 2, i] * x2 + WT[k + 3, i] * x3)
         k += 4
     while k < d:
         xk = x[k]
-        for i in range(lo, hi):
+        for i in _neurons(lo, hi):
             z[i] += WT[k, i] * xk
         k += 1
 
@@ -227,11 +233,10 @@ def forward_transposed(WT, x, z):
 def axpy_range(WT, decay, c, x, lo, hi):
     """w_i ← decay · w_i + c_i x for lo ≤ i < hi (WT = Wᵀ)."""
     d = WT.shape[0]
-    lo = max(lo, 0)
     k = 0
     while k + 4 <= d:
         x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
-        for i in range(lo, hi):
+        for i in _neurons(lo, hi):
             ci = c[i]
             WT[k, i] = decay * WT[k, i] + ci * x0
             WT[k + 1, i] = decay * WT[k + 1, i] + ci * x1
@@ -240,7 +245,7 @@ def axpy_range(WT, decay, c, x, lo, hi):
         k += 4
     while k < d:
         xk = x[k]
-        for i in range(lo, hi):
+        for i in _neurons(lo, hi):
             WT[k, i] = decay * WT[k, i] + c[i] * xk
         k += 1
 
@@ -299,14 +304,13 @@ def axpy_forward_range(WT, decay, c, x, x_next, z, lo, hi):
     bitwise equal to the two calls in sequence: W is read and written once instead
     of read twice and written once, which is most of an SGD step's time."""
     d = WT.shape[0]
-    lo = max(lo, 0)
-    for i in range(lo, hi):
+    for i in _neurons(lo, hi):
         z[i] = 0.0
     k = 0
     while k + 4 <= d:
         x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
         v0, v1, v2, v3 = x_next[k], x_next[k + 1], x_next[k + 2], x_next[k + 3]
-        for i in range(lo, hi):
+        for i in _neurons(lo, hi):
             ci = c[i]
             w0 = decay * WT[k, i] + ci * x0
             w1 = decay * WT[k + 1, i] + ci * x1
@@ -320,7 +324,7 @@ def axpy_forward_range(WT, decay, c, x, x_next, z, lo, hi):
         k += 4
     while k < d:
         xk, vk = x[k], x_next[k]
-        for i in range(lo, hi):
+        for i in _neurons(lo, hi):
             w = decay * WT[k, i] + c[i] * xk
             WT[k, i] = w
             z[i] += w * vk
@@ -428,40 +432,77 @@ def sgd_block(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv
     return -1
 
 
-@njit(cache=True, inline="always")
-def _activation_range(kind, p, z, z64, values, slopes, lo, hi):
-    """values_i = σ(z_i), slopes_i = σ'(z_i+) for lo ≤ i < hi (z in W's dtype, via z64)."""
-    for i in range(lo, hi):
+# Work items of sgd_block_threaded: the neurons lo ≤ i < hi. Plain (not inlined)
+# functions, so each is optimised and vectorised on its own, not inside the parallel loop.
+@njit(cache=True)
+def _chunk_forward(WT, x, z, z64, values, slopes, kind, p, lo, hi):
+    """z_i = ⟨w_i, x⟩, values_i = σ(z_i), slopes_i = σ'(z_i+) for lo ≤ i < hi."""
+    forward_range(WT, x, z, lo, hi)
+    for i in _neurons(lo, hi):
         z64[i] = z[i]
     activation_and_slope(kind, p, z64[lo:hi], values[lo:hi], slopes[lo:hi])
 
 
-@njit(cache=True, inline="always")
-def _coef_range(coef, step_coef, slopes, lo, hi):
-    for i in range(lo, hi):
+@njit(cache=True)
+def _chunk_fused(WT, decay, step_coef, coef, x, x_next, z, z64, values, slopes, kind, p, lo, hi):
+    """coef_i = step_coef σ'(z_i+), then the fused update + next forward pass, then σ, σ'."""
+    for i in _neurons(lo, hi):
         coef[i] = step_coef * slopes[i]
+    axpy_forward_range(WT, decay, coef, x, x_next, z, lo, hi)
+    for i in _neurons(lo, hi):
+        z64[i] = z[i]
+    activation_and_slope(kind, p, z64[lo:hi], values[lo:hi], slopes[lo:hi])
+
+
+@njit(cache=True)
+def _chunk_update(WT, factors, step_coef, coef, x, slopes, last, noise_scale, noise_states, lo, hi):
+    """coef_ji = step_coef_j σ'(z_ji+); w_i ← … + Σ_{j<last} coef_ji x_j (plain passes), and the
+    last sample's term with the noise if last < b (lo, hi on noise-chunk boundaries: each
+    chunk's noise from its own stream)."""
+    batch = x.shape[0]
+    for j in range(batch):
+        sc = step_coef[j]
+        cj = coef[j]
+        sj = slopes[j]
+        for i in _neurons(lo, hi):
+            cj[i] = sc * sj[i]
+    for j in range(last):
+        axpy_range(WT, factors[min(j, 1)], coef[j], x[j], lo, hi)
+    if last < batch:
+        noise = np.empty(WT.shape[0] * NOISE_GROUP)
+        for c in range(lo // NOISE_CHUNK, -(-hi // NOISE_CHUNK)):
+            axpy_noise_range(WT, factors[min(last, 1)], coef[last], x[last], noise_scale, noise_states[c],
+                             noise, c * NOISE_CHUNK, min(hi, (c + 1) * NOISE_CHUNK))
 
 
 @njit(cache=True, parallel=True)
 def sgd_block_threaded(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv_beta, noisy,
-                       scales, kind, p, threshold):
+                       scales, kind, p, threshold, n_items):
     """:func:`sgd_block` with the neurons split across threads inside every step.
 
-    Work items are the chunks of NOISE_CHUNK neurons (the noise streams), handed to
-    the threads by ``prange``: per step, one parallel pass does the update of
-    each chunk's weights (its noise from its own stream), the forward pass
-    z_ji = ⟨w_i, x_j⟩ of the next data and σ(z_ji), σ'(z_ji+) (fused into one pass
-    noiseless with b = 1, as in sgd_block); after the barrier one thread sums
-    ŷ_j = (1/N) Σ_i σ(z_ji) over all neurons (O(N), in the same order as sgd_block).
+    The neurons are split into ``n_items`` contiguous ranges (work items, one per
+    thread; boundaries on multiples of NOISE_CHUNK, the noise chunks) handed to
+    the threads by ``prange``. Noiseless with b = 1, a step is one parallel pass
+    (each range: its coefficients, the fused update + forward pass z_i = ⟨w_i, x_next⟩,
+    then σ(z_i), σ'(z_i+)); otherwise two (forward pass and σ, σ' of the b samples;
+    then the update, each noise chunk's noise drawn from its own stream). Between
+    passes one thread reduces ŷ_j = (1/N) Σ_i σ(z_ji) over all neurons with the
+    same code and order as sgd_block: an O(N) serial part, 1/d of the O(N d) pass.
 
-    Guarantee: every value is computed by the same expression as in sgd_block,
-    whatever chunk or thread computes it, and the only sum over neurons is done
-    serially in a fixed order, so the result is bitwise identical to sgd_block
-    (noisy or not, any dtype, batch, number of threads, scheduling).
+    Guarantee: every per-neuron value is computed by the same expression as in
+    sgd_block, whatever range or thread computes it, each noise chunk always
+    draws from its own stream in the same order, and the only sum over neurons
+    is the serial one above. So on a given machine the result is bitwise
+    identical to sgd_block's, for every number of threads and any scheduling
+    (noisy or not, float32 or float64, any batch).
     """
     d, n = WT.shape
     data_state = state[0]
     n_chunks = noise_states.shape[0]
+    n_items = max(1, min(n_items, n_chunks))
+    bounds = np.empty(n_items + 1, np.int64)  # item t: neurons bounds[t] ≤ i < bounds[t + 1]
+    for t in range(n_items + 1):
+        bounds[t] = min(n, (t * n_chunks // n_items) * NOISE_CHUNK)
     x = np.empty((batch, d), WT.dtype)
     x_next = np.empty((batch, d), WT.dtype)
     x64 = np.empty(d)
@@ -481,24 +522,18 @@ def sgd_block_threaded(WT, state, noise_states, step_counter, step_sizes, batch,
         s = step_sizes[step]
         if not ready:
             _draw_batch(data_state, scales, x64, x, y)
-            for c in prange(n_chunks):
-                lo = c * NOISE_CHUNK
-                hi = min(n, lo + NOISE_CHUNK)
+            for t in prange(n_items):
                 for j in range(batch):
-                    forward_range(WT, x[j], z[j], lo, hi)
-                    _activation_range(kind, p, z[j], z64, values[j], slopes[j], lo, hi)
+                    _chunk_forward(WT, x[j], z[j], z64, values[j], slopes[j], kind, p, bounds[t], bounds[t + 1])
         for j in range(batch):
             step_coef[j] = 2.0 * s * (y[j] - _total(values[j]) / n) / batch
         factors[0] = 1.0 - 2.0 * lam * s
         check = (step_counter[0] + 1) % DIVERGENCE_CHECK_EVERY == 0 or step == n_steps - 1
         if batch == 1 and not noisy and not check:
             _draw_batch(data_state, scales, x64, x_next, y_next)
-            for c in prange(n_chunks):
-                lo = c * NOISE_CHUNK
-                hi = min(n, lo + NOISE_CHUNK)
-                _coef_range(coef[0], step_coef[0], slopes[0], lo, hi)
-                axpy_forward_range(WT, factors[0], coef[0], x[0], x_next[0], z[0], lo, hi)
-                _activation_range(kind, p, z[0], z64, values[0], slopes[0], lo, hi)
+            for t in prange(n_items):
+                _chunk_fused(WT, factors[0], step_coef[0], coef[0], x[0], x_next[0], z[0], z64, values[0],
+                             slopes[0], kind, p, bounds[t], bounds[t + 1])
             for k in range(d):
                 x[0, k] = x_next[0, k]
             y[0] = y_next[0]
@@ -506,16 +541,9 @@ def sgd_block_threaded(WT, state, noise_states, step_counter, step_sizes, batch,
         else:
             last = batch - 1 if noisy else batch
             scale = math.sqrt(4.0 * s * inv_beta)
-            for c in prange(n_chunks):
-                lo = c * NOISE_CHUNK
-                hi = min(n, lo + NOISE_CHUNK)
-                for j in range(batch):
-                    _coef_range(coef[j], step_coef[j], slopes[j], lo, hi)
-                for j in range(last):
-                    axpy_range(WT, factors[min(j, 1)], coef[j], x[j], lo, hi)
-                if noisy:  # a buffer per work item (d·NOISE_GROUP floats, next to the item's work)
-                    axpy_noise_range(WT, factors[min(last, 1)], coef[last], x[last], scale,
-                                     noise_states[c], np.empty(d * NOISE_GROUP), lo, hi)
+            for t in prange(n_items):
+                _chunk_update(WT, factors, step_coef, coef, x, slopes, last, scale, noise_states,
+                              bounds[t], bounds[t + 1])
             ready = False
         step_counter[0] += 1
         if check and not max_abs_or_inf(WT) <= threshold:

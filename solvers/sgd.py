@@ -156,8 +156,9 @@ def _load_checkpoint(path, key, digest, record, target_steps):
 
 
 # ------------------------------------------------------------------- threads
-#: N·d from which run_sgd uses all threads by default (noiseless; measured crossover, see benchmarks).
-THREADS_MIN_WORK = 200_000
+#: N·d from which run_sgd uses all threads by default (noiseless). A step then takes ≳ 1 ms, which
+#: dwarfs the per-step fork-join of the threads (~10 µs on idle cores, far more when they are busy).
+THREADS_MIN_WORK = 4_000_000
 #: A noisy step costs about this many noiseless ones per neuron and coordinate (the normals).
 NOISY_WORK_FACTOR = 8
 
@@ -165,8 +166,8 @@ NOISY_WORK_FACTOR = 8
 def _check_threads(threads, work, n_chunks):
     """Threads for the kernel: an int in [1, numba.config.NUMBA_NUM_THREADS], or automatic."""
     available = numba.config.NUMBA_NUM_THREADS
-    if threads is None:
-        return available if work >= THREADS_MIN_WORK and n_chunks >= 2 else 1
+    if threads is None:  # numba's current thread count (numba.set_num_threads), for big steps only
+        return numba.get_num_threads() if work >= THREADS_MIN_WORK and n_chunks >= 2 else 1
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= available:
         raise ValueError(f"threads: must be None or an integer in [1, {available}], got {threads!r}")
     return int(threads)
@@ -179,7 +180,7 @@ def _run_block(threads, *args):
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        return sgd_block_threaded(*args)
+        return sgd_block_threaded(*args, threads)
     finally:
         numba.set_num_threads(previous)
 
@@ -221,8 +222,9 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     eps : step size ε > 0; time t is reached after round(t/ε) steps.
     times : non-decreasing snapshot times ≥ 0. The random streams do not depend
         on them: the state at a given step is bitwise the same for any ``times``.
-    seed : non-negative int; SeedSequence(seed) seeds two xoshiro256** streams,
-        one for the data (y, x) and one for the Langevin noise.
+    seed : non-negative int; SeedSequence(seed) seeds the data stream (y, x; xoshiro256**)
+        and the Langevin noise (the vectorised generator of solvers._normal_rng, one
+        stream per 256 particles), independent of each other and of ``threads``.
     batch : samples per step b ≥ 1 (their gradient terms are averaged).
     xi : step-size schedule ξ: None (ξ ≡ 1), a positive number, or a callable ξ(t)
         (called on arrays of times when it accepts them); s_k = ε ξ(kε).
@@ -239,7 +241,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         the run resumes from it; any mismatch or unreadable file raises ValueError("checkpoint: …").
     probes : (P, d) inputs for the "kernel" and "output" records.
     threads : threads splitting the neurons inside every step of the isotropic w-only kernel
-        (1 = the serial kernel; the general kernel is serial); None = automatic: all of numba's
+        (1 = the serial kernel; the general kernel is serial); None = automatic: numba.get_num_threads()
         threads when N·d (×NOISY_WORK_FACTOR if noisy) ≥ THREADS_MIN_WORK and N spans ≥ 2
         noise chunks, else 1. The result is bitwise the same for every thread count (see
         ``sgd_block_threaded``).

@@ -1,6 +1,7 @@
 """Tests of the SGD particle integrator (solvers.sgd) and its helpers."""
 import math
 
+import numba
 import numpy as np
 import pytest
 from scipy.stats import chi
@@ -61,6 +62,52 @@ def test_many_steps_match_numpy(batch, lam, beta):
         y, x, g = draw_step(state, noise_states, model.scales, 11, 9, batch, beta is not None)
         W = numpy_step(model, W, eps, y, x, g, lam, beta)
     np.testing.assert_allclose(res.weights[-1], W, rtol=0, atol=1e-11)
+
+
+def test_noisy_steps_with_several_noise_chunks_match_numpy():
+    """N = 300 spans two noise streams (256 + 44 particles) and partial noise groups: 8 noisy
+    steps with b = 2 equal the SPEC update replayed in NumPy with draw_step's draws."""
+    model = IsotropicGaussians(delta=0.8, d=5, activation=Tanh(amplitude=2.0, center=0.5))
+    W = init_gaussian(300, 5, 1.5, seed=8)
+    eps, seed, lam, beta = 0.02, 6, 0.3, 2.0
+    res = run_sgd(model, W, eps, [8 * eps], seed=seed, batch=2, beta=beta, lam=lam, record=("weights",),
+                  progress=False, threads=1)
+    state = initial_rng_state(seed)
+    noise_states = initial_noise_states(state, 300)
+    assert noise_states.shape[0] == 2
+    for _ in range(8):
+        y, x, g = draw_step(state, noise_states, model.scales, 300, 5, 2, True)
+        W = numpy_step(model, W, eps, y, x, g, lam, beta)
+    np.testing.assert_allclose(res.weights[-1], W, rtol=0, atol=1e-11)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+@pytest.mark.parametrize("beta", [None, 5.0])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_threads_give_the_same_bits(beta, dtype, batch):
+    """sgd_block_threaded (neurons split across 2 threads, N = 600: three noise streams,
+    ranges [0, 256) and [256, 600)) equals the serial kernel bit for bit, with and without
+    noise; d = 41 exercises the coordinate tail of every pass."""
+    model = IsotropicGaussians(delta=0.8, d=41, activation=nonmonotone())
+    W0 = init_gaussian(600, 41, 1.0, seed=9)
+    kw = dict(eps=1e-3, times=[0.05, 0.3], seed=4, batch=batch, beta=beta, lam=0.2, dtype=dtype,
+              record=("weights",), progress=False)
+    serial = run_sgd(model, W0, threads=1, **kw)
+    threaded = run_sgd(model, W0, threads=2, **kw)
+    assert np.array_equal(serial.weights, threaded.weights)
+    assert not np.array_equal(serial.weights[-1], serial.weights[0])
+
+
+def test_automatic_threads():
+    """threads=None: numba's thread count only for steps of N·d ≥ THREADS_MIN_WORK (noisy:
+    N·d·NOISY_WORK_FACTOR) spanning ≥ 2 noise chunks; otherwise the serial kernel."""
+    from solvers.sgd import NOISY_WORK_FACTOR, THREADS_MIN_WORK, _check_threads
+    assert _check_threads(None, THREADS_MIN_WORK, 2) == numba.get_num_threads()
+    assert _check_threads(None, THREADS_MIN_WORK - 1, 400) == 1
+    assert _check_threads(None, THREADS_MIN_WORK, 1) == 1
+    assert _check_threads(None, THREADS_MIN_WORK // NOISY_WORK_FACTOR, 2) == 1  # noisy work is scaled by the caller
+    assert _check_threads(1, 10 * THREADS_MIN_WORK, 400) == 1  # an explicit count wins
 
 
 @pytest.mark.parametrize("activation", [ramp(), nonmonotone(), Tanh(amplitude=2.0, center=0.5)])
@@ -179,6 +226,10 @@ def test_checkpoint_with_an_old_random_state_is_refused(reference_model, tmp_pat
     run_sgd(reference_model, W0, checkpoint=str(path), **kw)
     with np.load(path) as data:
         arrays = dict(data)
+    without_streams = {k: v for k, v in arrays.items() if k != "noise_states"}  # before the noise streams
+    np.savez(path, **without_streams)
+    with pytest.raises(ValueError, match="older version"):
+        run_sgd(reference_model, W0, checkpoint=str(path), **kw)
     arrays["rng_state"] = arrays["rng_state"][0]  # one 4-word stream, as before the data/noise split
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match="older version"):
@@ -205,7 +256,8 @@ def test_callable_schedule(reference_model):
     (dict(times=[-0.1]), "times"), (dict(times=[]), "times"), (dict(dtype="float16"), "dtype"),
     (dict(dtype="int64"), "dtype"), (dict(record=("radii", "velocity")), "record"),
     (dict(init=np.zeros((5, 3))), "init"), (dict(init=np.full((5, 40), np.nan)), "init"),
-    (dict(seed=-1), "seed"), (dict(xi=-1.0), "xi"),
+    (dict(seed=-1), "seed"), (dict(xi=-1.0), "xi"), (dict(threads=0), "threads"),
+    (dict(threads=1000), "threads"), (dict(threads=1.5), "threads"),
 ])
 def test_invalid_arguments(reference_model, kwargs, name):
     args = dict(init=np.zeros((5, 40)), eps=1e-3, times=[0.01])

@@ -1,8 +1,10 @@
-"""SGD throughput: the Numba kernel vs a plain NumPy step loop vs PyTorch eager (CPU);
+"""SGD throughput: the Numba kernel vs a plain NumPy step loop vs PyTorch eager vs JAX (CPU);
 noisy vs noiseless SGD, the Gaussian generator, and threads.
 
 One step = draw (y, x), z = W x, ŷ = mean σ(z), W += 2s(y − ŷ) σ'(z) xᵀ (batch 1,
-no noise).  All three run single-threaded (BLAS and torch threads pinned to 1).
+no noise).  All run single-threaded (BLAS and torch threads pinned to 1; JAX, when
+installed, runs jit + lax.scan over data drawn before timing, with XLA's intra-op threads
+off).
 The streaming bound is a kernel that only reads W once (z = W x) and then reads
 and writes it once (the update), the traffic of a step done in two passes;
 bound_fraction = numba steps/s ÷ bound steps/s. The Numba kernel fuses the
@@ -27,8 +29,10 @@ import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -41,6 +45,8 @@ from solvers._sgd_kernels import (fill_normal, initial_noise_states, initial_rng
                                   streaming_bound_block)
 from solvers.initialization import init_gaussian  # noqa: E402
 from solvers.sgd import run_sgd  # noqa: E402
+
+HAVE_JAX = importlib.util.find_spec("jax") is not None  # optional comparison only
 
 try:
     import torch
@@ -117,6 +123,35 @@ def torch_runner(model, W0, dtype):
     return run
 
 
+def jax_runner(model, W0, dtype, steps):
+    """JAX: the same w-only step in a jitted lax.scan over data drawn before timing (the
+    strongest loop a Python user would write); σ = y₀ + Σ c_i (t − t_i)₊ from kernel_spec."""
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    kind, params = model.activation.kernel_spec()
+    if kind != 0:
+        raise ValueError("jax benchmark implements bounded piecewise-linear σ only")
+    offset = float(params[0])
+    knots, coefs = jnp.asarray(params[1::2], dtype=dtype), jnp.asarray(params[2::2], dtype=dtype)
+    X, y = model.sample(steps, np.random.default_rng(1))
+    X, y = jnp.asarray(X, dtype=dtype), jnp.asarray(y, dtype=dtype)
+
+    def step(W, xy):
+        x, target = xy
+        shifted = (W @ x)[:, None] - knots
+        yhat = offset + (coefs * jnp.maximum(shifted, 0)).sum(1).mean()
+        dsigma = (coefs * (shifted >= 0)).sum(1)
+        return W + jnp.outer(2 * EPS * (target - yhat) * dsigma, x), None
+
+    scan = jax.jit(lambda W, data: jax.lax.scan(step, W, data)[0])
+    W0j = jnp.asarray(W0, dtype=dtype)
+
+    def run(count):
+        jax.block_until_ready(scan(W0j, (X[:count], y[:count])))
+    return run
+
+
 def bound_runner(W0, dtype, fused):
     x = np.random.default_rng(0).standard_normal(W0.shape[1]).astype(dtype)
 
@@ -143,6 +178,9 @@ def measure(quick):
             row["numpy_steps_per_s"] = best_rate(numpy_runner(model, W0, dtype), slow_steps, repeats)
             row["torch_steps_per_s"] = (best_rate(torch_runner(model, W0, dtype), slow_steps, repeats)
                                         if torch is not None else None)
+            jax_steps = min(fast_steps, 20000)
+            row["jax_steps_per_s"] = (best_rate(jax_runner(model, W0, dtype, jax_steps), jax_steps, repeats)
+                                      if HAVE_JAX else None)
             bound = best_rate(bound_runner(W0, dtype, False), fast_steps, repeats)
             row["bound_steps_per_s"] = bound
             row["bound_fraction"] = row["numba_steps_per_s"] / bound
@@ -247,13 +285,15 @@ def measure_threads(quick):
 
 
 def print_row(row):
+    jax_rate = row.get("jax_steps_per_s")
     torch_rate = row["torch_steps_per_s"]
     vs_torch = f"{row['numba_steps_per_s'] / torch_rate:8.1f}x" if torch_rate else "      n/a"
     torch_text = f"{torch_rate:10.0f}" if torch_rate else "       n/a"
     print(f"{row['N']:>6} {row['d']:>4} {row['dtype']:>8} {row['numba_steps_per_s']:12.0f} "
           f"{row['numpy_steps_per_s']:10.0f} {torch_text} "
           f"{row['numba_steps_per_s'] / row['numpy_steps_per_s']:8.1f}x {vs_torch} "
-          f"{row['bound_fraction']:7.2f} {row['one_pass_bound_fraction']:8.2f}",
+          f"{row['bound_fraction']:7.2f} {row['one_pass_bound_fraction']:8.2f} "
+          + (f"{jax_rate:10.0f} {row['numba_steps_per_s'] / jax_rate:7.1f}x" if jax_rate else "       n/a"),
           flush=True)
 
 
@@ -263,7 +303,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="shorter timings, one repeat")
     args = parser.parse_args(argv)
     print(f"{'N':>6} {'d':>4} {'dtype':>8} {'numba st/s':>12} {'numpy st/s':>10} {'torch st/s':>10} "
-          f"{'vs numpy':>9} {'vs torch':>9} {'bound':>7} {'1-pass':>8}")
+          f"{'vs numpy':>9} {'vs torch':>9} {'bound':>7} {'1-pass':>8} {'jax st/s':>10} {'vs jax':>8}")
     rows = measure(args.quick)
     print(f"\nnoisy SGD (beta = {BETA:g}, float64, batch 1, one thread), steps/s")
     print(f"{'N':>6} {'d':>4} {'noiseless':>12} {'noisy':>11} {'noisy polar':>11} {'vs polar':>10} "

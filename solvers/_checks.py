@@ -92,3 +92,12 @@ def xi_function(xi):
     if value <= 0:
         raise ValueError(f"xi: must be positive, got {xi!r}")
     return lambda t: value
+
+
+def check_radial_model(model):
+    """The radial solvers need d ≥ 2: at d = 1 the 'radius' |w| forgets the sign of w."""
+    if model.d < 2:
+        raise ValueError(
+            f"model: the radial solvers need d >= 2, got d = {model.d}; at d = 1 the 'radius' |w| forgets "
+            "the sign of w (the law of w ∈ R is not a law of |w|, and particles pass through w = 0 instead "
+            "of stopping there), so the radial PDE does not describe the dynamics: use run_particle_flow or run_sgd")

@@ -76,7 +76,7 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
         raise RuntimeError if it increases by more than ``energy_tol``·(1 + |E|).
 
     origin : dopri5 only: treat w = 0 as an event (:mod:`solvers._origin`): a particle whose
-        ‖w‖ falls below rtol·(1 + max|θ₀|) is put at the origin and frozen while its radial
+        ‖w‖ falls below √rtol·(1 + max|θ₀|) is put at the origin and frozen while its radial
         velocity at 0+ points inward, released when it points outward; steps are cut at the
         predicted arrivals instead of shrinking for everyone. None (default): on when σ has a
         kink at 0 (σ'(0−) ≠ σ'(0+)), where the velocity is discontinuous at w = 0.
@@ -130,7 +130,9 @@ def run_particle_flow(model, W0, times, xi=None, beta=None, lam=0.0, method=None
         origin = method == "dopri5" and _kinked_at_origin(model)
     elif origin and method != "dopri5":
         raise ValueError("origin: the origin events need method='dopri5'")
-    events = OriginEvents(velocity, W.shape[0], rtol * (1.0 + float(np.max(np.abs(W))))) if origin else None
+    events = None
+    if origin:  # an arrival time error of radius/|v_r|, spin-limited steps ~ radius/|v_t| just before
+        events = OriginEvents(velocity, W.shape[0], np.sqrt(rtol) * (1.0 + float(np.max(np.abs(W)))))
     stepper = None
     if method == "dopri5":
         stepper = DormandPrince(velocity if events is None else events.velocity, rtol, atol=rtol)

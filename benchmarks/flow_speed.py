@@ -26,19 +26,35 @@ Gauss-Legendre rule the drift used before, those pairs took ≈ 250 s (36 ms eac
 JSON "tanh": {"N", "d", "drift_s", "gram_s", "ratio", "big_pairs", "quadrature_pair_s",
 "quadrature_estimate_s", "speedup"}.
 
-    python benchmarks/flow_speed.py [--quick] [--out FILE]
+Integrators (the reference run: ramp, Δ = 0.8, d = 40, N = 400, to t = 1): the max-norm
+particle error at t = 1 against a tight reference (dopri5 at rtol = 1e-11) per number of drift
+evaluations, for the Dormand–Prince 5(4) pair (method="dopri5", six evaluations per step, FSAL)
+and RK4 step doubling (method="rk4", twelve), both over rtol = 1e-4 … 1e-9 in the same run.
+JSON "integrators": {"N", "d", "t", "reference_rtol", "runs": [{"method", "rtol",
+"evaluations", "steps", "error", "wall_s"}], "evaluations_ratio": rk4 / dopri5 evaluations at
+equal or better error, interpolated in log-log}.
+
+Measured (one run, loaded machine): dopri5 errors 1.5e-5, 2.0e-6, 2.3e-7, 2.5e-8, 2.6e-9,
+2.4e-10 with 44, 62, 80, 110, 158, 230 evaluations; rk4 step doubling 3.7e-6, 6.1e-7, 1.3e-7,
+2.2e-8, 3.1e-9, 4.4e-10 with 96, 108, 132, 180, 252, 396: step doubling needs 1.6× the
+drift evaluations of dopri5 for the same error (median over dopri5's runs).
+
+    python benchmarks/flow_speed.py [--quick] [--out FILE] [--only-integrators]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from _timing import best_time
+import time
+
 from meanfield import IsotropicGaussians, Tanh, pair_kernel_gradient, ramp
-from solvers import init_gaussian
+from solvers import init_gaussian, run_particle_flow
 
 
 #: The issue's goal for drift_s / gram_s.
@@ -49,8 +65,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1000 only, fewer repeats")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "flow_speed.json")
+    parser.add_argument("--only-integrators", action="store_true", help="only the integrator study")
     args = parser.parse_args(argv)
     model = IsotropicGaussians(delta=0.8, d=40, activation=ramp())
+    integrators = integrator_study(model, 200 if args.quick else 400)
+    if args.only_integrators:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        old = json.loads(args.out.read_text()) if args.out.exists() else {}
+        old["integrators"] = integrators
+        args.out.write_text(json.dumps(old, indent=2))
+        print(f"wrote {args.out}")
+        return
     sizes = (1000,) if args.quick else (1000, 4000)
     repeats = 2 if args.quick else 5
     cases = []
@@ -68,8 +93,57 @@ def main(argv=None):
     print(f"target ratio <= {TARGET_RATIO:g}: " + (f"missed at N = {missed}" if missed else "met"))
     tanh = smooth_case(1000 if args.quick else 4000, repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"cases": cases, "target_ratio": TARGET_RATIO, "tanh": tanh}, indent=2))
+    args.out.write_text(json.dumps({"cases": cases, "target_ratio": TARGET_RATIO, "tanh": tanh,
+                                    "integrators": integrators}, indent=2))
     print(f"wrote {args.out}")
+
+
+class _Counting:
+    """The model, counting drift evaluations (potential_gradient calls)."""
+
+    def __init__(self, model):
+        self._model, self.calls = model, 0
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def potential_gradient(self, W):
+        self.calls += 1
+        return self._model.potential_gradient(W)
+
+
+def integrator_study(model, n, t_end=1.0, rtols=(1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9), reference_rtol=1e-11):
+    """Error at t_end vs drift evaluations for dopri5 and RK4 step doubling (same run)."""
+    W0 = init_gaussian(n, model.d, 0.8, seed=0)
+    ref = run_particle_flow(model, W0, times=[t_end], rtol=reference_rtol, record=("weights",)).weights[-1]
+    runs = []
+    print(f"\nintegrators, N = {n}, d = {model.d}, t = {t_end}: max |θ − θ_ref| vs drift evaluations")
+    print(f"{'method':>8} {'rtol':>8} {'evals':>6} {'steps':>6} {'error':>10} {'wall [s]':>9}")
+    for method in ("dopri5", "rk4"):
+        for rtol in rtols:
+            counting = _Counting(model)
+            start = time.perf_counter()
+            res = run_particle_flow(counting, W0, times=[t_end], rtol=rtol, method=method, record=("weights",))
+            wall = time.perf_counter() - start
+            err = float(np.max(np.abs(res.weights[-1] - ref)))
+            runs.append(dict(method=method, rtol=rtol, evaluations=counting.calls, steps=res.steps, error=err,
+                             wall_s=wall))
+            print(f"{method:>8} {rtol:>8.0e} {counting.calls:>6} {res.steps:>6} {err:>10.2e} {wall:>9.2f}", flush=True)
+    ratios = []
+    for run in runs:
+        if run["method"] != "dopri5":
+            continue
+        rk = [r for r in runs if r["method"] == "rk4"]
+        errs = np.log([r["error"] for r in rk])
+        evals = np.log([r["evaluations"] for r in rk])
+        order = np.argsort(errs)
+        if errs[order[0]] <= math.log(run["error"]) <= errs[order[-1]]:
+            needed = math.exp(np.interp(math.log(run["error"]), errs[order], evals[order]))
+            ratios.append(needed / run["evaluations"])
+    ratio = float(np.median(ratios)) if ratios else None
+    print("rk4 step doubling needs " + (f"{ratio:.2f}x" if ratio else "(no overlap)") +
+          " the drift evaluations of dopri5 for the same error (median over dopri5's runs)")
+    return dict(N=n, d=model.d, t=t_end, reference_rtol=reference_rtol, runs=runs, evaluations_ratio=ratio)
 
 
 def smooth_case(n, repeats, sampled=6):

@@ -24,6 +24,7 @@ from .interface import SGDSpec
 from .params import Params
 from .pair_kernel import (_TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_kernel,
                           self_pair_gradient)
+from .radial_table import dense_kernel
 from .sphere import angle_quadrature, sphere_moments
 
 #: Relative tolerance of the truncated Mehler series (see ``kernel_features``).
@@ -88,6 +89,28 @@ class KernelFeatures:
     def potential_derivative(self, masses):
         """∂_r ∫u(r, r')ρ̄(dr') at the feature points."""
         return (self.weights * self.project(masses)) @ self.derivatives
+
+
+@dataclass(frozen=True)
+class KernelMatrix:
+    """Dense form of the radial kernel on points r_1..r_M (where the Mehler series is too slow):
+
+        values[i, j] = u(r_i, r_j),   derivatives[i, j] = ∂_r u(r_i, r_j)  (None if not built),
+
+    each within ~1e-11 of the exact angular average (see :mod:`meanfield.radial_table`).
+    Same interface as :class:`KernelFeatures` for the radial solvers.
+    """
+
+    values: np.ndarray | None
+    derivatives: np.ndarray | None
+
+    def potential(self, masses):
+        """∫u(r_i, r')ρ̄(dr') at the points, for ρ̄ = Σ masses_i δ_{r_i}."""
+        return self.values @ masses
+
+    def potential_derivative(self, masses):
+        """∂_r ∫u(r, r')ρ̄(dr') at the points."""
+        return self.derivatives @ masses
 
 
 def _as_generator(rng):
@@ -209,15 +232,41 @@ class IsotropicGaussians:
         The number of terms is chosen so that the relative error bound is ≤ ``tol``;
         if ``MAX_TERMS`` terms cannot reach it (small d with a kinked σ), a ValueError
         is raised unless ``allow_inexact``, in which case the bound is reported.
+        :meth:`radial_kernel` falls back to a dense table instead.
         """
         r = self._radii(r, "r").ravel()
         feats = self._features(r, allow_inexact)
         if feats is None:
             raise ValueError(
-                f"the Mehler series cannot reach tol={self.tol:g} within {MAX_TERMS} terms at d={self.d}; "
-                "pass allow_inexact=True (which reports the achieved error bound) or use u()/psi(), which "
-                "fall back to the exact angular quadrature")
+                f"kernel_features: the Mehler series cannot reach tol={self.tol:g} within {MAX_TERMS} terms at "
+                f"d={self.d}; kernel_features(r, allow_inexact=True) reports the achieved error bound, and "
+                "radial_kernel(r) falls back to the dense kernel table")
         return feats
+
+    def radial_kernel(self, r, derivatives=False):
+        """The radial kernel on the points ``r`` for the radial solvers: the Mehler features
+        (:class:`KernelFeatures`, O(M K)) when the series meets ``tol``, else a dense
+        :class:`KernelMatrix` (O(M²), values only unless ``derivatives``) by the split angular
+        rule of :mod:`meanfield.radial_table` (small d). Raises ValueError at d = 1."""
+        r = self._radii(r, "r").ravel()
+        feats = self._features(r)
+        if feats is not None:
+            return feats
+        U, D = self.dense_kernel(r, r, values=not derivatives, derivatives=derivatives)
+        return KernelMatrix(U, D)
+
+    def dense_kernel(self, r, rp, values=True, derivatives=False):
+        """(U, D), U[i, j] = u(r_i, rp_j) and D[i, j] = ∂_r u(r_i, rp_j) (right limit at r = 0),
+        each None unless asked, by the split angular rule (any d ≥ 2, piecewise-linear σ):
+        a Mehler series for |c| ≤ ¾ and a Gauss–Legendre integral of ∂²_cK for |c| > ¾."""
+        if self.d < 2:
+            raise ValueError(
+                "d: the radial reduction needs d >= 2; at d = 1 the 'radius' |w| loses the sign of w "
+                "(the law of w ∈ R is not determined by that of |w|, and particles cross w = 0), so "
+                "the radial kernel, ψ(r) and the radial solvers do not apply: use the particle flow or SGD")
+        r = self._radii(r, "r").ravel()
+        rp = self._radii(rp, "rp").ravel()
+        return dense_kernel(self.activation, self.scales, self.d, r, rp, self.tol, values, derivatives)
 
     def _features(self, r, allow_inexact=False):
         """Features on the 1-D radii ``r``, or None if the series cannot meet ``tol``
@@ -266,11 +315,15 @@ class IsotropicGaussians:
         return self.v(r) + self._potential(r.ravel(), radii, w).reshape(r.shape)
 
     def dpsi(self, r, radii, weights=None):
-        """∂_r ψ(r; ρ̄) (right limit at r = 0), via the Mehler features."""
+        """∂_r ψ(r; ρ̄) (right limit at r = 0), via the Mehler features, or the dense
+        kernel (:meth:`dense_kernel`) where the series cannot meet ``tol``."""
         r = self._radii(r, "r")
         radii = self._radii(radii, "radii").ravel()
         w = _normalised_weights(weights, radii.size)
-        feats = self.kernel_features(np.concatenate([r.ravel(), radii]))
+        feats = self._features(np.concatenate([r.ravel(), radii]))
+        if feats is None:
+            _, D = self.dense_kernel(r.ravel(), radii, values=False, derivatives=True)
+            return self.dv(r) + (D @ w).reshape(r.shape)
         m = r.size
         coef = feats.weights * (feats.values[:, m:] @ w)
         return self.dv(r) + (coef @ feats.derivatives[:, :m]).reshape(r.shape)
@@ -279,6 +332,8 @@ class IsotropicGaussians:
         """Σ_i w_i u(r, r_i) for 1-D r: O((M+n)K) by features when the series is valid."""
         feats = self._features(np.concatenate([r, radii]))
         if feats is None:
+            if self.d >= 2 and self.activation.kernel_spec()[0] == KIND_PIECEWISE_LINEAR:
+                return self.dense_kernel(r, radii)[0] @ w
             return self._u_angular(r[:, None], radii[None, :]) @ w
         m = r.size
         return (feats.weights * (feats.values[:, m:] @ w)) @ feats.values[:, :m]

@@ -100,3 +100,12 @@ def check_probes(model, record, probes):
     if X.ndim != 2 or X.shape[1] != model.d or X.shape[0] < 1 or not np.all(np.isfinite(X)):
         raise ValueError(f"probes: expected a finite array of shape (P, {model.d}) with P >= 1, got {X.shape}")
     return X
+
+
+def check_radial_model(model):
+    """The radial solvers need d ≥ 2: at d = 1 the 'radius' |w| forgets the sign of w."""
+    if model.d < 2:
+        raise ValueError(
+            f"model: the radial solvers need d >= 2, got d = {model.d}; at d = 1 the 'radius' |w| forgets "
+            "the sign of w (the law of w ∈ R is not a law of |w|, and particles pass through w = 0 instead "
+            "of stopping there), so the radial PDE does not describe the dynamics: use run_particle_flow or run_sgd")

@@ -3,16 +3,21 @@
     dθ_i/dt = −2ξ(t) [∇_θ Ψ(θ_i; ρ̂_t)/α + λ θ_i],   ρ̂_t = (1/N) Σ_j δ_{θ_j(t)}
 
 (gradient descent on R_N(θ)/α² + (λ/N) Σ_i ‖θ_i‖², time scaled by N/2; α the model's output
-scale, 1 unless set), and with β given the mean-field Langevin system
+scale, 1 unless set; only the trained coordinates of θ move), and with β given the
+mean-field Langevin system
 
     dθ_i = −2ξ [∇Ψ(θ_i; ρ̂_t)/α + λ θ_i] dt + √(4ξ/β) dB_i
 
 (the noise convention of noisy SGD).  No data sampling: this isolates the
 particle-count error of SGD from its step-size error.
 
-Noiseless: classical RK4, with a fixed ``dt`` or (``dt=None``) step doubling:
-one step of 2h against two of h, error estimate ‖Δ‖_∞/15, steps accepted when
-it is below ``rtol``·(1 + max|θ|).  Langevin: Euler-Maruyama with fixed ``dt``.
+Noiseless: ``method="dopri5"`` (the default), the embedded Dormand–Prince 5(4) pair of
+:mod:`solvers._adaptive` (FSAL, PI step control, six drift evaluations per accepted step),
+steps accepted when the max-norm error estimate is below ``rtol``·(1 + max|θ|); or
+``method="rk4"``, classical RK4 with a fixed ``dt`` or (``dt=None``) step doubling: one
+step of 2h against two of h, error estimate ‖Δ‖_∞/15, the same acceptance test (twelve
+evaluations per accepted step). ``benchmarks/flow_speed.py`` measures the error of both
+against a tight reference per drift evaluation.  Langevin: Euler-Maruyama with fixed ``dt``.
 The Lyapunov function E = R_N/α² + (λ/N)Σ‖θ_i‖² of the noiseless flow is checked
 after every step when ``check_energy`` is set: an increase beyond
 ``energy_tol``·(1 + |E|) raises, so a too-large step is never silent.
@@ -24,11 +29,23 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._adaptive import DormandPrince
+from ._origin import OriginEvents
 from .result import ParticleResult
 from ._checks import check_int, check_noise, check_probes, check_record, check_times, finite_float, xi_function
+from ._interrupt import deferred_interrupt
 from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
 
 DEFAULT_DT_LANGEVIN = 1e-3
+
+
+def _kinked_at_origin(model):
+    """True if the model's σ has a kink at 0 (σ'(0−) ≠ σ'(0+)); False if it cannot tell."""
+    act = getattr(model, "activation", None)
+    if act is None or not hasattr(act, "derivative"):
+        return False
+    tiny = np.finfo(float).tiny
+    return bool(np.asarray(act.derivative(np.array([-tiny]))) != np.asarray(act.derivative(np.array([0.0]))))
 
 
 def _energy(model, params, X, lam):
@@ -39,33 +56,63 @@ def _energy(model, params, X, lam):
 
 def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
                       record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=False,
-                      energy_tol=1e-10, probes=None):
+                      energy_tol=1e-10, origin=None, probes=None):
     """Integrate the particle flow from ``init`` and record snapshots at ``times``.
 
     Parameters
     ----------
     model : a model of the solver interface with an exact functional (``potential_gradient``,
-        ``population_risk``: :class:`meanfield.MeanFieldModel` on Gaussian data, or
-        :class:`meanfield.IsotropicGaussians`). Only the trained coordinates move.
+        ``population_risk``: :class:`meanfield.MeanFieldModel` on Gaussian data or on a finite
+        data set, or :class:`meanfield.IsotropicGaussians`). Only the trained coordinates move.
     init : θ₀ as :class:`meanfield.Params`, or an (N, d) array W₀ (a ≡ 1, b ≡ 0); not modified.
     times : non-decreasing snapshot times ≥ 0 (steps land on them exactly).
     xi : None (ξ ≡ 1), a positive number, or a callable ξ(t).
     beta : None (deterministic) or the inverse temperature β > 0 (Langevin).
     lam : ℓ2 regularisation λ ≥ 0.
-    method : "rk4" (noiseless; the default then) or "euler" (Euler-Maruyama,
-        the default and the only choice with ``beta``).
-    dt : time step; None means adaptive step doubling for RK4 and
-        DEFAULT_DT_LANGEVIN for Euler-Maruyama.
+    method : noiseless: "dopri5" (adaptive Dormand–Prince 5(4), the default when ``dt`` is
+        None) or "rk4" (the default with a ``dt``); "euler" (Euler-Maruyama, the default and
+        the only choice with ``beta``).
+    dt : time step; None means adaptive steps (dopri5, or step doubling for rk4) and
+        DEFAULT_DT_LANGEVIN for Euler-Maruyama; dopri5 takes no ``dt``.
     seed : seed of the Brownian increments (Langevin only).
     record : subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"), as
         for :func:`~solvers.run_sgd` (risk is the exact R_N; "kernel", "output" on ``probes``).
     progress : tqdm bar over simulated time; None = only if stderr is a terminal.
-    rtol : error tolerance of the adaptive RK4 step.
-    probes : (P, d) inputs for the "kernel" and "output" records.
+    rtol : error tolerance of the adaptive steps (max-norm, relative to 1 + max|θ|).
     check_energy : evaluate E = R_N/α² + (λ/N)Σ‖θ‖² after every noiseless step and
         raise RuntimeError if it increases by more than ``energy_tol``·(1 + |E|).
 
-    Returns a :class:`ParticleResult` with dynamics "flow" (``eps`` is the last dt).
+    origin : dopri5 only: treat w = 0 as an event (:mod:`solvers._origin`): a particle whose
+        ‖w‖ falls below √rtol·(1 + max|θ₀|) is put at the origin and frozen while its radial
+        velocity at 0+ points inward, released when it points outward; steps are cut at the
+        predicted arrivals instead of shrinking for everyone. None (default): on when σ has a
+        kink at 0 (σ'(0−) ≠ σ'(0+)), where the velocity is discontinuous at w = 0, and only w
+        is trained (b ≡ 0, so that w = 0 is the kink).
+    probes : (P, d) inputs for the "kernel" and "output" records.
+
+    Returns
+    -------
+    ParticleResult
+        dynamics "flow" (``eps`` is the last step); ``status`` "finished" or "interrupted"
+        (Ctrl-C, noticed between drift evaluations, returns the state reached).
+
+    Raises
+    ------
+    DivergenceError
+        if some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
+    RuntimeError
+        with ``check_energy``, if the energy increases.
+    ValueError
+        on an invalid argument (the message names it).
+
+    Examples
+    --------
+    >>> from meanfield import IsotropicGaussians, ramp
+    >>> from solvers import init_gaussian
+    >>> model = IsotropicGaussians(delta=0.8, d=10, activation=ramp())
+    >>> res = run_particle_flow(model, init_gaussian(50, 10, 0.8, seed=0), times=[0.0, 0.5], progress=False)
+    >>> res.status, bool(res.risk[1] < res.risk[0])
+    ('finished', True)
     """
     times = check_times(times)
     seed = check_int(seed, "seed", 0)
@@ -75,18 +122,21 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     params0 = model.as_params(init, "init")
     probes = check_probes(model, record, probes)
     train = model.train
-    W = params0.flat(train)  # the state: trained coordinates (N, D)
+    W = params0.flat(train)  # the state: the trained coordinates (N, D)
+    alpha = float(getattr(model, "output_scale", 1.0))
 
     def as_params(X):
         return params0.with_flat(train, X)
     xi_of = xi_function(xi)
     beta, lam = check_noise(beta, lam)
     if method is None:
-        method = "rk4" if beta is None else "euler"
-    if method not in ("rk4", "euler"):
-        raise ValueError(f"method: must be 'rk4' or 'euler', got {method!r}")
+        method = "euler" if beta is not None else ("dopri5" if dt is None else "rk4")
+    if method not in ("dopri5", "rk4", "euler"):
+        raise ValueError(f"method: must be 'dopri5', 'rk4' or 'euler', got {method!r}")
     if beta is not None and method != "euler":
         raise ValueError("method: the Langevin flow is integrated by Euler-Maruyama; use method='euler'")
+    if method == "dopri5" and dt is not None:
+        raise ValueError("dt: method 'dopri5' chooses its own steps; pass dt=None or method='rk4'")
     if dt is not None:
         dt = finite_float(dt, "dt")
         if dt <= 0:
@@ -94,14 +144,16 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     elif method == "euler":
         dt = DEFAULT_DT_LANGEVIN
     rtol = finite_float(rtol, "rtol")
+    if not rtol > 0:
+        raise ValueError(f"rtol: must be positive, got {rtol!r}")
     if progress is None:
         progress = sys.stderr.isatty()
     rng = np.random.default_rng(np.random.SeedSequence(seed))
 
-    alpha = float(getattr(model, "output_scale", 1.0))
-
     def velocity(X, t):
-        return -2.0 * xi_of(t) * (model.potential_gradient(as_params(X)).flat(train) / alpha + lam * X)
+        with deferred_interrupt():  # a Ctrl-C waits for the compiled drift to return
+            drift = model.potential_gradient(as_params(X)).flat(train)
+        return -2.0 * xi_of(t) * (drift / alpha + lam * X)
 
     def rk4(X, t, h):
         k1 = velocity(X, t)
@@ -116,6 +168,17 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     t = 0.0
     steps = 0
     h = dt if dt is not None else 1e-2
+    w_only = tuple(train) == ("w",) and not np.any(params0.b)
+    if origin is None:
+        origin = method == "dopri5" and w_only and _kinked_at_origin(model)
+    elif origin and (method != "dopri5" or not w_only):
+        raise ValueError("origin: the origin events need method='dopri5' and a w-only network with b ≡ 0")
+    events = None
+    if origin:  # an arrival time error of radius/|v_r|, spin-limited steps ~ radius/|v_t| just before
+        events = OriginEvents(velocity, W.shape[0], np.sqrt(rtol) * (1.0 + float(np.max(np.abs(W)))))
+    stepper = None
+    if method == "dopri5":
+        stepper = DormandPrince(velocity if events is None else events.velocity, rtol, atol=rtol)
     energy = _energy(model, as_params(W), W, lam) if check_energy and beta is None else None
     snapshots = []
     interrupted = False
@@ -125,7 +188,22 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         for target in times:
             while t < target - 1e-12 * max(1.0, target):
                 step = min(h, target - t)
-                if method == "euler":
+                if stepper is not None:
+                    t_max = target
+                    if events is not None:
+                        k1 = stepper.first_stage(W, t)
+                        if events.release():
+                            stepper.reset()
+                            k1 = stepper.first_stage(W, t)
+                        if stepper.h is not None:
+                            limit = events.step_limit(W, k1)
+                            if limit < stepper.h:  # cut the step at the earliest arrival at 0
+                                t_max = min(target, t + max(limit, 1e-9 * stepper.h))
+                    W_new, t_new = stepper.step(W, t, t_max)
+                    step, h = t_new - t, stepper.h
+                    if events is not None and events.capture(W_new):
+                        stepper.reset()
+                elif method == "euler":
                     noise = rng.standard_normal(W.shape) * np.sqrt(4.0 * xi_of(t) * step / beta)
                     W_new = W + step * velocity(W, t) + noise
                 elif dt is not None:
@@ -172,4 +250,4 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
                           radii=collect("radii"), risk=collect("risk"), weights=collect("weights"),
                           params=collect("params"), kernel=collect("kernel"), output=collect("output"),
                           movement=collect("movement"), steps=steps, interrupted=interrupted, eps=h, seed=seed,
-                          dynamics="flow")
+                          dynamics="flow", risk_kind=getattr(model, "risk_kind", "population"))

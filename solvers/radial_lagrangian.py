@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from ._checks import check_times, xi_function
+from meanfield import KernelFeatures
+
+from ._checks import check_radial_model, check_times, xi_function
 from .radial_pde import InitialLaw
 
 
@@ -35,10 +37,48 @@ class RadialLagrangianSolution:
 
 
 def radial_velocity(model, x, xi_value=1.0):
-    """−2ξ ∂_rψ(x; (1/n)Σδ_x) at the particles x ≥ 0 (O(n·J) via the Mehler features)."""
-    feats = model.kernel_features(x)
+    """−2ξ ∂_rψ(x; (1/n)Σδ_x) at the particles x ≥ 0 (O(n·J) via the Mehler features, O(n²)
+    by the dense kernel where the series cannot meet the model's tol)."""
+    feats = model.radial_kernel(x, derivatives=True)
     masses = np.full(x.size, 1.0 / x.size)
     return -2.0 * xi_value * (model.dv(x) + feats.potential_derivative(masses))
+
+
+def _cubic_stencil(x, h, size):
+    """Indices (n, 4) and weights (n, 4) of 4-point Lagrange interpolation at x on the grid
+    g h, g = 0..size−1 (the stencil shifted inward at the ends; error O(h⁴))."""
+    base = np.clip(np.floor(x / h).astype(np.int64) - 1, 0, size - 4)
+    s = x / h - base  # in [0, 3] inside, node offsets 0, 1, 2, 3
+    w = np.stack([-(s - 1) * (s - 2) * (s - 3) / 6, s * (s - 2) * (s - 3) / 2,
+                  -s * (s - 1) * (s - 3) / 2, s * (s - 1) * (s - 2) / 6], axis=1)
+    return base[:, None] + np.arange(4), w
+
+
+class _DenseTable:
+    """∂_r u(r_g, r_g') on a uniform grid of step ``h`` (:meth:`model.dense_kernel`, once),
+    interpolated at the particles by 4-point Lagrange in both arguments (error O(h⁴); measured
+    at d = 2, h = 5e-3: median 1e-9 in the velocity, 2.5e-6 at r ≈ 0.1, where the thresholds
+    t/(s r) make the kernel steep):
+    Σ_k ∂_r u(x, X_k) ≈ Σ_g L_g(x) Σ_g' D[g, g'] Σ_k L_g'(X_k). Rebuilt on a larger range
+    when a particle leaves it. For small d, where the Mehler series cannot meet tol."""
+
+    def __init__(self, model, r_hi, h=5e-3):
+        self.model, self.h = model, h
+        self._build(r_hi)
+
+    def _build(self, r_hi):
+        size = max(4, int(np.ceil(r_hi / self.h)) + 1)
+        self.r_hi = (size - 1) * self.h
+        grid = self.h * np.arange(size)
+        self.D = self.model.dense_kernel(grid, grid, values=False, derivatives=True)[1]
+
+    def velocity(self, x, xi_value):
+        if x.max() > self.r_hi:
+            self._build(1.5 * x.max())
+        idx, w = _cubic_stencil(x, self.h, self.D.shape[0])
+        mu = np.bincount(idx.ravel(), weights=w.ravel() / x.size, minlength=self.D.shape[0])
+        field = self.D @ mu
+        return -2.0 * xi_value * (self.model.dv(x) + np.sum(w * field[idx], axis=1))
 
 
 class _FeatureTable:
@@ -71,7 +111,9 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
     """Quantile particles X_i(0) = F_0^{-1}((i−½)/n) moved by RK4 with step ``dt``;
     returns a :class:`RadialLagrangianSolution` with the radii at ``times``.
     ``exact_features``: evaluate ``model.kernel_features`` at the particles every stage
-    (slow) instead of the spline table of :class:`_FeatureTable`."""
+    (slow) instead of the spline table of :class:`_FeatureTable` (or, where the Mehler series
+    cannot meet the model's tol, the interpolated dense table of :class:`_DenseTable`)."""
+    check_radial_model(model)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n: must be a positive integer, got {n!r}")
     if not (np.isfinite(dt) and dt > 0):
@@ -81,7 +123,13 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
     law = InitialLaw(init, kappa, model.d)
     x = np.sort(law.quantiles((np.arange(n) + 0.5) / n))
 
-    table = None if exact_features else _FeatureTable(model, 2.0 * x.max() + 1.0)
+    table = None
+    if not exact_features:
+        r_hi = 2.0 * x.max() + 1.0
+        if isinstance(model.radial_kernel(np.linspace(0.0, r_hi, 64)), KernelFeatures):  # the series meets tol
+            table = _FeatureTable(model, r_hi)
+        else:  # O(size²) table: a tighter range, grown ×1.5 when a particle leaves it
+            table = _DenseTable(model, 1.25 * x.max() + 0.5)
 
     def vel(y, s):
         y = np.maximum(y, 0.0)

@@ -40,7 +40,9 @@ from numba import njit
 from scipy import stats
 from scipy.linalg import solve_banded
 
-from ._checks import check_int, check_noise, check_times, xi_function
+from meanfield.isotropic_gaussians import KernelMatrix
+
+from ._checks import check_int, check_noise, check_radial_model, check_times, xi_function
 
 #: mass allowed in the outer 10% of the cells before an automatic domain grows
 GROW_THRESHOLD = 1e-14
@@ -195,14 +197,21 @@ def _sg_bands(phi, rate, dt):
 
 # ---------------------------------------------------------------- grid
 class _Grid:
-    """Uniform cells on [0, r_max] with the kernel features at the centres."""
+    """Uniform cells on [0, r_max] with the radial kernel at the centres: the Mehler features
+    (low rank) or, where the series cannot meet the model's tol (small d), the dense table
+    u(r_i, r_j) (O(M²) once; a grown grid reuses the block of the grid it extends)."""
 
-    def __init__(self, model, cells, r_max):
+    def __init__(self, model, cells, r_max, previous=None):
+        check_radial_model(model)
         self.model = model
         self.dr = r_max / cells
         self.edges = np.linspace(0.0, r_max, cells + 1)
         self.r = 0.5 * (self.edges[:-1] + self.edges[1:])
-        self.feats = model.kernel_features(self.r)
+        old = getattr(previous, "feats", None)
+        if isinstance(old, KernelMatrix) and old.values.shape[0] <= cells:
+            self.feats = _extend_table(model, old.values, self.r)
+        else:
+            self.feats = model.radial_kernel(self.r)
         self.v = model.v(self.r)
         d = model.d
         lo, hi = self.edges[:-1], self.edges[1:]
@@ -230,6 +239,18 @@ class _Grid:
         pos = m > 0
         ent = np.sum(m[pos] * (np.log(m[pos] / self.dr) - self.log_jac[pos]))
         return e + 0.5 * lam * float(m @ self.r**2) + ent / beta
+
+
+def _extend_table(model, table, r):
+    """The dense table on the points r whose leading block ``table`` is already known."""
+    n = table.shape[0]
+    if n == r.size:
+        return KernelMatrix(table, None)
+    out = np.empty((r.size, r.size))
+    out[:n, :n] = table
+    out[:, n:] = model.dense_kernel(r, r[n:])[0]
+    out[n:, :n] = out[:n, n:].T  # u is symmetric
+    return KernelMatrix(out, None)
 
 
 # ---------------------------------------------------------------- solution
@@ -421,7 +442,7 @@ def _check_outer(model, grid, m, auto, t):
         outer = max(1, grid.cells // 10)
         if m[-outer:].sum() > GROW_THRESHOLD:
             cells = int(math.ceil(1.25 * grid.cells))
-            grid = _Grid(model, cells, cells * grid.dr)
+            grid = _Grid(model, cells, cells * grid.dr, previous=grid)
             m = np.concatenate((m, np.zeros(cells - m.size)))
     elif m[-1] > OUTER_MASS_TOL:
         raise RuntimeError(f"mass {m[-1]:.2e} reached the outer cell r ≈ {grid.r[-1]:g} at t={t:g}: "

@@ -1,0 +1,81 @@
+"""Wall time of the flow with particles reaching w = 0 (origin events) against the reference flow.
+
+The issue's case: non-monotone σ (kink at 0), Δ = 0.5, d = 20, κ = 0.4, N = 2000 iid particles
+to t = 2 (dopri5 with origin events, the default for this σ), against the reference run (ramp,
+Δ = 0.8, d = 40, κ = 0.8, N = 2000, t = 2, dopri5) timed in the same run; both against the
+radial PDE (2000 cells): mean radius at t = 0.5, 1, 2 and, for the kinked case, the atom
+(fraction of particles with ‖w‖ < 1e-3) against the PDE's first-cell mass at t = 0.5.
+Prints a table and writes JSON {"cases": [{"name", "N", "d", "wall_s", "evaluations",
+"steps", "mean_radius", "pde_mean_radius", "atom", "pde_first_cell"}],
+"wall_ratio": kinked / reference}.
+
+Measured (one run, machine loaded ~5 on 2 cores): reference 111.9 s, 140 drift evaluations,
+23 steps; kinked case 494.5 s, 224 evaluations, 36 steps: 4.4× the reference's wall time
+(target ≤ 3×: not met; 1.6× the evaluations, the rest is the d = 20 drift, ≈ 2.8× the d = 40
+one per evaluation, the issue's part 3). Mean radius against the PDE: kinked 0.3957, 1.7485,
+1.9666, 2.0728 vs 0.3950, 1.7484, 1.9668, 2.0733 at t = 0, 0.5, 1, 2 (within 5e-4); atom at
+t = 0.5: 0 particles vs a first-cell mass of 4e-4 (within 2/N = 1e-3). Before the origin
+events (RK4 step doubling) this case took 276 s to reach t = 0.1 (the issue).
+
+    python benchmarks/origin_flow.py [--n N] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from meanfield import IsotropicGaussians, nonmonotone, ramp
+from solvers import init_gaussian, run_particle_flow, solve_radial_pde
+
+TIMES = [0, 0.5, 1, 2]
+
+
+class _Counting:
+    def __init__(self, model):
+        self._model, self.calls = model, 0
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def potential_gradient(self, W):
+        self.calls += 1
+        return self._model.potential_gradient(W)
+
+
+def case(name, model, kappa, n):
+    counting = _Counting(model)
+    W0 = init_gaussian(n, model.d, kappa, seed=0)
+    start = time.perf_counter()
+    flow = run_particle_flow(counting, W0, times=TIMES)
+    wall = time.perf_counter() - start
+    pde = solve_radial_pde(model, kappa=kappa, times=TIMES, cells=2000)
+    out = dict(name=name, N=n, d=model.d, wall_s=wall, evaluations=counting.calls, steps=flow.steps,
+               mean_radius=flow.radii.mean(axis=1).tolist(),
+               pde_mean_radius=[pde.mean_radius(k) for k in range(len(TIMES))],
+               atom=float(np.mean(flow.radii[1] < 1e-3)), pde_first_cell=float(pde.mass[1, 0]))
+    print(f"{name:>10} N={n} d={model.d}: {wall:8.1f} s, {counting.calls} drift evaluations, {flow.steps} steps; "
+          f"mean r {np.round(out['mean_radius'], 4).tolist()} vs PDE {np.round(out['pde_mean_radius'], 4).tolist()}; "
+          f"atom {out['atom']:.4f} vs first cell {out['pde_first_cell']:.4f}", flush=True)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "origin_flow.json")
+    args = parser.parse_args(argv)
+    ref = case("reference", IsotropicGaussians(0.8, 40, ramp()), 0.8, args.n)
+    kink = case("kinked", IsotropicGaussians(0.5, 20, nonmonotone()), 0.4, args.n)
+    ratio = kink["wall_s"] / ref["wall_s"]
+    print(f"wall time kinked / reference: {ratio:.2f} (target <= 3)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"cases": [ref, kink], "wall_ratio": ratio}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -425,20 +425,20 @@ def _dask_client(target, check_code):
     own = isinstance(target, str)
     client = Client(target, set_as_default=False) if own else target
     if check_code:
-        try:
-            digests = client.run(_code_digest)
+        try:  # the scheduler unpickles the tasks too: it needs the package as well
+            digests = {"scheduler": client.run_on_scheduler(_code_digest), **client.run(_code_digest)}
         except Exception as exc:
             if own:
                 client.close()
-            raise RuntimeError(f"the Dask workers cannot run solvers.sweep ({type(exc).__name__}: {exc}); "
-                               "install this package on every worker") from exc
+            raise RuntimeError(f"the Dask scheduler or workers cannot import solvers.sweep ({type(exc).__name__}: "
+                               f"{exc}); install this package where the scheduler and every worker run") from exc
         mine = _code_digest()
         differ = sorted(w for w, dig in digests.items() if dig != mine)
         if differ:
             if own:
                 client.close()
-            raise RuntimeError(f"Dask workers {differ} run different meanfield/solvers sources than this "
-                               "process; install the same version everywhere (or pass check_code=False)")
+            raise RuntimeError(f"Dask {differ} run different meanfield/solvers sources than this process; "
+                               "install the same version everywhere (or pass check_code=False)")
     return client, own
 
 
@@ -461,8 +461,8 @@ def run_sweep(tasks, function=None, *, scheduler=None, workers=None, out=None, p
     progress : tqdm bar over tasks; None = only if stderr is a terminal.
     threads_per_task : Numba threads of each task (default 1: one core per task);
         None leaves Numba's setting alone.
-    check_code : on Dask, first check that every worker has the same meanfield/solvers
-        sources as this process (RuntimeError otherwise).
+    check_code : on Dask, first check that the scheduler and every worker have the same
+        meanfield/solvers sources as this process (RuntimeError otherwise).
 
     Returns a :class:`SweepResult`. Ctrl-C stops the sweep (status "interrupted"; the
     finished tasks are in ``out``); a task that raises becomes a :class:`TaskFailure`.

@@ -542,7 +542,8 @@ def run_sweep(tasks, function=None, *, scheduler=None, workers=None, out=None, p
         status, message = "interrupted", (f"interrupted: {len(done)} of {len(by_key)} tasks finished, "
                                           f"{len(fails)} failed, {n_pending} not run")
     elif fails:
-        status, message = "failed", f"{len(fails)} of {len(by_key)} tasks failed; the others finished"
+        status, message = "failed", (f"{len(fails)} of {len(by_key)} tasks failed; the others finished"
+                                     if len(fails) < len(by_key) else f"all {len(by_key)} tasks failed")
     else:
         status, message = "finished", f"{len(by_key)} tasks finished ({reused} reused from {out})" \
             if reused else f"{len(by_key)} tasks finished"

@@ -1,14 +1,14 @@
 """Wall time of one sweep on 1 vs 2 local worker processes (solvers.run_sweep), same run.
 
-The sweep: ``--tasks`` SGD runs (N = 3200, d = 40, ε = 1e-5 to t = 0.8, ramp σ; one
-seed each) compared with the radial PDE, each ≈ 2 s, so that starting the worker
+The sweep: ``--tasks`` SGD runs (N = 3200, d = 40, ε = 1e-5 to t = 1, ramp σ; one
+seed each) compared with the radial PDE, each ≈ 2.5 s, so that starting the worker
 processes (spawn + import + loading Numba's cache, ~1–2 s) does not dominate. Every
 timing includes starting the pool, as a user's call of run_sweep does. Best of
 ``--repeats`` rounds, the two pool sizes alternating; the speed-up is the ratio of
 the two best times. With ``--dask``, the same sweep on an already running
 ``LocalCluster`` of 2 worker processes (cluster start-up not timed) is added.
 
-    python benchmarks/sweep_scaling.py            # 12 tasks, best of 2 (~1.5 min)
+    python benchmarks/sweep_scaling.py            # 12 tasks, best of 2 (~2 min on idle cores)
     python benchmarks/sweep_scaling.py --quick    # 8 tasks, 1 round
     python benchmarks/sweep_scaling.py --dask
 
@@ -49,7 +49,7 @@ def main(argv=None):
     p.add_argument("--N", type=_sweep.positive_int, default=3200)
     p.add_argument("--d", type=_sweep.positive_int, default=40)
     p.add_argument("--eps", type=_sweep.positive_float, default=1e-5)
-    p.add_argument("--time", type=_sweep.positive_float, default=0.8)
+    p.add_argument("--time", type=_sweep.positive_float, default=1.0)
     p.add_argument("--repeats", type=_sweep.positive_int, default=None, help="rounds (default 2, quick 1)")
     p.add_argument("--dask", action="store_true", help="also time a LocalCluster of 2 worker processes")
     p.add_argument("--quick", action="store_true")

@@ -1,12 +1,13 @@
-"""Shared machinery of the convergence benchmarks (particle count, step size).
+"""Command-line helpers of the convergence benchmarks (particle count, step size).
 
-One *task* = one particle run: (N, eps, seed, params) → errors against the radial
-PDE at the snapshot times. :func:`run_task` is a top-level, picklable function used
-unchanged by the serial loop, the local process pool and a Dask cluster, so the
-same seeds give identical numbers whatever executes them.
+The tasks and their execution live in the package (:mod:`solvers.sweep`): one
+:class:`~solvers.SweepTask` per (N, ε, seed), run by :func:`solvers.run_sweep` on
+local worker processes or a Dask scheduler (``--scheduler ADDRESS``), each record
+saved in ``--task-dir`` as it completes (rerun the same command to resume). Nothing
+here is sent to a worker.
 
-Also here: the PDE reference, the iid-sample baseline, the log–log slope fit with
-its confidence interval, the JSON summary and the plot.
+Here: the argument parsing, the log–log slope fit with its confidence interval,
+the JSON summary and the plot.
 """
 from __future__ import annotations
 
@@ -20,118 +21,34 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import meanfield  # noqa: F401
-except ImportError:  # running from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the package of this checkout first (before an installed copy): the benchmark measures this code
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from meanfield import IsotropicGaussians, nonmonotone, ramp  # noqa: E402
-from meanfield.wasserstein import w1_radial, w2_radial  # noqa: E402
+from solvers import SweepTask, run_sweep  # noqa: E402
 
-from solvers import init_gaussian, run_particle_flow, run_sgd, sample_grid_density, solve_radial_pde  # noqa: E402
-
-ACTIVATIONS = {"ramp": ramp, "nonmonotone": nonmonotone}
+#: The activations of the command line, as plain-data specs (see solvers.sweep.model_from_spec).
+ACTIVATIONS = {
+    "ramp": {"kind": "piecewise_linear", "knots": [0.5, 1.5], "values": [-2.5, 7.5]},
+    "nonmonotone": {"kind": "piecewise_linear", "knots": [0.0, 0.5, 1.5], "values": [-2.5, -4.0, 7.5]},
+}
+DYNAMICS = ("flow", "sgd")
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results"
-
-
-# ----------------------------------------------------------------- dynamics
-def _run_sgd(model, W0, eps, times, seed):
-    return run_sgd(model, W0, eps, times, seed=seed, record=("radii", "risk"), progress=False)
-
 
 #: Time step of the deterministic flow (RK4: its time error ~ dt⁴ is far below the N error).
 FLOW_DT = 0.05
 
 
-def _run_flow(model, W0, eps, times, seed):
-    """The particle flow on the exact population risk: no sampling noise, so ``eps`` is unused."""
-    return run_particle_flow(model, W0, times, dt=FLOW_DT, seed=seed, record=("radii", "risk"), progress=False)
+def model_spec(args):
+    """The isotropic Gaussians model of the command line, as a plain-data spec."""
+    return {"kind": "isotropic_gaussians", "delta": args.delta, "d": args.d,
+            "activation": ACTIVATIONS[args.activation]}
 
 
-#: dynamics name → runner(model, W0, eps, times, seed) -> ParticleResult (top-level: tasks pickle).
-DYNAMICS = {"sgd": _run_sgd, "flow": _run_flow}
-
-
-# ----------------------------------------------------------------- reference
-def make_model(params):
-    """The isotropic Gaussians model described by ``params``."""
-    return IsotropicGaussians(params["delta"], params["d"], ACTIVATIONS[params["activation"]]())
-
-
-def solve_reference(params):
-    """The PDE law at ``params['times']`` as a small picklable dict (edges, cleaned
-    densities, discrete risks R(ρ̄_t))."""
-    sol = solve_radial_pde(make_model(params), init="gaussian", kappa=params["kappa"],
-                           times=params["times"], cells=params["cells"], progress=False)
-    return {"edges": sol.edges, "density": sol.density, "risk": np.asarray(sol.risk)}
-
-
-# ----------------------------------------------------------------- one task
-def run_task(task):
-    """task = (N, eps, seed, params) → dict of per-time errors (lists, one entry per time).
-
-    w2, w1: particles vs PDE; risk_err: |R_N − R(ρ̄)|; iid_w2, iid_w1: N iid draws from
-    the PDE law vs the law (mean of params['iid_draws'] draws, seeded by (seed, N)).
-    """
-    N, eps, seed, params = task
-    start = time.perf_counter()
-    model = make_model(params)
-    ref = params["reference"]
-    W0 = init_gaussian(N, params["d"], params["kappa"], seed)
-    res = DYNAMICS[params["dynamics"]](model, W0, eps, params["times"], seed)
-    edges = ref["edges"]
-    rng = np.random.default_rng([seed, N, 2018])
-    out = {"N": N, "eps": eps, "seed": seed, "w2": [], "w1": [], "risk_err": [],
-           "iid_w2": [], "iid_w1": []}
-    for k, dens in enumerate(ref["density"]):
-        out["w2"].append(w2_radial(res.radii[k], dens, edges))
-        out["w1"].append(w1_radial(res.radii[k], dens, edges))
-        out["risk_err"].append(abs(float(res.risk[k]) - float(ref["risk"][k])))
-        draws = [sample_grid_density(edges, dens * np.diff(edges), N, rng) for _ in range(params["iid_draws"])]
-        out["iid_w2"].append(float(np.mean([w2_radial(x, dens, edges) for x in draws])))
-        out["iid_w1"].append(float(np.mean([w1_radial(x, dens, edges) for x in draws])))
-    out["wall_time"] = time.perf_counter() - start
-    return out
-
-
-# ----------------------------------------------------------------- executors
-def run_sweep(tasks, workers=None, scheduler=None):
-    """Run :func:`run_task` on every task; results in task order.
-
-    scheduler : address of a Dask scheduler (``tcp://host:8786``) or a
-        ``dask.distributed.Client``; else a local process pool with ``workers``
-        processes (default os.cpu_count()), or a plain loop when workers == 1.
-    """
-    tasks = list(tasks)
-    if scheduler is not None:
-        return _run_dask(tasks, scheduler)
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(tasks) == 1:
-        return [run_task(t) for t in tasks]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn: numba's thread pools are not fork-safe
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(run_task, tasks))
-
-
-def _run_dask(tasks, scheduler):
-    try:
-        import cloudpickle
-        from dask.distributed import Client
-    except ImportError:
-        raise SystemExit("--scheduler needs dask.distributed: pip install 'meanfield[dask]'") from None
-    # ship this module by value: remote workers need meanfield/solvers, not benchmarks/
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    own = not isinstance(scheduler, Client)
-    client = Client(scheduler) if own else scheduler
-    try:
-        return client.gather(client.map(run_task, tasks, pure=False))
-    finally:
-        if own:
-            client.close()
+def make_task(params, N, eps, seed):
+    """The :class:`SweepTask` of one particle run of the sweep described by ``params``."""
+    return SweepTask(model=params["model"], N=N, seed=seed, times=params["times"], dynamics=params["dynamics"],
+                     eps=eps, dt=FLOW_DT if params["dynamics"] == "flow" else None, kappa=params["kappa"],
+                     reference={"cells": params["cells"], "iid_draws": params["iid_draws"]})
 
 
 # ----------------------------------------------------------------- statistics
@@ -230,7 +147,7 @@ def add_common_arguments(parser):
     """Model, PDE, executor and output options shared by both benchmarks."""
     add_model_arguments(parser)
     g = parser.add_argument_group("run")
-    g.add_argument("--dynamics", choices=sorted(DYNAMICS), default="sgd")
+    g.add_argument("--dynamics", choices=DYNAMICS, default="sgd")
     g.add_argument("--times", type=positive_float, nargs="+", default=None,
                    help="snapshot times (default 0.5 1 2; quick 0.5)")
     g.add_argument("--fit-time", type=positive_float, default=None,
@@ -244,7 +161,11 @@ def add_common_arguments(parser):
     g.add_argument("--workers", type=positive_int, default=None,
                    help="local processes (default os.cpu_count(); 1 = serial)")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run the tasks on this Dask scheduler (needs pip install 'meanfield[dask]')")
+                   help="run the tasks on this Dask scheduler, e.g. tcp://host:8786 (needs dask[distributed] "
+                        "here and the same meanfield version on every worker)")
+    g.add_argument("--task-dir", type=Path, default=None, metavar="DIR",
+                   help="save one JSON per finished run in DIR; the same command with the same DIR "
+                        "reuses them (resume after an interruption or a failure)")
     g.add_argument("--quick", action="store_true", help="small fast sweep")
     g.add_argument("--out", type=Path, default=None, help="JSON output path")
     g.add_argument("--no-plot", action="store_true", help="skip the PNG next to the JSON")
@@ -260,26 +181,37 @@ def finish_params(parser, args, quick_times, full_times):
     args.cells = args.cells or (1000 if args.quick else 4000)
     if args.cells < 10:
         parser.error("--cells must be >= 10")
-    params = dict(delta=args.delta, d=args.d, kappa=args.kappa, activation=args.activation,
-                  dynamics=args.dynamics, times=args.times, cells=args.cells,
-                  iid_draws=args.iid_draws)
-    params["reference"] = solve_reference(params)
-    return params
+    return dict(model=model_spec(args), kappa=args.kappa, dynamics=args.dynamics, times=args.times,
+                cells=args.cells, iid_draws=args.iid_draws)
 
 
 def run_benchmark(args, params, tasks, sweep, extra):
     """Run the tasks, summarise, write JSON (+ plot) and print it; returns the summary."""
-    print(f"{len(tasks)} runs ({args.dynamics}) on "
-          + (f"Dask scheduler {args.scheduler}" if args.scheduler else
-             f"{args.workers or os.cpu_count()} local worker(s)"), file=sys.stderr, flush=True)
+    where = (f"Dask scheduler {args.scheduler}" if args.scheduler else
+             "this process" if args.workers == 1 else f"{args.workers or os.cpu_count()} local worker processes")
+    print(f"{len(tasks)} runs ({args.dynamics}) on {where}"
+          + (f", results in {args.task_dir}" if args.task_dir else ""), file=sys.stderr, flush=True)
     start = time.perf_counter()
-    results = run_sweep(tasks, workers=args.workers, scheduler=args.scheduler)
+    scheduler = args.scheduler or ("serial" if args.workers == 1 else None)
+    try:
+        result = run_sweep(tasks, scheduler=scheduler, workers=args.workers, out=args.task_dir)
+    except (ImportError, RuntimeError, OSError) as exc:  # no dask, scheduler unreachable, other code there
+        raise SystemExit(f"error: {exc}") from None
+    print(result.message, file=sys.stderr, flush=True)
+    if not result.finished:
+        for failure in result.failures:
+            print(f"{failure}\n{failure.traceback}", file=sys.stderr)
+        if args.task_dir:
+            print(f"finished tasks are in {args.task_dir}: rerun the same command to resume", file=sys.stderr)
+        raise SystemExit(1)
+    results = result.rows()
     summary = summarize(results, sweep, params, args.fit_time)
     summary.update(extra)
     summary.update(dynamics=args.dynamics, delta=args.delta, d=args.d, kappa=args.kappa,
                    activation=args.activation, cells=args.cells, quick=args.quick,
                    wall_time=time.perf_counter() - start,
-                   cpu_time_runs=float(sum(r["wall_time"] for r in results)),
+                   cpu_time_runs=float(sum(w for w in result.wall_times if w is not None)),
+                   tasks_computed=result.n_computed, tasks_reused=result.n_reused,
                    runs=[{k: r[k] for k in ("N", "eps", "seed", "w2", "w1", "risk_err", "iid_w2")}
                          for r in results])
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _sweep  # noqa: E402
 
 from meanfield.wasserstein import w2_empirical_1d, w2_radial  # noqa: E402
-from solvers import init_gaussian, run_particle_flow, run_sgd  # noqa: E402
+from solvers import init_gaussian, model_from_spec, run_particle_flow, run_sgd  # noqa: E402
+from solvers.sweep import radial_pde_reference  # noqa: E402
 
 METRICS = {
     "sgd_pde": "W2(SGD, PDE)",
@@ -150,8 +151,9 @@ def main(argv=None):
     params = dict(delta=args.delta, d=args.d, kappa=args.kappa, activation=args.activation,
                   times=[args.time], cells=args.cells or (1000 if args.quick else 4000), time=args.time)
     start = time.perf_counter()
-    model = _sweep.make_model(params)
-    reference = _sweep.solve_reference(params)
+    spec = _sweep.model_spec(args)
+    model = model_from_spec(spec)
+    reference = radial_pde_reference(spec, args.kappa, params["times"], params["cells"])
     flow_cache = {}
     by_n, by_eps = [], []
     for seed in range(seeds):

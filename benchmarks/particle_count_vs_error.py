@@ -16,7 +16,7 @@ slightly below it at t = 0.5, the dynamics contracting the initial iid fluctuati
     python benchmarks/particle_count_vs_error.py                   # N = 100…25600, 4 seeds (long)
     python benchmarks/particle_count_vs_error.py --n-max 12800     # lighter
     python benchmarks/particle_count_vs_error.py --dynamics flow --n-max 12800   # no ε floor
-    python benchmarks/particle_count_vs_error.py --scheduler tcp://host:8786
+    python benchmarks/particle_count_vs_error.py --scheduler tcp://host:8786 --task-dir runs/pc
 
 Measured (N = 100…3200, 4 seeds, ε = 1e-5, serial 69 s): W2 slopes −0.47 [−0.53, −0.40]
 at t = 0.5, −0.53 [−0.60, −0.46] at t = 1, −0.53 [−0.60, −0.47] at t = 2; W1 alike;
@@ -71,7 +71,7 @@ def main(argv=None):
     args.out = args.out or _sweep.DEFAULT_RESULTS / "particle_count_vs_error.json"
     params = _sweep.finish_params(parser, args, quick_times=[0.5], full_times=[0.5, 1.0, 2.0])
     # largest runs first: better load balance
-    tasks = [(N, args.eps, seed, params) for N in sorted(set(Ns), reverse=True)
+    tasks = [_sweep.make_task(params, N, args.eps, seed) for N in sorted(set(Ns), reverse=True)
              for seed in range(args.seeds)]
     return _sweep.run_benchmark(args, params, tasks, "N",
                                 extra=dict(eps=args.eps, seeds=args.seeds))

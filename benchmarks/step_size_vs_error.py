@@ -15,6 +15,7 @@ The exact risk R_N is a blocked O(N²) pass with O(N) memory: ~0.5 s per snapsho
 
     python benchmarks/step_size_vs_error.py --quick
     python benchmarks/step_size_vs_error.py --N 25600 --eps-min 3e-5
+    python benchmarks/step_size_vs_error.py --scheduler tcp://host:8786 --task-dir runs/eps
 
 Slope: OLS of log W2 on log ε over all (ε, seed) points, 95% CI from the t-distribution.
 """
@@ -56,7 +57,7 @@ def main(argv=None):
     args.out = args.out or _sweep.DEFAULT_RESULTS / "step_size_vs_error.json"
     params = _sweep.finish_params(parser, args, quick_times=[0.5], full_times=[0.5, 1.0, 2.0])
     # smallest ε (longest runs) first: better load balance
-    tasks = [(N, eps, seed, params) for eps in sorted(epss) for seed in range(args.seeds)]
+    tasks = [_sweep.make_task(params, N, eps, seed) for eps in sorted(epss) for seed in range(args.seeds)]
     return _sweep.run_benchmark(args, params, tasks, "eps", extra=dict(N=N, seeds=args.seeds))
 
 

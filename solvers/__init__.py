@@ -10,6 +10,8 @@ Imports the model layer (``meanfield``); never the reverse.
 * :func:`solve_radial_lagrangian` – an independent quantile-particle solver.
 * :func:`gibbs_fixed_point` – the self-consistent Gibbs state of the noisy PDE.
 * :func:`solve_linearized` – the linearised (NTK) model: kernel gradient flow, frozen K₀.
+* :func:`run_sweep` – many particle runs (:class:`SweepTask`) on local processes or a
+  Dask cluster, each record saved as it completes (resumable).
 """
 import meanfield._numba_cache  # noqa: F401  (first: caches keyed by all sources)
 from .gibbs import GibbsState, gibbs_fixed_point
@@ -20,6 +22,7 @@ from .radial_lagrangian import RadialLagrangianSolution, solve_radial_lagrangian
 from .radial_pde import RadialPDESolution, sample_grid_density, solve_radial_pde
 from .result import ParticleResult
 from .sgd import DivergenceError, run_sgd
+from .sweep import SweepResult, SweepTask, TaskFailure, model_from_spec, run_sweep, run_task
 
 __all__ = [
     "run_sgd",
@@ -36,4 +39,10 @@ __all__ = [
     "DivergenceError",
     "solve_linearized",
     "LinearizedResult",
+    "run_sweep",
+    "run_task",
+    "SweepTask",
+    "SweepResult",
+    "TaskFailure",
+    "model_from_spec",
 ]

@@ -114,32 +114,6 @@ def sweep():
     return _sweep
 
 
-def _small_tasks(sweep):
-    params = dict(delta=0.8, d=10, kappa=0.8, activation="ramp", dynamics="sgd", times=[0.1, 0.2],
-                  cells=200, iid_draws=1)
-    params["reference"] = sweep.solve_reference(params)
-    return [(N, 1e-3, seed, params) for N in (30, 60) for seed in (0, 1)]
-
-
-def _strip(results):
-    return [{k: v for k, v in r.items() if k != "wall_time"} for r in results]
-
-
-def test_sweep_same_results_serial_and_process_pool(sweep):
-    tasks = _small_tasks(sweep)
-    assert _strip(sweep.run_sweep(tasks, workers=1)) == _strip(sweep.run_sweep(tasks, workers=2))
-
-
-def test_sweep_on_dask_local_cluster_matches_local(sweep):
-    distributed = pytest.importorskip("dask.distributed")
-    tasks = _small_tasks(sweep)
-    local = sweep.run_sweep(tasks, workers=1)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
-                                  host="127.0.0.1", dashboard_address=":0") as cluster:
-        remote = sweep.run_sweep(tasks, scheduler=cluster.scheduler_address)
-    assert _strip(remote) == _strip(local)
-
-
 def test_fit_loglog_recovers_slope(sweep):
     x = np.repeat([100, 200, 400, 800], 3)
     noise = np.tile([0.98, 1.0, 1.02], 4)

@@ -128,3 +128,18 @@ def test_fv_matches_lagrangian_t5(model):
     assert sol.r.size == 2000
     assert w2_vs_particles(lag.radii[0], sol, 0) < 2e-3
     assert abs(sol.mean_radius(0) - 2.36) < 0.01
+
+
+@pytest.mark.parametrize("d", [2, 3, 7, 40])
+def test_cell_jacobian_is_the_integral_of_r_to_the_d_minus_1(d):
+    """The noisy scheme's and the Gibbs solver's cell weights ∫_cell r^{d−1} dr (d − 2 in place
+    of d − 1 fails this) against adaptive quadrature."""
+    from scipy.integrate import quad
+
+    from solvers.radial_pde import _Grid
+    model = IsotropicGaussians(0.8, d, ramp())
+    grid = _Grid(model, 40, 4.0)
+    for j in (0, 1, 17, 39):
+        lo, hi = grid.edges[j], grid.edges[j + 1]
+        exact = quad(lambda r: r ** (d - 1), lo, hi, epsabs=0, epsrel=1e-13)[0]
+        assert np.exp(grid.log_jac[j]) * grid.dr == pytest.approx(exact, rel=1e-11)

@@ -7,6 +7,7 @@ Wasserstein distances (POT). Integrators and PDE solvers live in the sibling pac
 ``solvers``.
 """
 from . import _numba_cache  # noqa: F401  (first: caches keyed by all sources)
+from .anisotropic import AnisotropicGaussians
 from .activations import (Activation, Erf, PiecewiseLinear, Tanh, erf, hard_tanh, leaky_relu, nonmonotone, ramp,
                           relu, sigmoid)
 from .data import ArrayData, DataLaw, DataSpec, GaussianMixture, TeacherStudent
@@ -46,6 +47,7 @@ __all__ = [
     "gaussian_mean",
     "gaussian_pair",
     "IsotropicGaussians",
+    "AnisotropicGaussians",
     "KernelFeatures",
     "pair_kernel",
     "pair_kernel_gradient",

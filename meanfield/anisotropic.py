@@ -41,6 +41,7 @@ import math
 
 import numpy as np
 
+from ._anisotropic_kernels import feature_sums, field_sums
 from ._validation import as_finite_array, check_positive
 from .activations import Activation
 from .data import GaussianMixture
@@ -233,6 +234,11 @@ class AnisotropicGaussians:
         pp, qq = self._powers(p), self._powers(q)
         return table.h()[self.ks] * pp[self.js] * qq[self.ks - self.js], table.m
 
+    def _tables(self, X, c):
+        """(a, b, s, p, q, ShiftedHermite table) of class scale c at the points X."""
+        a, b, s, p, q = self._geometry(X, c)
+        return a, b, s, p, q, shifted_hermite(self.activation, s, b, self.kmax)
+
     def feature_means(self, X, weights=None):
         """F^±_kj = ∫ f^±_kj dρ̄ for ρ̄ = Σ_m w_m δ_{X_m}, shape (2, P), and ∫ v dρ̄."""
         X = self.check_points(X, "X")
@@ -241,13 +247,11 @@ class AnisotropicGaussians:
         v = 0.0
         for start in range(0, X.shape[0], _CHUNK):
             Xc, wc = X[start:start + _CHUNK], w[start:start + _CHUNK]
-            aw = Xc[:, 0] * wc
-            m = []
-            for i, c in enumerate(self.scales):
-                f, mi = self._features(Xc, c)
-                F[i] += f @ aw
-                m.append(mi)
-            v += -0.5 * float(aw @ (m[0] - m[1]))
+            aw = np.ascontiguousarray(Xc[:, 0] * wc)
+            for i, (c, label) in enumerate(zip(self.scales, self.labels)):
+                _, _, s, p, q, table = self._tables(Xc, c)
+                feature_sums(self.ks, self.js, table.e.T, table.m, s, p, q, aw, F[i])
+                v += -0.5 * label * float(aw @ table.m)
         return F, v
 
     def _coefficients(self, X, weights):
@@ -278,11 +282,10 @@ class AnisotropicGaussians:
         """ψ(θ; ρ̄) at the points Y for ρ̄ = Σ_m w_m δ_{X_m} (uniform weights by default)."""
         Y = self.check_points(Y, "Y")
         A, _, _ = self._coefficients(X, weights)
-        out = self.v(Y)
-        for i, c in enumerate(self.scales):
-            for start in range(0, Y.shape[0], _CHUNK):
-                Yc = Y[start:start + _CHUNK]
-                out[start:start + _CHUNK] += Yc[:, 0] * (A[i] @ self._features(Yc, c)[0])
+        out = np.empty(Y.shape[0])
+        for start in range(0, Y.shape[0], _CHUNK):
+            Yc = Y[start:start + _CHUNK]
+            out[start:start + _CHUNK] = self._field(Yc, A, psi_only=True)
         return out
 
     def risk(self, X, weights=None):
@@ -306,39 +309,30 @@ class AnisotropicGaussians:
         return out
 
     def _gradient_chunk(self, Y, A):
+        return self._field(Y, A, psi_only=False)
+
+    def _field(self, Y, A, psi_only):
+        """ψ(Y) (psi_only) or ∇ψ(Y) (M, 4) for the coefficients A (2, P) = ½ λ F^±."""
         a = Y[:, 0]
         grad = np.zeros_like(Y)
-        ks, js = self.ks, self.js
+        psi = np.zeros(Y.shape[0])
+        sums = np.empty_like(Y)
         for i, (c, label) in enumerate(zip(self.scales, self.labels)):
-            _, b, s, p, q = self._geometry(Y, c)
-            table = shifted_hermite(self.activation, s, b, self.kmax)
-            h, dhs, dhb, g = table.h(), table.dh_ds(), table.dh_db(), table.h_over_s()
-            # v part: v = −(a/2) Σ_± label m(s±, b); ∂_s m = e_1, ∂_b m = e_0
-            grad[:, 0] += -0.5 * label * table.m
-            grad[:, 1] += -0.5 * label * a * table.e[0]
+            _, b, s, p, q, table = self._tables(Y, c)
+            zero = s == 0  # w = 0: one-sided limits along the r₁ (r₂) axis
+            p1, q1 = np.where(zero, 1.0, p), q
+            p2, q2 = p, np.where(zero, 1.0, q)
+            field_sums(self.ks, self.js, A[i], table.e.T, table.m, s, p, q, p1, q1, p2, q2, sums)
+            # v = −(a/2) Σ_± label m(s±, b); ∂_s m = e_1, ∂_b m = e_0; ∂s/∂r₁ = c p, ∂s/∂r₂ = q
+            psi += -0.5 * label * a * table.m + a * sums[:, 0]
+            if psi_only:
+                continue
             dvs = -0.5 * label * a * table.e[1]
-            pp, qq = self._powers(p), self._powers(q)
-            mono = pp[js] * qq[ks - js]
-            grad[:, 0] += A[i] @ (h[ks] * mono)
-            grad[:, 1] += a * (A[i] @ (dhb[ks] * mono))
-            zero = s == 0
-            for col, (pd, qd) in ((2, (p, q)), (3, (p, q))):
-                if np.any(zero):  # w = 0: one-sided limits along the r₁ (r₂) axis
-                    pd = np.where(zero, 1.0 if col == 2 else 0.0, p)
-                    qd = np.where(zero, 0.0 if col == 2 else 1.0, q)
-                    ppd, qqd = self._powers(pd), self._powers(qd)
-                else:
-                    ppd, qqd = pp, qq
-                monod = ppd[js] * qqd[ks - js]
-                dp = js[:, None] * ppd[np.maximum(js - 1, 0)] * qqd[ks - js]
-                dq = (ks - js)[:, None] * ppd[js] * qqd[np.maximum(ks - js - 1, 0)]
-                if col == 2:  # ∂s/∂r₁ = c p, ∂p/∂r₁ = c q²/s, ∂q/∂r₁ = −c p q/s
-                    term = dhs[ks] * pd * monod + g[ks] * (qd * qd * dp - pd * qd * dq)
-                    grad[:, 2] += c * (a * (A[i] @ term) + dvs * pd)
-                else:     # ∂s/∂r₂ = q, ∂p/∂r₂ = −p q/s, ∂q/∂r₂ = p²/s
-                    term = dhs[ks] * qd * monod + g[ks] * (pd * pd * dq - pd * qd * dp)
-                    grad[:, 3] += a * (A[i] @ term) + dvs * qd
-        return grad
+            grad[:, 0] += -0.5 * label * table.m + sums[:, 0]
+            grad[:, 1] += -0.5 * label * a * table.e[0] + a * sums[:, 1]
+            grad[:, 2] += c * (a * sums[:, 2] + dvs * p1)
+            grad[:, 3] += a * sums[:, 3] + dvs * q2
+        return psi if psi_only else grad
 
     def velocity(self, X, weights=None, xi=1.0):
         """−2ξ ∇ψ(X_m; ρ̄) at the points of ρ̄ = Σ_m w_m δ_{X_m} (the reduced particle field)."""

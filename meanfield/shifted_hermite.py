@@ -31,6 +31,7 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
+from ._anisotropic_kernels import pl_shifted_tables
 from ._validation import as_finite_array
 from .activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, Activation, _gauss_legendre_composite
 
@@ -83,6 +84,14 @@ def _hermite_phi(tau, kmax):
 
 
 def _piecewise_tables(activation, s, b, kmax):
+    m, e = np.empty(s.size), np.empty((s.size, kmax + 2))  # point-major: the kernels' layout
+    pl_shifted_tables(float(activation.offset), float(activation.left_slope), activation.knots, activation.coefs,
+                      np.ascontiguousarray(s), np.ascontiguousarray(b), m, e)
+    return m, e.T
+
+
+def _piecewise_tables_numpy(activation, s, b, kmax):
+    """NumPy replay of :func:`pl_shifted_tables` (tests)."""
     knots, coefs = activation.knots, activation.coefs
     left, y0 = activation.left_slope, activation.offset
     m = y0 + left * b
@@ -116,8 +125,8 @@ def _smooth_tables(activation, s, b, kmax, panels):
     basis *= w
     t = s[:, None] * x[None, :] + b[:, None]
     m = activation(t) @ w
-    e = basis @ activation.derivative(t).T
-    return m, e
+    e = activation.derivative(t) @ basis.T  # (M, K+2), point-major
+    return m, e.T
 
 
 def shifted_hermite(activation, s, b, kmax, panels=128):

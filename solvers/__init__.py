@@ -8,6 +8,7 @@ Imports the model layer (``meanfield``); never the reverse.
 * :func:`solve_radial_pde` – second-order finite volumes for the radial
   distributional dynamics (noiseless and noisy).
 * :func:`solve_radial_lagrangian` – an independent quantile-particle solver.
+* :func:`solve_reduced_lagrangian` – reduced particles (a, b, r₁, r₂) of the anisotropic example.
 * :func:`gibbs_fixed_point` – the self-consistent Gibbs state of the noisy PDE.
 """
 import meanfield._numba_cache  # noqa: F401  (first: caches keyed by all sources)
@@ -16,6 +17,7 @@ from .initialization import init_gaussian
 from .particle_flow import run_particle_flow
 from .radial_lagrangian import RadialLagrangianSolution, solve_radial_lagrangian
 from .radial_pde import RadialPDESolution, sample_grid_density, solve_radial_pde
+from .reduced_lagrangian import ReducedLagrangianSolution, solve_reduced_lagrangian
 from .result import ParticleResult
 from .sgd import DivergenceError, run_sgd
 
@@ -24,6 +26,8 @@ __all__ = [
     "run_particle_flow",
     "solve_radial_pde",
     "solve_radial_lagrangian",
+    "solve_reduced_lagrangian",
+    "ReducedLagrangianSolution",
     "sample_grid_density",
     "gibbs_fixed_point",
     "init_gaussian",

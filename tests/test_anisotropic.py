@@ -146,3 +146,14 @@ def test_untrained_coordinates_and_errors():
     # w = 0: finite one-sided derivatives, never NaN
     zero = np.array([[1.0, 0.0, 0.0, 0.0]])
     assert np.all(np.isfinite(AnisotropicGaussians(0.5, 10, 3, relu()).psi_gradient(zero, X)))
+
+
+def test_piecewise_table_kernel_matches_numpy_replay():
+    from meanfield.shifted_hermite import _piecewise_tables, _piecewise_tables_numpy
+    rng = np.random.default_rng(9)
+    s = np.r_[0.0, 0.0, rng.uniform(0, 3, 50), 1e-3]
+    b = np.r_[0.5, 0.0, rng.normal(0, 1, 50), 1.5]  # b on a knot at s = 0 (ramp: 0.5; relu: 0)
+    for act in (relu(), ramp()):
+        m1, e1 = _piecewise_tables(act, s, b, 12)
+        m2, e2 = _piecewise_tables_numpy(act, s, b, 12)
+        assert np.abs(m1 - m2).max() < 1e-13 and np.abs(e1 - e2).max() < 1e-13

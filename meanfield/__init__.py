@@ -20,6 +20,7 @@ from .pair_kernel import pair_kernel, pair_kernel_gradient
 from .params import Params
 from .sphere import angle_quadrature, sphere_moments
 from .wasserstein import W2Result, w1_empirical_1d, w1_radial, w2_empirical_1d, w2_particles, w2_radial
+from .wasserstein import w2_marginals
 
 __all__ = [
     "Activation",
@@ -58,5 +59,6 @@ __all__ = [
     "w2_empirical_1d",
     "w1_empirical_1d",
     "w2_particles",
+    "w2_marginals",
     "W2Result",
 ]

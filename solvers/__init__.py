@@ -9,9 +9,11 @@ Imports the model layer (``meanfield``); never the reverse.
   distributional dynamics (noiseless and noisy).
 * :func:`solve_radial_lagrangian` – an independent quantile-particle solver.
 * :func:`solve_reduced_lagrangian` – reduced particles (a, b, r₁, r₂) of the anisotropic example.
+* :func:`solve_anisotropic_pde` – finite volumes on (r₁, r₂) for the w-only anisotropic example.
 * :func:`gibbs_fixed_point` – the self-consistent Gibbs state of the noisy PDE.
 """
 import meanfield._numba_cache  # noqa: F401  (first: caches keyed by all sources)
+from .anisotropic_pde import AnisotropicPDESolution, solve_anisotropic_pde
 from .gibbs import GibbsState, gibbs_fixed_point
 from .initialization import init_gaussian
 from .particle_flow import run_particle_flow
@@ -27,6 +29,8 @@ __all__ = [
     "solve_radial_pde",
     "solve_radial_lagrangian",
     "solve_reduced_lagrangian",
+    "solve_anisotropic_pde",
+    "AnisotropicPDESolution",
     "ReducedLagrangianSolution",
     "sample_grid_density",
     "gibbs_fixed_point",

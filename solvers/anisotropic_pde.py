@@ -45,8 +45,16 @@ from .radial_pde import _bernoulli, _limited_slope
 OUTER_MASS_TOL = 1e-12
 
 
+@njit(cache=True, inline="always")
+def _slope(a, b, mode):
+    """Reconstruction slope: 0 (mode 0, first-order upwind), minmod (1), monotonized central (2)."""
+    if mode == 0:
+        return 0.0
+    return _limited_slope(a, b, mode == 2)
+
+
 @njit(cache=True)
-def _cch_rate_2d(m, psi, coef, dr1, dr2, mc, out):
+def _cch_rate_2d(m, psi, coef, dr1, dr2, mode, out):
     """dm/dt of the dimension-by-dimension CCH scheme on an (n1, n2) grid of masses;
     returns max|u₁|/Δr₁ + max|u₂|/Δr₂. Zero flux through all four sides."""
     n1, n2 = m.shape
@@ -60,10 +68,10 @@ def _cch_rate_2d(m, psi, coef, dr1, dr2, mc, out):
         for i in range(n1 - 1):
             u = -coef * (psi[i + 1, j] - psi[i, j]) / dr1
             if u > 0.0:
-                sl = _limited_slope(m[i, j] - m[i - 1, j], m[i + 1, j] - m[i, j], mc) if i > 0 else 0.0
+                sl = _slope(m[i, j] - m[i - 1, j], m[i + 1, j] - m[i, j], mode) if i > 0 else 0.0
                 flux = u * (m[i, j] + 0.5 * sl) / dr1
             else:
-                sl = (_limited_slope(m[i + 1, j] - m[i, j], m[i + 2, j] - m[i + 1, j], mc)
+                sl = (_slope(m[i + 1, j] - m[i, j], m[i + 2, j] - m[i + 1, j], mode)
                       if i + 2 < n1 else 0.0)
                 flux = u * (m[i + 1, j] - 0.5 * sl) / dr1
             out[i, j] -= flux
@@ -74,10 +82,10 @@ def _cch_rate_2d(m, psi, coef, dr1, dr2, mc, out):
         for j in range(n2 - 1):
             u = -coef * (psi[i, j + 1] - psi[i, j]) / dr2
             if u > 0.0:
-                sl = _limited_slope(m[i, j] - m[i, j - 1], m[i, j + 1] - m[i, j], mc) if j > 0 else 0.0
+                sl = _slope(m[i, j] - m[i, j - 1], m[i, j + 1] - m[i, j], mode) if j > 0 else 0.0
                 flux = u * (m[i, j] + 0.5 * sl) / dr2
             else:
-                sl = (_limited_slope(m[i, j + 1] - m[i, j], m[i, j + 2] - m[i, j + 1], mc)
+                sl = (_slope(m[i, j + 1] - m[i, j], m[i, j + 2] - m[i, j + 1], mode)
                       if j + 2 < n2 else 0.0)
                 flux = u * (m[i, j + 1] - 0.5 * sl) / dr2
             out[i, j] -= flux
@@ -272,7 +280,8 @@ class AnisotropicPDESolution:
 
 
 def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max=3.0, init=None, beta=None,
-                          lam=0.0, xi=None, cfl=0.4, limiter="mc", dt=None, record_energy=False, progress=None):
+                          lam=0.0, xi=None, cfl=0.4, limiter="mc", dt=None, record_energy=False, progress=None,
+                          outer_tol=OUTER_MASS_TOL):
     """Solve the (r₁, r₂) PDE of the w-only anisotropic model on a fixed grid.
 
     Parameters
@@ -280,12 +289,12 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     model : :class:`meanfield.AnisotropicGaussians` with train=("w",).
     kappa : initial law w ~ N(0, κ²/d I_d) (ignored when ``init`` is given).
     times : snapshot times.
-    cells : n or (n1, n2) cells; r_max : R or (R1, R2) (fixed domain: mass above 1e-12 in the
-        outer ring of cells makes the run fail with a message).
+    cells : n or (n1, n2) cells; r_max : R or (R1, R2) (fixed domain, no flux through it: mass
+        above ``outer_tol`` (default 1e-12) in the outer ring of cells stops the run, status "failed").
     init : optional (n1, n2) initial cell masses (non-negative, normalised to 1).
     beta, lam : inverse temperature (None: noiseless) and L2 regularisation.
     xi : step-size schedule ξ; cfl : ≤ ½ (noiseless positivity; noisy: accuracy step);
-    limiter : "mc" or "minmod"; dt : optional maximal step; record_energy : store [t, energy].
+    limiter : "mc", "minmod", or "upwind" (zero slopes: the first-order baseline); dt : optional maximal step; record_energy : store [t, energy].
 
     Returns
     -------
@@ -295,8 +304,10 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     cfl = finite_float(cfl, "cfl")
     if not 0 < cfl <= 0.5:
         raise ValueError(f"cfl: must lie in (0, 0.5], got {cfl!r}")
-    if limiter not in ("mc", "minmod"):
-        raise ValueError(f"limiter: 'mc' or 'minmod', got {limiter!r}")
+    modes = {"upwind": 0, "minmod": 1, "mc": 2}
+    if limiter not in modes:
+        raise ValueError(f"limiter: 'mc', 'minmod' or 'upwind' (first order, the benchmark baseline), "
+                         f"got {limiter!r}")
     dt_max = np.inf if dt is None else finite_float(dt, "dt")
     if not dt_max > 0:
         raise ValueError(f"dt: must be positive, got {dt!r}")
@@ -310,7 +321,7 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
         if m.shape != grid.shape or not np.all(np.isfinite(m)) or np.any(m < 0) or m.sum() <= 0:
             raise ValueError(f"init: expected non-negative finite masses of shape {grid.shape}")
     m = m / m.sum()
-    mc = limiter == "mc"
+    mode = modes[limiter]
     noisy = beta is not None
     if progress is None:
         progress = sys.stderr.isatty()
@@ -332,14 +343,14 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
                 if noisy:
                     m, h = _noisy_step(grid, m, t, t_next - t, xi_of, beta, lam, cfl, dt_max)
                 else:
-                    m, h = _cch_step(grid, m, t, t_next - t, xi_of, cfl, mc, dt_max, rate, buf)
+                    m, h = _cch_step(grid, m, t, t_next - t, xi_of, cfl, mode, dt_max, rate, buf)
                 t = t_next if t + h >= t_next - 1e-14 * max(1.0, t_next) else t + h
                 steps += 1
                 min_mass = min(min_mass, float(m.min()))
                 if not np.all(np.isfinite(m)):
                     raise FloatingPointError(f"non-finite masses at t = {t:.6g}")
                 outer = m[-1, :].sum() + (m[:, -1].sum() if grid.noise else 0.0)
-                if outer > OUTER_MASS_TOL:
+                if outer > outer_tol:
                     raise FloatingPointError(f"mass {outer:.2e} reached the outer cells at t = {t:.6g}: "
                                              "increase r_max")
                 if trace is not None:
@@ -364,17 +375,17 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
                                   None if trace is None else np.array(trace), status, message)
 
 
-def _cch_step(grid, m, t, t_left, xi_of, cfl, mc, dt_max, rate, buf):
+def _cch_step(grid, m, t, t_left, xi_of, cfl, mode, dt_max, rate, buf):
     """One SSP-RK3 step of the 2-D CCH scheme; returns (masses, dt)."""
     d1, d2 = grid.dr1, grid.dr2
-    speed = _cch_rate_2d(m, grid.psi(m), 2.0 * xi_of(t), d1, d2, mc, rate)
+    speed = _cch_rate_2d(m, grid.psi(m), 2.0 * xi_of(t), d1, d2, mode, rate)
     h = min(t_left, dt_max, cfl / speed if speed > 0 else np.inf)
     if not np.isfinite(h):
         h = t_left
     m1 = m + h * rate
-    _cch_rate_2d(m1, grid.psi(m1), 2.0 * xi_of(t + h), d1, d2, mc, buf)
+    _cch_rate_2d(m1, grid.psi(m1), 2.0 * xi_of(t + h), d1, d2, mode, buf)
     m2 = 0.75 * m + 0.25 * (m1 + h * buf)
-    _cch_rate_2d(m2, grid.psi(m2), 2.0 * xi_of(t + 0.5 * h), d1, d2, mc, buf)
+    _cch_rate_2d(m2, grid.psi(m2), 2.0 * xi_of(t + 0.5 * h), d1, d2, mode, buf)
     return m / 3.0 + (2.0 / 3.0) * (m2 + h * buf), h
 
 

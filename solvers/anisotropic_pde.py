@@ -294,7 +294,8 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     init : optional (n1, n2) initial cell masses (non-negative, normalised to 1).
     beta, lam : inverse temperature (None: noiseless) and L2 regularisation.
     xi : step-size schedule ξ; cfl : ≤ ½ (noiseless positivity; noisy: accuracy step);
-    limiter : "mc", "minmod", or "upwind" (zero slopes: the first-order baseline); dt : optional maximal step; record_energy : store [t, energy].
+    limiter : "mc", "minmod", or "upwind" (zero slopes: the first-order baseline);
+    dt : optional maximal step; record_energy : store [t, energy] after every step.
 
     Returns
     -------

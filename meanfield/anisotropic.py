@@ -194,6 +194,7 @@ class AnisotropicGaussians:
 
     # ------------------------------------------------------------------ checks
     def check_points(self, X, name="X"):
+        """``X`` as a finite (M, 4) array (a, b, r₁, r₂) with r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d)."""
         X = as_finite_array(X, name, ndim=2)
         if X.shape[1] != 4 or X.shape[0] < 1:
             raise ValueError(f"{name}: expected shape (M, 4) with columns (a, b, r1, r2), got {X.shape}")
@@ -203,7 +204,8 @@ class AnisotropicGaussians:
             raise ValueError(f"{name}: with s0 = d there are no noise coordinates: r2 must be 0")
         return np.ascontiguousarray(X)
 
-    def _weights(self, weights, n):
+    def check_weights(self, weights, n):
+        """``weights`` (default uniform) as n non-negative weights summing to 1 (ValueError otherwise)."""
         if weights is None:
             return np.full(n, 1.0 / n)
         w = as_finite_array(weights, "weights", ndim=1, nonnegative=True)
@@ -227,8 +229,9 @@ class AnisotropicGaussians:
             out[j] = out[j - 1] * x
         return out
 
-    def _features(self, X, c):
-        """f̃_kj = h_k(s, b) p^j q^{k−j} (without the factor a), shape (P, M), and m(s, b)."""
+    def class_features(self, X, c):
+        """f̃_kj = h_k(s, b) p^j q^{k−j} (without the factor a) of the class with scale c
+        (one of ``self.scales``), shape (P, M), and m(s, b)."""
         a, b, s, p, q = self._geometry(X, c)
         table = shifted_hermite(self.activation, s, b, self.kmax)
         pp, qq = self._powers(p), self._powers(q)
@@ -242,7 +245,7 @@ class AnisotropicGaussians:
     def feature_means(self, X, weights=None):
         """F^±_kj = ∫ f^±_kj dρ̄ for ρ̄ = Σ_m w_m δ_{X_m}, shape (2, P), and ∫ v dρ̄."""
         X = self.check_points(X, "X")
-        w = self._weights(weights, X.shape[0])
+        w = self.check_weights(weights, X.shape[0])
         F = np.zeros((2, self.n_features))
         v = 0.0
         for start in range(0, X.shape[0], _CHUNK):
@@ -274,7 +277,7 @@ class AnisotropicGaussians:
         X, Y = self.check_points(X, "X"), self.check_points(Y, "Y")
         out = np.zeros((X.shape[0], Y.shape[0]))
         for c in self.scales:
-            fx, fy = self._features(X, c)[0], self._features(Y, c)[0]
+            fx, fy = self.class_features(X, c)[0], self.class_features(Y, c)[0]
             out += 0.5 * (fx * X[:, 0]).T @ (self.lam[:, None] * fy * Y[:, 0])
         return out
 
@@ -354,7 +357,7 @@ class AnisotropicGaussians:
     def truncation_bound(self, Y, X, weights=None):
         """Bound on |ψ_K(Y; ρ̄) − ψ(Y; ρ̄)|: ½ Σ_± |a| √T±(θ) ∫|a'| √T±(θ') dρ̄ · μ*_{K+2}."""
         Y, X = self.check_points(Y, "Y"), self.check_points(X, "X")
-        w = self._weights(weights, X.shape[0])
+        w = self.check_weights(weights, X.shape[0])
         ty, tx = np.sqrt(self.parseval_tails(Y)), np.sqrt(self.parseval_tails(X))
         per = (tx * np.abs(X[:, 0])) @ w
         return 0.5 * np.abs(Y[:, 0]) * (ty * per[:, None]).sum(axis=0) * self.mu_star

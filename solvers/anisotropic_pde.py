@@ -180,7 +180,7 @@ class AnisotropicGrid:
         # (P, J) features per class (a = 1); subnormal entries (≪ 1e-200, e.g. h_k(s) ~ s^k near the
         # origin) are flushed to 0: they would slow every product down ~50×
         self.feats = [np.where(np.abs(f) < 1e-200, 0.0, f) for f in
-                      (model._features(self.centres, c)[0] for c in model.scales)]
+                      (model.class_features(self.centres, c)[0] for c in model.scales)]
         self.half_lam = 0.5 * model.lam
         # log of the cell average of r₁^{s0−1} r₂^{d−s0−1}
         self.log_jac = (_log_cell_average(self.edges1, self.s0 - 1)[:, None]

@@ -76,7 +76,7 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
     if dt <= 0:
         raise ValueError(f"dt: must be positive, got {dt!r}")
     xi_of = xi_function(xi)
-    w = model._weights(weights, x.shape[0])
+    w = model.check_weights(weights, x.shape[0])
     if progress is None:
         progress = sys.stderr.isatty()
 

@@ -7,6 +7,7 @@ Wasserstein distances (POT). Integrators and PDE solvers live in the sibling pac
 ``solvers``.
 """
 from . import _numba_cache  # noqa: F401  (first: caches keyed by all sources)
+from .anisotropic import AnisotropicGaussians
 from .activations import (Activation, Erf, PiecewiseLinear, Tanh, erf, hard_tanh, leaky_relu, nonmonotone, ramp,
                           relu, sigmoid)
 from .data import ArrayData, DataLaw, DataSpec, GaussianMixture, TeacherStudent
@@ -19,6 +20,7 @@ from .pair_kernel import pair_kernel, pair_kernel_gradient
 from .params import Params
 from .sphere import angle_quadrature, sphere_moments
 from .wasserstein import W2Result, w1_empirical_1d, w1_radial, w2_empirical_1d, w2_particles, w2_radial
+from .wasserstein import w2_marginals
 
 __all__ = [
     "Activation",
@@ -46,6 +48,7 @@ __all__ = [
     "gaussian_mean",
     "gaussian_pair",
     "IsotropicGaussians",
+    "AnisotropicGaussians",
     "KernelFeatures",
     "pair_kernel",
     "pair_kernel_gradient",
@@ -56,5 +59,6 @@ __all__ = [
     "w2_empirical_1d",
     "w1_empirical_1d",
     "w2_particles",
+    "w2_marginals",
     "W2Result",
 ]

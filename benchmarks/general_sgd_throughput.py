@@ -51,13 +51,14 @@ def sgd_runner(model, theta):
 
 def raw_isotropic_runner(model, W0):
     """The isotropic kernel called directly: the cost of a step without the driver."""
-    from solvers._sgd_kernels import initial_rng_state, sgd_block
+    from solvers._sgd_kernels import initial_noise_states, initial_rng_state, sgd_block
     spec = model.sgd_spec()
 
     def run(steps):
         WT = np.ascontiguousarray(W0.T)
-        sgd_block(WT, initial_rng_state(SEED), np.zeros(1, np.int64), np.full(steps, EPS), 1, 0.0, 0.0, False,
-                  spec.isotropic_scales, spec.act_kind, spec.act_params, 1e8)
+        state = initial_rng_state(SEED)
+        sgd_block(WT, state, initial_noise_states(state, W0.shape[0]), np.zeros(1, np.int64), np.full(steps, EPS),
+                  1, 0.0, 0.0, False, spec.isotropic_scales, spec.act_kind, spec.act_params, 1e8)
     return run
 
 

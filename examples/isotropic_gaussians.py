@@ -70,8 +70,8 @@ from solvers import ParticleResult  # noqa: E402
 SNAPSHOT_TIMES = (0.0, 1.0, 2.0, 5.0, 10.0)
 QUICK = dict(N=200, eps=1e-4, t_max=2.0, cells=300, cells_nonmonotone=(60, 150), dense=20, iid_draws=3,
              eps_noisy=1e-3, N_nonmonotone=200, eps_levels=3, cell_levels=2, flow_budget=15.0)
-FULL = dict(N=800, eps=1e-5, t_max=10.0, cells=2000, cells_nonmonotone=(300, 1200), dense=40, iid_draws=5,
-            eps_noisy=1e-4, N_nonmonotone=400, eps_levels=3, cell_levels=3, flow_budget=30.0)
+FULL = dict(N=800, eps=1e-5, t_max=10.0, cells=2000, cells_nonmonotone=(150, 2400), dense=40, iid_draws=5,
+            eps_noisy=1e-4, N_nonmonotone=400, eps_levels=3, cell_levels=2, flow_budget=30.0)
 
 
 # ----------------------------------------------------------------- helpers
@@ -126,10 +126,8 @@ def build_parser():
                    help="PDE cells, reference run [2000: W2 grid error ≈ 2e-3 at t=10; quick 300]")
     g.add_argument("--cells-nonmonotone", type=positive(int), nargs=2, default=None,
                    metavar=("BAD", "GOOD"),
-                   help="PDE cells of the initial domain for the two κ of figure 4 (the noisy run "
-                        "uses BAD) [300 1200: Δr ≈ 0.005, 0.002; the plateau escape time of κ=0.4 "
-                        "moves with Δr: R(t=10) = 0.150, 0.238, 0.268, 0.274 at 150, 600, 1200, 2400 "
-                        "cells; quick 60 150]")
+                   help="first PDE cell counts (initial domain) of the cell-doubling check for the two κ "
+                        "of figure 4 (the noisy panel uses BAD) [150 2400; quick 60 150]")
     g.add_argument("--dense", type=positive(int), default=None,
                    help="time intervals of the dense grid for figures 2–4 [40; quick 20]")
     g.add_argument("--iid-draws", type=positive(int), default=None,
@@ -150,7 +148,7 @@ def build_parser():
     g.add_argument("--eps-tol", type=positive(float), default=0.02, help="relative ε-halving tolerance [0.02]")
     g.add_argument("--cell-levels", type=positive(int), default=None,
                    help="at most this many PDE solves cells0, 2·cells0, … per panel, stopping when a doubling "
-                        "moves the final risk by < --cells-tol [3; quick 2]")
+                        "moves the final risk by < --cells-tol [2; quick 2]")
     g.add_argument("--cells-tol", type=positive(float), default=0.01, help="relative cell-doubling tolerance [0.01]")
     g.add_argument("--flow-budget", type=positive(float), default=None,
                    help="wall-time budget of each particle-flow curve: it is timed interval by interval and "
@@ -217,7 +215,7 @@ def run_sgd_timed(model, args, n, kappa, eps, times, walls, label, beta=None, la
     W0 = init_gaussian(n, args.d, kappa, args.seed)
     res = timed(f"SGD {label}, ε={eps:g}", walls, run_sgd, model, W0, eps, times, seed=args.seed,
                 beta=beta, lam=lam, progress=sys.stderr.isatty())
-    if res.interrupted and partial is not None:
+    if partial is not None:  # kept (with the snapshot times it reached) if Ctrl-C comes later in the stage
         partial.append((label, eps, res))
     return check_particles(res)
 
@@ -233,7 +231,7 @@ def compare(res, sol, iid_draws, seed, count=None):
     rng = np.random.default_rng([seed, 2018])
     count = res.times.size if count is None else count
     keys = ("sgd_risk", "sgd_mean_radius") + (() if sol is None else (
-        "pde_risk", "pde_mean_radius", "w2", "w1", "iid_w2", "iid_w1"))
+        "pde_risk", "pde_mean_radius", "w2", "w1")) + (() if sol is None or not iid_draws else ("iid_w2", "iid_w1"))
     out = {key: [] for key in keys}
     n = res.radii.shape[1]
     for k in range(count):
@@ -245,6 +243,8 @@ def compare(res, sol, iid_draws, seed, count=None):
         out["pde_mean_radius"].append(sol.mean_radius(k))
         out["w2"].append(w2_radial(res.radii[k], sol, index=k))
         out["w1"].append(w1_radial(res.radii[k], sol, index=k))
+        if not iid_draws:
+            continue
         draws = [sol.sample(k, n, rng) for _ in range(iid_draws)]
         out["iid_w2"].append(float(np.mean([w2_radial(x, sol, index=k) for x in draws])))
         out["iid_w1"].append(float(np.mean([w1_radial(x, sol, index=k) for x in draws])))
@@ -513,7 +513,6 @@ def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times,
         data["flow"] = info
         if flow is not None:
             data["flow_curve"] = compare(flow, sol, 0, args.seed)
-            data["flow_curve"].pop("iid_w2"), data["flow_curve"].pop("iid_w1")
             k = flow.times.size - 1
             data["flow"]["risk_relative_gap_at_reached_t"] = relative_change(sol.risk[k], flow.risk[k])
     else:

@@ -329,6 +329,19 @@ def eps_ladder(model, args, n, kappa, times, eps0, levels, tol, walls, label, be
                       tolerance=tol, converged=converged)
 
 
+def caused_by(exc, kind):
+    """True if ``exc`` or an exception in its __cause__/__context__ chain is a ``kind``: an
+    exception raised by a signal handler inside a compiled (Numba) call reaches Python wrapped in
+    one or more SystemError("... returned a result with an exception set")."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 class _Budget(Exception):
     """The wall-time budget of a flow curve ran out."""
 
@@ -378,8 +391,7 @@ def flow_curve(model, args, n, kappa, times, walls, label):
                 reached_t.append(float(t))
         info["status"] = f"run to t = {times[-1]:g} in {time.perf_counter() - start:.1f} s ({steps} steps)"
     except (_Budget, SystemError) as exc:  # SystemError: the alarm landed inside a compiled call
-        if isinstance(exc, SystemError) and not isinstance(exc.__context__, _Budget) and \
-                time.perf_counter() - start < args.flow_budget:
+        if not caused_by(exc, _Budget):
             raise
         info["status"] = (f"too slow: the adaptive RK4 flow reached t = {reached_t[-1] if reached_t else 0:g} of "
                           f"{times[-1]:g} within its budget of {args.flow_budget:g} s (--flow-budget; "
@@ -505,6 +517,11 @@ def nonmonotone_cases(args):
             (f"κ={bad:g}, β={args.beta:g}, λ={args.lam:g}", bad, args.eps_noisy, cells_bad, args.beta, args.lam)]
 
 
+def last_change(check):
+    """The last relative change of a ladder as a percentage, or why there is none."""
+    return f"{check['relative_change'][-1]:.2%}" if check["relative_change"] else "unmeasured (one level)"
+
+
 def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times, walls, partial):
     """One figure-4 panel: the cell check of the PDE, SGD's ε-ladder against the finest PDE,
     the flow (noiseless panels), and the done-when criterion."""
@@ -535,12 +552,12 @@ def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times,
                                                    "the Langevin flow has a time step of its own"))
     if eps_check["converged"] and cells_check["converged"]:
         data["presentation"] = (f"converged: ε = {finest.eps:g} (halving moved R_N(t_max) by "
-                                f"{eps_check['relative_change'][-1]:.2%} < {args.eps_tol:.0%}), {sol.r.size} cells "
-                                f"(doubling moved R by {cells_check['relative_change'][-1]:.2%} < {args.cells_tol:.0%})")
+                                f"{last_change(eps_check)} < {args.eps_tol:.0%}), {sol.r.size} cells "
+                                f"(doubling moved R by {last_change(cells_check)} < {args.cells_tol:.0%})")
     else:
         parts = []
         if not eps_check["converged"]:
-            parts.append(f"SGD's ε-halving still moves R_N(t_max) by {eps_check['relative_change'][-1]:.2%} "
+            parts.append(f"SGD's ε-halving still moves R_N(t_max) by {last_change(eps_check)} "
                          f"≥ {args.eps_tol:.0%} at ε = {finest.eps:g}: the figure shows the ε-sequence "
                          + ", ".join(f"{e:g}" for e in eps_check["eps"]) + " with final risks "
                          + ", ".join(f"{x:.4f}" for x in eps_check["final_risk"])
@@ -550,7 +567,7 @@ def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times,
                 parts[-1] += f" (Richardson 2R(ε/2) − R(ε) = {data['richardson_final_risk']:.4f})"
         if not cells_check["converged"]:
             parts.append(f"the PDE's cell doubling still moves R(t_max) by "
-                         f"{cells_check['relative_change'][-1]:.2%} ≥ {args.cells_tol:.0%} at {sol.r.size} cells")
+                         f"{last_change(cells_check)} ≥ {args.cells_tol:.0%} at {sol.r.size} cells")
         data["presentation"] = "not converged within the budget: " + "; ".join(parts)
     log(f"  {label}: {data['presentation']}; criterion met: {data['criterion']['met']}")
     return data
@@ -630,7 +647,10 @@ def main(argv=None):
                                                    walls, partial)
                 partial.clear()
             figure_nonmonotone(nonmono, args.out / "fig4_nonmonotone.png")
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, Interrupted, SystemError) as exc:
+        # SystemError: a Ctrl-C that landed inside a compiled (Numba) call of a solver
+        if isinstance(exc, SystemError) and not caused_by(exc, KeyboardInterrupt):
+            raise
         rows = partial_rows(partial, times, args)
         message = (f"interrupted (Ctrl-C) during {stage}: summary.json keeps the completed runs and, of the "
                    f"run in progress, only the snapshot times it reached")

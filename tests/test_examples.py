@@ -79,13 +79,17 @@ def test_quick_example_nonmonotone_fixed_points(quick_example):
 
 def _refinement_check_is_consistent(check, levels, tol, first, factor):
     """A ladder (ε halving or cell doubling) as the example's convergence check must run it:
-    values first·factor^i, changes recomputed from the recorded final risks, stop at the first
-    change below tol, otherwise use every level."""
+    values first·factor^i, changes recomputed from the recorded final risks, stop as soon as the
+    last ``confirm`` changes are below tol, otherwise use every level."""
     values, risks, changes = check["eps" if "eps" in check else "cells"], check["final_risk"], check["relative_change"]
     assert values == pytest.approx([first * factor**i for i in range(len(values))])
     assert changes == pytest.approx([abs(b - a) / abs(b) for a, b in zip(risks, risks[1:])], rel=1e-12)
-    assert check["converged"] == (bool(changes) and changes[-1] < tol)
-    assert all(c >= tol for c in changes[:-1])  # no level beyond the first converged one
+    confirm = check["confirm"]  # consecutive changes below tol that count as converged
+
+    def settled(upto):
+        return upto >= confirm and all(c < tol for c in changes[upto - confirm:upto])
+    assert check["converged"] == settled(len(changes))
+    assert not any(settled(k) for k in range(len(changes)))  # no level beyond the first converged one
     if not check["converged"]:
         assert len(values) == levels
 

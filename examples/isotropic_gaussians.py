@@ -49,7 +49,24 @@ and of the runs of the interrupted stage only the snapshot times they reached
 ("interrupted_run"); the script says so and exits with status 130. (A PDE solve interrupted
 midway returns nothing: solve_radial_pde does not keep partial snapshots.)
 
-Measured run times and the default run's table: see the end of this docstring.
+The default run (seed 0; measured on the shared 2-core machine at load average 7–10: 603 s
+wall, 218 s CPU; --quick ≈ 40 s wall at load 8):
+  t      R_N SGD  R PDE   E r SGD  E r PDE  W2      W2 iid  W1      W1 iid
+  0      1.722    1.705   0.792    0.795    0.0054  0.0061  0.0036  0.0043
+  1      1.075    1.071   1.421    1.423    0.0041  0.0045  0.0026  0.0033
+  2      1.016    1.011   1.659    1.659    0.0066  0.0084  0.0044  0.0063
+  5      0.701    0.699   2.363    2.356    0.026   0.045   0.020   0.029
+  10     0.187    0.176   3.468    3.454    0.103   0.143   0.044   0.063
+(the particle W2 stays at or below the iid-sample W2: SGD is as close to ρ̄_t as a fresh iid
+sample; both grow from t = 2 to 10 as an atom near r = 0 separates from the bulk). Figure 4,
+R at t = 10:
+  κ = 0.1      converged (ε = 2.5e-6: halvings 0.48%, 0.22%; cells 150 → 300: 0.25%):
+               SGD 7.267, PDE 7.268 (1 + σ(0)² = 7.25); W2 ≤ 1.55× iid; criterion met.
+  κ = 0.4      ε-sequence (cells 2400 → 4800: 0.52%): SGD 0.2282, 0.2317, 0.2536 at ε = 1e-5,
+               5e-6, 2.5e-6 (halvings 1.5%, 8.6%) toward the PDE's 0.2755; Richardson
+               2R(2.5e-6) − R(5e-6) = 0.2754. The flow (ε = 0) reaches t = 4.5 in its 30 s.
+  κ = 0.1, β   ε-sequence 0.446, 0.399, 0.382 at ε = 1e-4, 5e-5, 2.5e-5 toward the PDE's 0.321
+               (itself not cell-converged: 0.314 → 0.321 from 150 to 300 cells).
 """
 from __future__ import annotations
 
@@ -543,7 +560,7 @@ def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times,
     data = compare(finest, sol, args.iid_draws, args.seed)
     data["levels"] = [dict(eps=float(r.eps), **{k: v for k, v in compare(r, sol, 0, args.seed).items()
                                                 if not k.startswith("iid")}) for r in runs]
-    data.update(kappa=kappa, beta=beta, lam=lam, N=n, eps=float(finest.eps), cells=int(sol.r.size),
+    data.update(kappa=kappa, beta=beta, lam=lam, N=n, eps=float(finest.eps), cells=int(sol.r.size),  # grown domain
                 eps_check=eps_check, cells_check=cells_check,
                 pde_mass_at_origin_cell=[float(m) for m in sol.mass[:, 0]],
                 sgd_fraction_below_0_05=[float(np.mean(x < 0.05)) for x in finest.radii])
@@ -672,9 +689,10 @@ def main(argv=None):
     print_table(ref, snaps)
     for label, data in nonmono.items():
         flow = data.get("flow_curve")
-        print(f"non-monotone {label:>24}: ε={data['eps']:g}, {data['cells']} cells: risk SGD "
+        print(f"non-monotone {label:>24}: ε={data['eps']:g}, {data['cells_check']['cells'][-1]} cells "
+              f"({data['cells']} on the grown domain): risk at t={data['times'][-1]:g} SGD "
               f"{data['sgd_risk'][-1]:.4f}, PDE {data['pde_risk'][-1]:.4f}"
-              + (f", flow {flow['sgd_risk'][-1]:.4f}" if flow else "")
+              + (f"; flow {flow['sgd_risk'][-1]:.4f} at t={flow['times'][-1]:g}" if flow else "")
               + f"; max W2/iid {max(w / b for w, b in zip(data['w2'], data['iid_w2'])):.2f}"
               f"; criterion met: {data['criterion']['met']}\n    {data['presentation']}")
     print(f"\nfigures and summary.json in {args.out}/ (total {walls['total']:.1f} s, "

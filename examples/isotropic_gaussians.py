@@ -10,21 +10,54 @@ network and the radial distributional dynamics (finite-volume PDE), side by side
   fig1_radial_laws.png   histograms of the SGD radii ‖w_i‖ vs the PDE density, t ∈ {0,1,2,5,10}
   fig2_risk.png          exact population risk R_N of the SGD network and R(ρ̄_t) vs t
   fig3_wasserstein.png   W2 and W1 (particles, PDE) vs t, beside the iid-sample baseline
-  fig4_nonmonotone.png   non-monotone σ: κ = 0.1 vs 0.4 reach different fixed points;
-                         noisy SGD / noisy PDE (β) from κ = 0.1
-  summary.json           every number behind the figures, parameters and wall times
+  fig4_nonmonotone.png   non-monotone σ, one column per panel (κ = 0.1, κ = 0.4: different fixed
+                         points; noisy, β, from κ = 0.1): risk and W2 vs t of SGD's ε-sequence,
+                         the particle flow (ε = 0) and the PDE at its checked cell count
+  summary.json           every number behind the figures, the convergence checks, parameters,
+                         wall times and the load average
 
 Run it as::
 
     python examples/isotropic_gaussians.py --quick        # < 1 min
-    python examples/isotropic_gaussians.py --out results  # reference run, a few minutes
+    python examples/isotropic_gaussians.py --out results  # reference run and checks
 
-Step size: ε = 1e-5 by default (10^6 steps to t = 10, ~15 s per noiseless run at N = 800).
-ε = 1e-4 is visibly biased (mean radius 2.41 instead of 2.36 at t = 5); the SGD
-step-size error is roughly linear in ε (benchmarks/step_size_vs_error.py). The noisy runs
-use --eps-noisy 1e-4: each noisy step draws N·d Gaussians (~10× a noiseless step).
+Every comparison carries its own convergence check, run and printed by the example::
 
-What the default run shows (measured, seed 0, ~100 s on a shared 2-core machine)::
+  figures 1–3   SGD at ε and ε/2, the PDE at its cells and twice as many; summary.json puts
+                next to every compared quantity q its changes q_delta_eps_half and
+                q_delta_cells_double (the reference run: ε = 1e-5, 2000 cells).
+  figure 4      per panel, the PDE at cells0, 2·cells0, … until a doubling moves R(t_max) by
+                < 1% (--cells-tol), SGD at ε0, ε0/2, … until two consecutive halvings each move R_N(t_max)
+                by < 2% (--eps-tol; one is not enough, see below), at most --cell-levels / --eps-levels solves. Where the ladder
+                ends unconverged the figure shows the whole ε-sequence converging toward the
+                PDE and summary.json says so ("presentation"; for the last two ε also
+                Richardson's 2R(ε/2) − R(ε), SGD's bias being linear in ε). The deterministic
+                particle flow (no ε) is the third curve, timed interval by interval under
+                --flow-budget seconds and stopped, saying so, when it runs out (its adaptive
+                adaptive step shrinks where the law sits at the kink of σ at w = 0, κ = 0.1).
+                "criterion" records the done-when test: W2(SGD, PDE) ≤ 2× the iid baseline at
+                every time (≤ 0.01 where that is below 0.005) and final risks within 5%.
+
+What the checks measured (seed 0): the gap between SGD and the PDE in figure 4 is SGD's
+step-size bias, not the PDE grid and not N. For κ = 0.4 the PDE's R(t=10) is 0.2677 / 0.2740
+/ 0.2755 with 1200 / 2400 / 4800 cells (the grid moves it by < 3%), while SGD's R_N(t=10) is
+0.2218 and 0.2214 at N = 800, ε = 1e-5 (two seeds), 0.2146 at N = 3200, ε = 1e-5, and 0.2605 at
+N = 800, ε = 2.5e-6: the escape from the plateau R ≈ 1.6 is sensitive, and SGD's O(ε) bias
+(linear in ε, benchmarks/step_size_vs_error.py) shifts it; the shift is not smooth in ε
+(a threshold): at N = 400, ε = 1e-5 → 5e-6 moved R_N(10) by only 1.5% (0.2282 → 0.2317) with
+both 16% below the PDE, hence two consecutive halvings are required. κ = 0.1 collapses to δ0 (R = 1 + σ(0)² = 7.25; the PDE keeps
+the atom in its first cell); at large ε (--quick, ε = 1e-4) SGD's per-step fluctuation acts as
+a temperature and lets it escape, and its ε-sequence climbs back to 7.25. Noisy SGD from
+κ = 0.1 (β = 100, λ = 0) leaves δ0 at once (the r^{d−1} entropy). The figure-4 runs use
+N = 400 (--N-nonmonotone; N = 3200 moves the κ = 0.4 risk by 3%) so that the ladders fit.
+
+Ctrl-C keeps what was computed: summary.json gets "status": "interrupted", the completed runs,
+and of the runs of the interrupted stage only the snapshot times they reached
+("interrupted_run"); the script says so and exits with status 130. (A PDE solve interrupted
+midway returns nothing: solve_radial_pde does not keep partial snapshots.)
+
+The default run (seed 0; measured on the shared 2-core machine at load average 7–10: 603 s
+wall, 218 s CPU; --quick ≈ 40 s wall at load 8)::
 
   t      R_N SGD  R PDE   E r SGD  E r PDE  W2      W2 iid  W1      W1 iid
   0      1.722    1.705   0.792    0.795    0.0054  0.0061  0.0036  0.0043
@@ -33,23 +66,28 @@ What the default run shows (measured, seed 0, ~100 s on a shared 2-core machine)
   5      0.701    0.699   2.363    2.356    0.026   0.045   0.020   0.029
   10     0.187    0.176   3.468    3.454    0.103   0.143   0.044   0.063
 
-The particle W2 stays at or below the iid-sample W2 of the same N: SGD is as close to
-ρ̄_t as a fresh iid sample would be. Both grow ~20× from t = 2 to 10, when an atom near
-r = 0 separates from the bulk (the W2-vs-N rate then degrades to about N^(-1/4)); W1 grows less.
-Non-monotone σ at t = 10: κ = 0.1 collapses to δ0 in both SGD and the PDE (R = 7.32 and
-7.27 vs 1 + σ(0)² = 7.25; the PDE keeps the atom in its first cell); κ = 0.4 reaches
-R ≈ 0.22 (SGD) / 0.27 (PDE, still moving with the grid: the escape from the plateau
-R ≈ 1.6 is sensitive) with mean radius ≈ 4.06; noisy SGD from κ = 0.1 (β = 100, λ = 0)
-leaves δ0 at once (the r^{d−1} entropy) and reaches R ≈ 0.41 (PDE 0.32). With --quick
-(N = 200, ε = 1e-4) the *noiseless* κ = 0.1 SGD also escapes δ0 (R ≈ 2.8 at t = 2 while
-the PDE sits at 7.3): the per-step SGD fluctuation ~ ε‖x‖ acts as a temperature.
+(the particle W2 stays at or below the iid-sample W2: SGD is as close to ρ̄_t as a fresh iid
+sample; both grow from t = 2 to 10 as an atom near r = 0 separates from the bulk). Figure 4,
+R at t = 10::
+
+  κ = 0.1      converged (ε = 2.5e-6: halvings 0.48%, 0.22%; cells 150 → 300: 0.25%):
+               SGD 7.267, PDE 7.268 (1 + σ(0)² = 7.25); W2 ≤ 1.55× iid; criterion met.
+  κ = 0.4      ε-sequence (cells 2400 → 4800: 0.52%): SGD 0.2282, 0.2317, 0.2536 at ε = 1e-5,
+               5e-6, 2.5e-6 (halvings 1.5%, 8.6%) toward the PDE's 0.2755; Richardson
+               2R(2.5e-6) − R(5e-6) = 0.2754. The flow (ε = 0) reaches t = 4.5 in its 30 s.
+  κ = 0.1, β   ε-sequence 0.446, 0.399, 0.382 at ε = 1e-4, 5e-5, 2.5e-5 toward the PDE's 0.321
+               (itself not cell-converged: 0.314 → 0.321 from 150 to 300 cells).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -68,11 +106,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from meanfield import IsotropicGaussians, nonmonotone, ramp  # noqa: E402
 from meanfield.wasserstein import w1_radial, w2_radial  # noqa: E402
 
-from solvers import init_gaussian, run_sgd, solve_radial_pde  # noqa: E402
+from solvers import init_gaussian, run_particle_flow, run_sgd, solve_radial_pde  # noqa: E402
+from solvers import ParticleResult  # noqa: E402
 
 SNAPSHOT_TIMES = (0.0, 1.0, 2.0, 5.0, 10.0)
-QUICK = dict(N=200, eps=1e-4, t_max=2.0, cells=300, cells_nonmonotone=(60, 150), dense=20, iid_draws=3)
-FULL = dict(N=800, eps=1e-5, t_max=10.0, cells=2000, cells_nonmonotone=(300, 1200), dense=40, iid_draws=5)
+QUICK = dict(N=200, eps=1e-4, t_max=2.0, cells=300, cells_nonmonotone=(60, 150), dense=20, iid_draws=3,
+             eps_noisy=1e-3, N_nonmonotone=200, eps_levels=3, cell_levels=2, flow_budget=15.0)
+FULL = dict(N=800, eps=1e-5, t_max=10.0, cells=2000, cells_nonmonotone=(150, 2400), dense=40, iid_draws=5,
+            eps_noisy=1e-4, N_nonmonotone=400, eps_levels=3, cell_levels=2, flow_budget=30.0)
 
 
 # ----------------------------------------------------------------- helpers
@@ -127,10 +168,8 @@ def build_parser():
                    help="PDE cells, reference run [2000: W2 grid error ≈ 2e-3 at t=10; quick 300]")
     g.add_argument("--cells-nonmonotone", type=positive(int), nargs=2, default=None,
                    metavar=("BAD", "GOOD"),
-                   help="PDE cells of the initial domain for the two κ of figure 4 (the noisy run "
-                        "uses BAD) [300 1200: Δr ≈ 0.005, 0.002; the plateau escape time of κ=0.4 "
-                        "moves with Δr: R(t=10) = 0.150, 0.238, 0.268, 0.274 at 150, 600, 1200, 2400 "
-                        "cells; quick 60 150]")
+                   help="first PDE cell counts (initial domain) of the cell-doubling check for the two κ "
+                        "of figure 4 (the noisy panel uses BAD) [150 2400; quick 60 150]")
     g.add_argument("--dense", type=positive(int), default=None,
                    help="time intervals of the dense grid for figures 2–4 [40; quick 20]")
     g.add_argument("--iid-draws", type=positive(int), default=None,
@@ -140,10 +179,23 @@ def build_parser():
                    metavar=("BAD", "GOOD"), help="the two initial scales [0.1 0.4]")
     g.add_argument("--beta", type=positive(float), default=100.0,
                    help="inverse temperature of the noisy runs from the first κ [100]")
-    g.add_argument("--eps-noisy", type=positive(float), default=1e-4,
-                   help="SGD step size of the noisy runs [1e-4: each noisy step draws N·d Gaussians, "
-                        "≈10× the cost of a noiseless step]")
+    g.add_argument("--eps-noisy", type=positive(float), default=None,
+                   help="first SGD step size of the noisy panel's ε-ladder [1e-4; quick 1e-3]")
     g.add_argument("--lam", type=float, default=0.0, help="L2 regularisation λ ≥ 0 of the noisy runs [0]")
+    g.add_argument("--N-nonmonotone", type=positive(int), default=None,
+                   help="neurons of the figure-4 runs [400; quick 200]")
+    g.add_argument("--eps-levels", type=positive(int), default=None,
+                   help="at most this many SGD runs ε0, ε0/2, … per panel, stopping when two consecutive "
+                        "halvings each move the final risk by < --eps-tol [3; quick 3]")
+    g.add_argument("--eps-tol", type=positive(float), default=0.02, help="relative ε-halving tolerance [0.02]")
+    g.add_argument("--cell-levels", type=positive(int), default=None,
+                   help="at most this many PDE solves cells0, 2·cells0, … per panel, stopping when a doubling "
+                        "moves the final risk by < --cells-tol [2; quick 2]")
+    g.add_argument("--cells-tol", type=positive(float), default=0.01, help="relative cell-doubling tolerance [0.01]")
+    g.add_argument("--flow-budget", type=positive(float), default=None,
+                   help="wall-time budget of each particle-flow curve: it is timed interval by interval and "
+                        "stops (saying so) once beyond the budget [30; quick 15]")
+    g.add_argument("--no-flow", action="store_true", help="skip the particle flow curves")
     g.add_argument("--skip-nonmonotone", action="store_true", help="skip figure 4")
     return p
 
@@ -167,6 +219,30 @@ def parse_args(argv=None):
     return args
 
 
+# ----------------------------------------------------------------- interrupts
+class Interrupted(Exception):
+    """Ctrl-C arrived; the example keeps what it computed and stops."""
+
+
+def check_particles(res):
+    """Raise Interrupted if a particle run (SGD or flow) returned early on Ctrl-C."""
+    if res.interrupted:
+        raise Interrupted(res.message)
+    return res
+
+
+def reached(res, times):
+    """The number of requested snapshot ``times`` a (possibly interrupted) run has reached:
+    an interrupted run's last snapshot is the state at the interruption, not a requested time."""
+    n = 0
+    for k, t in enumerate(res.times):
+        if k < len(times) and abs(t - times[k]) <= 1e-9 * max(1.0, times[k]):
+            n = k + 1
+        else:
+            break
+    return n
+
+
 # ----------------------------------------------------------------- runs
 def time_grid(t_max, dense):
     """Dense uniform grid on [0, t_max] plus the snapshot times inside it."""
@@ -175,36 +251,193 @@ def time_grid(t_max, dense):
     return np.unique(np.round(np.concatenate((grid, snaps)), 12))
 
 
-def sgd_and_pde(model, args, kappa, times, cells, walls, label, beta=None, lam=0.0):
-    """SGD from N iid Gaussian neurons and the radial PDE from their law, at ``times``."""
-    progress = sys.stderr.isatty()
-    W0 = init_gaussian(args.N, args.d, kappa, args.seed)
-    eps = args.eps if beta is None else args.eps_noisy
-    res = timed(f"SGD {label}", walls, run_sgd, model, W0, eps, times, seed=args.seed,
-                beta=beta, lam=lam, progress=progress)
-    sol = timed(f"PDE {label}", walls, solve_radial_pde, model, init="gaussian", kappa=kappa,
-                times=times, cells=cells, beta=beta, lam=lam, progress=progress)
-    return res, sol
+def run_sgd_timed(model, args, n, kappa, eps, times, walls, label, beta=None, lam=0.0, partial=None):
+    """SGD from n iid Gaussian neurons N(0, κ²/d I). An interrupted run is stored in
+    ``partial`` (if given) before Interrupted is raised."""
+    W0 = init_gaussian(n, args.d, kappa, args.seed)
+    res = timed(f"SGD {label}, ε={eps:g}", walls, run_sgd, model, W0, eps, times, seed=args.seed,
+                beta=beta, lam=lam, progress=sys.stderr.isatty())
+    if partial is not None:  # kept (with the snapshot times it reached) if Ctrl-C comes later in the stage
+        partial.append((label, eps, res))
+    return check_particles(res)
 
 
-def compare(res, sol, iid_draws, seed):
-    """Per-time risks, mean radii, W2/W1 (particles vs PDE) and the iid baseline."""
+def run_pde_timed(model, kappa, times, cells, walls, label, beta=None, lam=0.0):
+    return timed(f"PDE {label}, {cells} cells", walls, solve_radial_pde, model, init="gaussian", kappa=kappa,
+                 times=times, cells=cells, beta=beta, lam=lam, progress=sys.stderr.isatty())
+
+
+def compare(res, sol, iid_draws, seed, count=None):
+    """Per-time risks, mean radii, W2/W1 (particles vs PDE) and the iid baseline, over the
+    first ``count`` snapshots (default all). ``sol`` None: the particle columns only."""
     rng = np.random.default_rng([seed, 2018])
-    out = {key: [] for key in ("sgd_risk", "pde_risk", "sgd_mean_radius", "pde_mean_radius",
-                               "w2", "w1", "iid_w2", "iid_w1")}
+    count = res.times.size if count is None else count
+    keys = ("sgd_risk", "sgd_mean_radius") + (() if sol is None else (
+        "pde_risk", "pde_mean_radius", "w2", "w1")) + (() if sol is None or not iid_draws else ("iid_w2", "iid_w1"))
+    out = {key: [] for key in keys}
     n = res.radii.shape[1]
-    for k in range(res.times.size):
+    for k in range(count):
         out["sgd_risk"].append(float(res.risk[k]))
-        out["pde_risk"].append(float(sol.risk[k]))
         out["sgd_mean_radius"].append(float(res.radii[k].mean()))
+        if sol is None:
+            continue
+        out["pde_risk"].append(float(sol.risk[k]))
         out["pde_mean_radius"].append(sol.mean_radius(k))
         out["w2"].append(w2_radial(res.radii[k], sol, index=k))
         out["w1"].append(w1_radial(res.radii[k], sol, index=k))
+        if not iid_draws:
+            continue
         draws = [sol.sample(k, n, rng) for _ in range(iid_draws)]
         out["iid_w2"].append(float(np.mean([w2_radial(x, sol, index=k) for x in draws])))
         out["iid_w1"].append(float(np.mean([w1_radial(x, sol, index=k) for x in draws])))
-    out["times"] = [float(t) for t in res.times]
+    out["times"] = [float(t) for t in res.times[:count]]
     return out
+
+
+def relative_change(new, old):
+    """|new − old| / |new|: the convergence measure of one refinement (ε/2 or 2× cells)."""
+    return float(abs(new - old) / max(abs(new), 1e-300))
+
+
+def add_deltas(ref, halved, doubled):
+    """Next to every compared quantity q of the reference run: q(ε/2) − q(ε) and q(2 cells) − q(cells)."""
+    for key in [k for k in ref if k != "times"]:
+        ref[key + "_delta_eps_half"] = [b - a for a, b in zip(ref[key], halved[key])]
+        ref[key + "_delta_cells_double"] = [b - a for a, b in zip(ref[key], doubled[key])]
+
+
+def criterion(data, w2_factor=2.0, w2_floor=0.01, floor_below=0.005, risk_rel=0.05):
+    """The done-when test of a figure-4 panel: W2(SGD, PDE) ≤ 2× the iid baseline at every
+    snapshot time (≤ 0.01 where the baseline is below 0.005, e.g. the law collapsed to δ0,
+    where SGD's O(ε) jitter is all there is) and final risks within 5%."""
+    ok_w2 = [bool(w <= (w2_floor if b < floor_below else w2_factor * b)) for w, b in zip(data["w2"], data["iid_w2"])]
+    risk_gap = relative_change(data["pde_risk"][-1], data["sgd_risk"][-1])
+    return dict(w2_ok=ok_w2, final_risk_relative_gap=risk_gap, risk_ok=bool(risk_gap <= risk_rel),
+                met=bool(all(ok_w2) and risk_gap <= risk_rel))
+
+
+def settled(deltas, tol, confirm):
+    """The last ``confirm`` relative changes of a refinement ladder are all below tol."""
+    return bool(len(deltas) >= confirm and all(x < tol for x in deltas[-confirm:]))
+
+
+def pde_ladder(model, kappa, times, cells0, levels, tol, walls, label, beta=None, lam=0.0):
+    """PDE at cells0, 2·cells0, …: stop at the first doubling that moves R(t_max) by < tol
+    (relative), or after ``levels`` solves. Returns (finest solution, check dict)."""
+    sols, cells, deltas = [], [], []
+    for level in range(levels):
+        c = cells0 * 2**level
+        sols.append(run_pde_timed(model, kappa, times, c, walls, label, beta, lam))
+        cells.append(c)
+        if level:
+            deltas.append(relative_change(sols[-1].risk[-1], sols[-2].risk[-1]))
+            if settled(deltas, tol, 1):
+                break
+    converged = settled(deltas, tol, 1)
+    log(f"  cells check {label}: R(t={times[-1]:g}) = " + ", ".join(
+        f"{s.risk[-1]:.4f} ({c})" for s, c in zip(sols, cells)) + "; relative change per doubling "
+        + ", ".join(f"{x:.2%}" for x in deltas) + (" < " if converged else " ≥ ") + f"{tol:.0%}")
+    return sols[-1], dict(cells=cells, final_risk=[float(s.risk[-1]) for s in sols], relative_change=deltas,
+                          tolerance=tol, confirm=1, converged=converged)
+
+
+def eps_ladder(model, args, n, kappa, times, eps0, levels, tol, walls, label, beta=None, lam=0.0, partial=None,
+               confirm=2):
+    """SGD at ε0, ε0/2, …: stop once ``confirm`` consecutive halvings each move R_N(t_max) by
+    < tol (relative), or after ``levels`` runs. Two, because one is not enough here: for κ = 0.4
+    (N = 400) ε = 1e-5 → 5e-6 moved R_N(10) by 1.5% while both sat 16% below the PDE (the
+    plateau escape is a threshold in ε). Returns (runs, check dict); runs[-1] is the finest."""
+    runs, eps, deltas = [], [], []
+    for level in range(levels):
+        e = eps0 / 2**level
+        runs.append(run_sgd_timed(model, args, n, kappa, e, times, walls, label, beta, lam, partial))
+        eps.append(e)
+        if level:
+            deltas.append(relative_change(runs[-1].risk[-1], runs[-2].risk[-1]))
+            if settled(deltas, tol, confirm):
+                break
+    converged = settled(deltas, tol, confirm)
+    log(f"  ε check {label}: R_N(t={times[-1]:g}) = " + ", ".join(
+        f"{r.risk[-1]:.4f} (ε={e:g})" for r, e in zip(runs, eps)) + "; relative change per halving "
+        + ", ".join(f"{x:.2%}" for x in deltas) + (" < " if converged else " ≥ ") + f"{tol:.0%}")
+    return runs, dict(eps=eps, final_risk=[float(r.risk[-1]) for r in runs], relative_change=deltas,
+                      tolerance=tol, confirm=confirm, converged=converged)
+
+
+def caused_by(exc, kind):
+    """True if ``exc`` or an exception in its __cause__/__context__ chain is a ``kind``: an
+    exception raised by a signal handler inside a compiled (Numba) call reaches Python wrapped in
+    one or more SystemError("... returned a result with an exception set")."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class _Budget(Exception):
+    """The wall-time budget of a flow curve ran out."""
+
+
+@contextlib.contextmanager
+def wall_clock_budget(seconds):
+    """Raise _Budget in the main thread after ``seconds`` (SIGALRM; a no-op where unavailable).
+    The solver sees it as a KeyboardInterrupt-free exception, so a real Ctrl-C stays distinct."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _Budget
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def flow_curve(model, args, n, kappa, times, walls, label):
+    """The deterministic particle flow (no ε) from the same W0 as SGD, interval by interval
+    (each restarts from the previous weights; ξ ≡ 1, so this is the same flow), under a wall-time
+    budget: when it runs out the curve stops at the last interval reached and the info says so
+    (the adaptive RK4 step collapses where particles sit at the kink of σ at w = 0).
+    Returns (result or None, info)."""
+    W = init_gaussian(n, args.d, kappa, args.seed)
+    radii, risk, reached_t, steps = [], [], [], 0
+    info = dict(budget_s=args.flow_budget)
+    log(f"· flow {label} …")
+    start = time.perf_counter()
+    try:
+        with wall_clock_budget(args.flow_budget):
+            for k, t in enumerate(times):
+                horizon = [0.0] if k == 0 else [0.0, float(t - times[k - 1])]
+                res = run_particle_flow(model, W, horizon, record=("radii", "risk", "weights"), progress=False)
+                if res.interrupted:
+                    raise Interrupted(res.message)
+                W = res.weights[-1]
+                steps += res.steps
+                radii.append(res.radii[-1])
+                risk.append(res.risk[-1])
+                reached_t.append(float(t))
+        info["status"] = f"run to t = {times[-1]:g} in {time.perf_counter() - start:.1f} s ({steps} steps)"
+    except (_Budget, SystemError) as exc:  # SystemError: the alarm landed inside a compiled call
+        if not caused_by(exc, _Budget):
+            raise
+        info["status"] = (f"too slow: the adaptive RK4 flow reached t = {reached_t[-1] if reached_t else 0:g} of "
+                          f"{times[-1]:g} within its budget of {args.flow_budget:g} s (--flow-budget; "
+                          f"{steps} steps); the curve stops there")
+    walls[f"flow {label}"] = round(time.perf_counter() - start, 3)
+    info.update(wall_s=walls[f"flow {label}"], steps=steps, reached_t=reached_t[-1] if reached_t else None)
+    log(f"  flow {label}: {info['status']}")
+    if not reached_t:
+        return None, info
+    return ParticleResult(times=reached_t, radii=np.array(radii), risk=np.array(risk), weights=None, steps=steps,
+                          dynamics="flow"), info
 
 
 # ----------------------------------------------------------------- figures
@@ -261,21 +494,39 @@ def figure_wasserstein(ref, n, path):
     plt.close(fig)
 
 
-def figure_nonmonotone(runs, path):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    colors = ["tab:red", "tab:green", "tab:purple"]
-    for (label, data), color in zip(runs.items(), colors):
-        for ax, key in zip(axes, ("risk", "mean_radius")):
-            ax.plot(data["times"], data["pde_" + key], "-", color=color, label=f"PDE  {label}")
-            ax.plot(data["times"], data["sgd_" + key], "o", ms=3, color=color, label=f"SGD  {label}")
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("population risk")
-    axes[1].set_ylabel("mean radius  E‖w‖")
-    for ax in axes:
-        ax.set_xlabel("t")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.suptitle("non-monotone σ: initial scale decides the fixed point; noise escapes δ₀")
+def figure_nonmonotone(panels, path):
+    """One column per panel: risk (top) and W2 to the PDE (bottom) vs t, for every ε of the
+    panel's ε-sequence, the deterministic flow (no ε) and the PDE at its checked cell count."""
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels), 7.2), squeeze=False)
+    for col, (label, data) in enumerate(panels.items()):
+        top, bottom = axes[0, col], axes[1, col]
+        top.plot(data["times"], data["pde_risk"], "k-", lw=1.6,
+                 label=f"PDE ({data['cells_check']['cells'][-1]} cells)")
+        levels = data["levels"]
+        shades = plt.cm.viridis(np.linspace(0.85, 0.15, len(levels)))
+        for level, shade in zip(levels, shades):
+            top.plot(level["times"], level["sgd_risk"], "o-", ms=2.5, lw=0.8, color=shade,
+                     label=f"SGD ε={level['eps']:g}")
+            bottom.plot(level["times"], level["w2"], "o-", ms=2.5, lw=0.8, color=shade,
+                        label=f"SGD ε={level['eps']:g}")
+        if data.get("flow_curve"):
+            flow = data["flow_curve"]
+            top.plot(flow["times"], flow["sgd_risk"], "--", color="tab:red", lw=1.2, label="flow (no ε)")
+            bottom.plot(flow["times"], flow["w2"], "--", color="tab:red", lw=1.2, label="flow (no ε)")
+        bottom.plot(data["times"], data["iid_w2"], "k:", label=f"{data['N']} iid draws")
+        top.set_yscale("log")
+        bottom.set_yscale("log")
+        check = data["eps_check"]
+        deltas = ", ".join(f"{x:.1%}" for x in check["relative_change"])
+        verdict = "converged" if check["converged"] else "ε-sequence, not converged"
+        top.set_title(f"{label}\n{verdict}: ΔR per ε-halving {deltas}", fontsize=8)
+        top.set_ylabel("population risk")
+        bottom.set_ylabel("W2(radii, PDE)")
+        bottom.set_xlabel("t")
+        for ax in (top, bottom):
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=6)
+    fig.suptitle("non-monotone σ: SGD's ε-sequence, the particle flow (ε = 0) and the PDE")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -292,8 +543,110 @@ def print_table(ref, snaps):
               f"{ref['w2'][k]:8.4f} {ref['iid_w2'][k]:8.4f} {ref['w1'][k]:8.4f} {ref['iid_w1'][k]:8.4f}")
 
 
+def nonmonotone_cases(args):
+    """(label, κ, ε0, cells0, β, λ) of the figure-4 panels."""
+    bad, good = args.kappas
+    cells_bad, cells_good = args.cells_nonmonotone
+    return [(f"κ={bad:g}", bad, args.eps, cells_bad, None, 0.0),
+            (f"κ={good:g}", good, args.eps, cells_good, None, 0.0),
+            (f"κ={bad:g}, β={args.beta:g}, λ={args.lam:g}", bad, args.eps_noisy, cells_bad, args.beta, args.lam)]
+
+
+def last_change(check):
+    """The last relative change of a ladder as a percentage, or why there is none."""
+    return f"{check['relative_change'][-1]:.2%}" if check["relative_change"] else "unmeasured (one level)"
+
+
+def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times, walls, partial):
+    """One figure-4 panel: the cell check of the PDE, SGD's ε-ladder against the finest PDE,
+    the flow (noiseless panels), and the done-when criterion."""
+    n = args.N_nonmonotone
+    sol, cells_check = pde_ladder(model, kappa, times, cells0, args.cell_levels, args.cells_tol, walls,
+                                  f"non-monotone {label}", beta, lam)
+    partial.append(("pde", label, sol))
+    runs, eps_check = eps_ladder(model, args, n, kappa, times, eps0, args.eps_levels, args.eps_tol, walls,
+                                 f"non-monotone {label}", beta, lam, partial)
+    finest = runs[-1]
+    data = compare(finest, sol, args.iid_draws, args.seed)
+    data["levels"] = [dict(eps=float(r.eps), **{k: v for k, v in compare(r, sol, 0, args.seed).items()
+                                                if not k.startswith("iid")}) for r in runs]
+    data.update(kappa=kappa, beta=beta, lam=lam, N=n, eps=float(finest.eps), cells=int(sol.r.size),  # grown domain
+                eps_check=eps_check, cells_check=cells_check,
+                pde_mass_at_origin_cell=[float(m) for m in sol.mass[:, 0]],
+                sgd_fraction_below_0_05=[float(np.mean(x < 0.05)) for x in finest.radii])
+    data["criterion"] = criterion(data)
+    if beta is None and not args.no_flow:
+        flow, info = flow_curve(model, args, n, kappa, times, walls, f"non-monotone {label}")
+        data["flow"] = info
+        if flow is not None:
+            data["flow_curve"] = compare(flow, sol, 0, args.seed)
+            k = flow.times.size - 1
+            data["flow"]["risk_relative_gap_at_reached_t"] = relative_change(sol.risk[k], flow.risk[k])
+    else:
+        data["flow"] = dict(status="not run: " + ("--no-flow" if beta is None else
+                                                   "the Langevin flow has a time step of its own"))
+    if eps_check["converged"] and cells_check["converged"]:
+        data["presentation"] = (f"converged: ε = {finest.eps:g} (the last two halvings moved R_N(t_max) by "
+                                + " and ".join(f"{x:.2%}" for x in eps_check["relative_change"][-2:])
+                                + f" < {args.eps_tol:.0%}), {sol.r.size} cells "
+                                f"(doubling moved R by {last_change(cells_check)} < {args.cells_tol:.0%})")
+    else:
+        parts = []
+        if not eps_check["converged"]:
+            parts.append("SGD's ε-halvings moved R_N(t_max) by "
+                         + ", ".join(f"{x:.2%}" for x in eps_check["relative_change"])
+                         + f" (two consecutive < {args.eps_tol:.0%} required) down to ε = {finest.eps:g}: the "
+                         "figure shows the ε-sequence "
+                         + ", ".join(f"{e:g}" for e in eps_check["eps"]) + " with final risks "
+                         + ", ".join(f"{x:.4f}" for x in eps_check["final_risk"])
+                         + f" approaching the PDE's {sol.risk[-1]:.4f}")
+            if len(runs) >= 2:  # SGD's bias is linear in ε: Richardson's 2R(ε/2) − R(ε) removes it
+                data["richardson_final_risk"] = float(2 * runs[-1].risk[-1] - runs[-2].risk[-1])
+                parts[-1] += f" (Richardson 2R(ε/2) − R(ε) = {data['richardson_final_risk']:.4f})"
+        if not cells_check["converged"]:
+            parts.append(f"the PDE's cell doubling still moves R(t_max) by "
+                         f"{last_change(cells_check)} ≥ {args.cells_tol:.0%} at {sol.r.size} cells")
+        data["presentation"] = "not converged within the budget: " + "; ".join(parts)
+    log(f"  {label}: {data['presentation']}; criterion met: {data['criterion']['met']}")
+    return data
+
+
+def partial_rows(partial, times, args):
+    """Rows of the run that was interrupted: only the requested snapshot times it reached."""
+    out = {}
+    pde = {}
+    for entry in partial:
+        if entry[0] == "pde":
+            pde[entry[1]] = entry[2]
+    for entry in partial:
+        if entry[0] == "pde":
+            continue
+        label, eps, res = entry
+        count = reached(res, times)
+        sol = next((s for key, s in pde.items() if label.endswith(key)), None)
+        rows = compare(res, sol, 1, args.seed, count=count) if res.radii is not None else {"times": []}
+        rows.update(eps=float(eps), interrupted_at_t=float(res.times[-1]) if res.times.size else 0.0,
+                    message=res.message)
+        out[f"{label}, ε={eps:g}"] = rows
+    return out
+
+
+def write_summary(args, snaps, ref, nonmono, walls, start, status, message, partial=None):
+    walls["total"] = round(time.perf_counter() - start, 3)
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    summary = dict(status=status, message=message, parameters=params, activation="ramp", snapshot_times=snaps,
+                   reference=ref, nonmonotone=nonmono,
+                   sigma0_squared_plus_1=1.0 + float(nonmonotone()(0.0)) ** 2, wall_time_s=walls,
+                   load_average=list(os.getloadavg()) if hasattr(os, "getloadavg") else None)
+    if partial is not None:
+        summary["interrupted_run"] = partial
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
 def main(argv=None):
-    """Run the example; returns the summary dict (also written to OUT/summary.json)."""
+    """Run the example; returns the summary dict (also written to OUT/summary.json), whose
+    "status" is "finished" or "interrupted" (Ctrl-C: what was computed is kept)."""
     args = parse_args(argv)
     start = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -304,45 +657,58 @@ def main(argv=None):
         snaps.append(args.t_max)
     log(f"isotropic Gaussians: Δ={args.delta}, d={args.d}, N={args.N}, κ={args.kappa}, "
         f"ε={args.eps:g} ({int(round(args.t_max / args.eps)):,} SGD steps per run), t ≤ {args.t_max:g}")
-
-    model = IsotropicGaussians(args.delta, args.d, ramp())
-    res, sol = sgd_and_pde(model, args, args.kappa, times, args.cells, walls, "reference (ramp)")
-    ref = compare(res, sol, args.iid_draws, args.seed)
-    figure_radial_laws(res, sol, snaps, args.out / "fig1_radial_laws.png")
-    figure_risk(ref, args.out / "fig2_risk.png")
-    figure_wasserstein(ref, args.N, args.out / "fig3_wasserstein.png")
-
-    nonmono = {}
-    if not args.skip_nonmonotone:
-        model_nm = IsotropicGaussians(args.delta, args.d, nonmonotone())
-        bad, good = args.kappas
-        cells_bad, cells_good = args.cells_nonmonotone
-        cases = [(f"κ={bad:g}", bad, cells_bad, None, 0.0), (f"κ={good:g}", good, cells_good, None, 0.0),
-                 (f"κ={bad:g}, β={args.beta:g}, λ={args.lam:g}, ε={args.eps_noisy:g}", bad, cells_bad,
-                  args.beta, args.lam)]
-        for label, kappa, cells, beta, lam in cases:
-            r, s = sgd_and_pde(model_nm, args, kappa, times, cells, walls,
-                               f"non-monotone {label}", beta=beta, lam=lam)
-            nonmono[label] = compare(r, s, 1, args.seed)
-            nonmono[label].update(kappa=kappa, beta=beta, lam=lam,
-                                  pde_mass_at_origin_cell=[float(m) for m in s.mass[:, 0]],
-                                  sgd_fraction_below_0_05=[float(np.mean(x < 0.05)) for x in r.radii])
-        figure_nonmonotone(nonmono, args.out / "fig4_nonmonotone.png")
-
-    walls["total"] = round(time.perf_counter() - start, 3)
-    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    summary = dict(parameters=params, activation="ramp", snapshot_times=snaps, reference=ref,
-                   nonmonotone=nonmono, sigma0_squared_plus_1=1.0 + float(nonmonotone()(0.0)) ** 2,
-                   wall_time_s=walls)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    ref, nonmono, partial = {}, {}, []
+    stage = "start"
+    try:
+        stage = "reference run"
+        model = IsotropicGaussians(args.delta, args.d, ramp())
+        label = "reference (ramp)"
+        sol = run_pde_timed(model, args.kappa, times, args.cells, walls, label)
+        partial.append(("pde", label, sol))
+        res = run_sgd_timed(model, args, args.N, args.kappa, args.eps, times, walls, label, partial=partial)
+        ref = compare(res, sol, args.iid_draws, args.seed)
+        figure_radial_laws(res, sol, snaps, args.out / "fig1_radial_laws.png")
+        figure_risk(ref, args.out / "fig2_risk.png")
+        figure_wasserstein(ref, args.N, args.out / "fig3_wasserstein.png")
+        # convergence check of figures 1–3: ε/2 and 2× cells, compared quantity by quantity
+        res_half = run_sgd_timed(model, args, args.N, args.kappa, args.eps / 2, times, walls, label, partial=partial)
+        sol_double = run_pde_timed(model, args.kappa, times, 2 * args.cells, walls, label)
+        add_deltas(ref, compare(res_half, sol, args.iid_draws, args.seed),
+                   compare(res, sol_double, args.iid_draws, args.seed))
+        ref["eps"], ref["cells"] = args.eps, args.cells
+        partial.clear()
+        if not args.skip_nonmonotone:
+            model_nm = IsotropicGaussians(args.delta, args.d, nonmonotone())
+            for label, kappa, eps0, cells0, beta, lam in nonmonotone_cases(args):
+                stage = f"figure 4, {label}"
+                nonmono[label] = nonmonotone_panel(model_nm, args, label, kappa, eps0, cells0, beta, lam, times,
+                                                   walls, partial)
+                partial.clear()
+            figure_nonmonotone(nonmono, args.out / "fig4_nonmonotone.png")
+    except (KeyboardInterrupt, Interrupted, SystemError) as exc:
+        # SystemError: a Ctrl-C that landed inside a compiled (Numba) call of a solver
+        if isinstance(exc, SystemError) and not caused_by(exc, KeyboardInterrupt):
+            raise
+        rows = partial_rows(partial, times, args)
+        message = (f"interrupted (Ctrl-C) during {stage}: summary.json keeps the completed runs and, of the "
+                   f"run in progress, only the snapshot times it reached")
+        summary = write_summary(args, snaps, ref, nonmono, walls, start, "interrupted", message, rows)
+        log(f"\n{message}; written to {args.out}/summary.json")
+        return summary
+    summary = write_summary(args, snaps, ref, nonmono, walls, start, "finished", "finished")
     print_table(ref, snaps)
     for label, data in nonmono.items():
-        print(f"non-monotone {label:>32}: risk SGD {data['sgd_risk'][-1]:.4f}, PDE {data['pde_risk'][-1]:.4f}, "
-              f"mean r SGD {data['sgd_mean_radius'][-1]:.3f}, PDE {data['pde_mean_radius'][-1]:.3f} "
-              f"at t = {data['times'][-1]:g}")
-    print(f"\nfigures and summary.json in {args.out}/ (total {walls['total']:.1f} s)")
+        flow = data.get("flow_curve")
+        print(f"non-monotone {label:>24}: ε={data['eps']:g}, {data['cells_check']['cells'][-1]} cells "
+              f"({data['cells']} on the grown domain): risk at t={data['times'][-1]:g} SGD "
+              f"{data['sgd_risk'][-1]:.4f}, PDE {data['pde_risk'][-1]:.4f}"
+              + (f"; flow {flow['sgd_risk'][-1]:.4f} at t={flow['times'][-1]:g}" if flow else "")
+              + f"; max W2/iid {max(w / b for w, b in zip(data['w2'], data['iid_w2'])):.2f}"
+              f"; criterion met: {data['criterion']['met']}\n    {data['presentation']}")
+    print(f"\nfigures and summary.json in {args.out}/ (total {walls['total']:.1f} s, "
+          f"load average {summary['load_average'][0]:.1f})")
     return summary
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(130 if main()["status"] == "interrupted" else 0)

@@ -77,6 +77,108 @@ def test_quick_example_nonmonotone_fixed_points(quick_example):
     assert noisy["sgd_risk"][-1] == pytest.approx(noisy["pde_risk"][-1], rel=0.2)
 
 
+def _refinement_check_is_consistent(check, levels, tol, first, factor):
+    """A ladder (ε halving or cell doubling) as the example's convergence check must run it:
+    values first·factor^i, changes recomputed from the recorded final risks, stop as soon as the
+    last ``confirm`` changes are below tol, otherwise use every level."""
+    values, risks, changes = check["eps" if "eps" in check else "cells"], check["final_risk"], check["relative_change"]
+    assert values == pytest.approx([first * factor**i for i in range(len(values))])
+    assert changes == pytest.approx([abs(b - a) / abs(b) for a, b in zip(risks, risks[1:])], rel=1e-12)
+    confirm = check["confirm"]  # consecutive changes below tol that count as converged
+
+    def settled(upto):
+        return upto >= confirm and all(c < tol for c in changes[upto - confirm:upto])
+    assert check["converged"] == settled(len(changes))
+    assert not any(settled(k) for k in range(len(changes)))  # no level beyond the first converged one
+    if not check["converged"]:
+        assert len(values) == levels
+
+
+def test_quick_example_convergence_check(quick_example):
+    """Figure 4's convergence check on the --quick run: the ladders follow the stopping rule,
+    the per-level curves are the ones checked, the done-when criterion is recomputed; physics:
+    once ε and the cells are converged SGD's final risk is the PDE's to O(1/N) and the ε = 0
+    flow agrees with SGD; the κ = 0.1 ε-sequence approaches δ0's risk 1 + σ(0)² monotonically
+    (SGD's O(ε) fluctuation, a temperature, shrinks)."""
+    summary = quick_example[1]
+    par = summary["parameters"]
+    for label, panel in summary["nonmonotone"].items():
+        eps0 = par["eps_noisy"] if panel["beta"] else par["eps"]
+        _refinement_check_is_consistent(panel["eps_check"], par["eps_levels"], par["eps_tol"], eps0, 0.5)
+        _refinement_check_is_consistent(panel["cells_check"], par["cell_levels"], par["cells_tol"],
+                                        panel["cells_check"]["cells"][0], 2)
+        assert [lv["sgd_risk"][-1] for lv in panel["levels"]] == pytest.approx(panel["eps_check"]["final_risk"])
+        assert panel["levels"][-1]["w2"] == pytest.approx(panel["w2"])
+        assert panel["pde_risk"][-1] == pytest.approx(panel["cells_check"]["final_risk"][-1])
+        converged = panel["eps_check"]["converged"] and panel["cells_check"]["converged"]
+        assert panel["presentation"].startswith("converged" if converged else "not converged")
+        ok = [w <= (0.01 if b < 0.005 else 2 * b) for w, b in zip(panel["w2"], panel["iid_w2"])]
+        gap = abs(panel["sgd_risk"][-1] - panel["pde_risk"][-1]) / panel["pde_risk"][-1]
+        assert panel["criterion"]["w2_ok"] == ok
+        assert panel["criterion"]["met"] == (all(ok) and gap <= 0.05)
+    good = summary["nonmonotone"]["κ=0.4"]
+    assert good["eps_check"]["converged"] and good["cells_check"]["converged"]
+    assert good["sgd_risk"][-1] == pytest.approx(good["pde_risk"][-1], rel=0.05)
+    flow = good["flow_curve"]
+    assert flow["times"] == pytest.approx(good["times"], abs=1e-9)
+    assert flow["sgd_risk"][-1] == pytest.approx(good["sgd_risk"][-1], rel=0.02)
+    bad = summary["nonmonotone"]["κ=0.1"]
+    gaps = [abs(r - summary["sigma0_squared_plus_1"]) for r in bad["eps_check"]["final_risk"]]
+    assert all(b < a for a, b in zip(gaps, gaps[1:]))
+
+
+def test_quick_example_reference_deltas(quick_example):
+    """Every compared quantity of figures 1–3 carries its ε-halving and cell-doubling delta;
+    the mean radius at t = 1 (SPEC ≈ 1.42) moves by far less than its SGD–PDE gap bound."""
+    ref = quick_example[1]["reference"]
+    for key in ("sgd_risk", "pde_risk", "sgd_mean_radius", "pde_mean_radius", "w2", "w1", "iid_w2", "iid_w1"):
+        for suffix in ("_delta_eps_half", "_delta_cells_double"):
+            assert len(ref[key + suffix]) == len(ref["times"])
+            assert np.all(np.isfinite(ref[key + suffix]))
+    # SGD does not depend on the PDE's cells, the PDE not on ε
+    assert np.all(np.array(ref["sgd_risk_delta_cells_double"]) == 0)
+    assert np.all(np.array(ref["pde_risk_delta_eps_half"]) == 0)
+    assert np.max(np.abs(ref["pde_mean_radius_delta_cells_double"])) < 0.01
+
+
+def test_example_ctrl_c_keeps_work_and_exits_nonzero(tmp_path):
+    """SIGINT to the --quick example while it computes: exit status 130 and a message; the
+    summary is marked interrupted, completed runs are kept whole, and the interrupted runs'
+    rows are only requested snapshot times, none beyond the interruption."""
+    import os
+    import signal
+    import time
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "isotropic_gaussians.py"), "--quick",
+                             "--out", str(tmp_path), "--no-flow"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:  # wait until a long SGD run of figure 4 has started
+        lines.append(line)
+        if line.startswith("· SGD non-monotone κ=0.1, ε=5e-05"):
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    err = "".join(lines) + err
+    assert proc.returncode == 130, err
+    assert "interrupted (Ctrl-C)" in err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "interrupted" in summary["message"]
+    assert len(summary["reference"]["times"]) == 21  # completed before the signal: kept whole
+    grid = np.linspace(0.0, summary["parameters"]["t_max"], summary["parameters"]["dense"] + 1)
+    runs = summary["interrupted_run"]
+    assert runs
+    partial = 0
+    for rows in runs.values():
+        n = len(rows["times"])
+        assert rows["times"] == pytest.approx(list(grid[:n]))
+        assert rows["times"] == [] or rows["times"][-1] <= rows["interrupted_at_t"] + 1e-12
+        assert len(rows["sgd_risk"]) == n and len(rows.get("pde_risk", rows["sgd_risk"])) == n
+        partial += n < grid.size
+    assert partial >= 1  # the run in progress stopped early
+
+
 def test_quick_particle_count_benchmark(tmp_path):
     out = tmp_path / "pc.json"
     subprocess.run([sys.executable, str(BENCHMARKS / "particle_count_vs_error.py"), "--quick",

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from ._gaussian import bvn_upper, norm_cdf, norm_pdf
-from ._validation import as_finite_array
+from ._validation import as_finite_array, check_instance
 from .activations import (KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, Activation, act_deriv,
                           act_deriv2, act_strip, act_value)
 from .pair_kernel import _trapezoid, orthant_moments
@@ -234,9 +234,7 @@ def _gauss_mean_many(kind, p, m, s, out):
 
 
 def _check_activation(activation, name):
-    if not isinstance(activation, Activation):
-        raise ValueError(f"{name}: expected an Activation, got {type(activation).__name__}")
-    return activation.kernel_spec()
+    return check_instance(activation, Activation, name).kernel_spec()
 
 
 def gaussian_mean(activation, scale, mean):

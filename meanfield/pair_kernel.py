@@ -23,8 +23,8 @@ import numpy as np
 from numba import njit
 
 from ._gaussian import bvn_upper, norm_cdf, norm_pdf
-from .activations import KIND_PIECEWISE_LINEAR, act_strip, act_value, act_value_deriv
-from ._validation import as_finite_array
+from .activations import KIND_PIECEWISE_LINEAR, Activation, act_strip, act_value, act_value_deriv
+from ._validation import as_finite_array, check_instance
 
 C_SERIES = 0.5
 K_SERIES = 48
@@ -213,6 +213,7 @@ def _pair_arguments(a, b, c):
 
 def pair_kernel(activation, a, b, c):
     """K(a, b, c) = E[σ(aX)σ(bY)] with corr(X, Y) = c, broadcasting a, b ≥ 0, c ∈ [−1, 1]."""
+    check_instance(activation, Activation, "activation")
     a, b, c, shape = _pair_arguments(a, b, c)
     ha = activation.hermite(a, K_SERIES - 1)
     hb = activation.hermite(b, K_SERIES - 1)
@@ -317,6 +318,7 @@ def _pair_gradient_many(kind, p, a, b, c, ha, dha, hb):
 
 def pair_kernel_gradient(activation, a, b, c):
     """(∂K/∂a, ∂K/∂c) of K(a, b, c) = E[σ(aX)σ(bY)] (right limits at a = 0), broadcasting."""
+    check_instance(activation, Activation, "activation")
     a, b, c, shape = _pair_arguments(a, b, c)
     kind, p = activation.kernel_spec()
     da, dc = _pair_gradient_many(kind, p, a, b, c, activation.hermite(a, K_SERIES - 1),

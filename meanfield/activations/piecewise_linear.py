@@ -13,13 +13,16 @@ import numpy as np
 from numba import njit
 from scipy.special import ndtr
 
-from .._validation import as_finite_array
+from .._validation import as_finite_array, check_real
 from ._kinds import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, _SQRT_HALF, act_value
 from .base import Activation
 
 # |τ| beyond this is numerically infinite for φ, Φ (φ(40) underflows to 0).
 _TAU_CLIP = 40.0
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+#: Largest |knot|, |value| and |slope| a PiecewiseLinear accepts: the closed forms multiply two
+#: of them (and a Gaussian scale), which stays finite in double precision below this.
+MAX_MAGNITUDE = 1e100
 
 
 @njit(cache=True)
@@ -111,8 +114,8 @@ class PiecewiseLinear(Activation):
     def __init__(self, knots, values, left_slope=0.0, right_slope=0.0):
         knots = as_finite_array(knots, "knots", ndim=1)
         values = as_finite_array(values, "values", ndim=1)
-        left = _finite_scalar(left_slope, "left_slope")
-        right = _finite_scalar(right_slope, "right_slope")
+        left = check_real(left_slope, "left_slope")
+        right = check_real(right_slope, "right_slope")
         bounded = left == 0.0 and right == 0.0
         if knots.size < (2 if bounded else 1):
             raise ValueError(f"knots: need at least {2 if bounded else 1} knot(s), got {knots.size}")
@@ -120,9 +123,19 @@ class PiecewiseLinear(Activation):
             raise ValueError(f"values: expected {knots.size} values (one per knot), got {values.size}")
         if np.any(np.diff(knots) <= 0):
             raise ValueError("knots: must be strictly increasing")
-        slopes = np.diff(values) / np.diff(knots)
-        if not np.all(np.isfinite(slopes)) or np.max(np.abs(values)) > 1e150:
-            raise ValueError("values: slopes between knots overflow (values above 1e150 or knots too close)")
+        for name, arr in (("knots", knots), ("values", values)):
+            if np.max(np.abs(arr)) > MAX_MAGNITUDE:
+                raise ValueError(f"{name}: entries must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] (products of "
+                                 f"the Gaussian integrals overflow beyond), got {float(np.max(np.abs(arr)))!r}")
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            slopes = np.diff(values) / np.diff(knots)
+        for name, slope in (("left_slope", left), ("right_slope", right)):
+            if abs(slope) > MAX_MAGNITUDE:
+                raise ValueError(f"{name}: must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}], got {slope!r}")
+        if not np.all(np.abs(slopes) <= MAX_MAGNITUDE):
+            raise ValueError(f"values: slopes (v[i+1] - v[i])/(t[i+1] - t[i]) must lie in [-{MAX_MAGNITUDE:g}, "
+                             f"{MAX_MAGNITUDE:g}] (knots too close or values too far apart), got "
+                             f"{float(np.max(np.abs(slopes)))!r}")
         self.knots, self.values = knots, values
         self.left_slope, self.right_slope = left, right
         self.bounded = bounded
@@ -207,16 +220,6 @@ def leaky_relu(negative_slope=0.01):
 def hard_tanh():
     """σ(t) = clip(t, −1, 1)."""
     return PiecewiseLinear([-1.0, 1.0], [-1.0, 1.0])
-
-
-def _finite_scalar(value, name):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a real number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name}: must be finite, got {value!r}")
-    return v
 
 
 def ramp():

@@ -207,3 +207,30 @@ def test_pair_kernel_gradient_large_a(name, c):
         assert float(da) == pytest.approx(fd, rel=1e-5, abs=1e-13 / step)
     scaled = [a * a * float(pair_kernel_gradient(act, a, a, c)[0]) for a in (1e10, 1e15)]
     assert scaled[1] == pytest.approx(scaled[0], rel=1e-4)
+
+
+@pytest.mark.parametrize("s, m", [(1e3, 0.7), (1e6, -2e5), (1e10, 3e9), (1e15, -1.0)])
+def test_gaussian_mean_with_means_large_scale(s, m):
+    """E σ(m + sG) = y0 + Σ_i c_i s E(G − (t_i − m)/s)₊ (closed form at 50 digits)."""
+    from meanfield.gaussian_integrals import gaussian_mean
+    for act in ACTS.values():
+        y0, ts, cs = _pieces(act)
+        sm, mm = mp.mpf(s), mp.mpf(m)
+        ref = y0 + sum(c * sm * (mp.npdf((t - mm) / sm) - (t - mm) / sm * mp.ncdf(-(t - mm) / sm)) for t, c in zip(ts, cs))
+        assert float(gaussian_mean(act, s, m)[0]) == pytest.approx(float(ref), abs=1e-13)
+
+
+@pytest.mark.parametrize("s1, m1, s2, m2, c", [(1e6, 3e5, 1e3, -700.0, 0.8), (1e15, 1.0, 1e10, 2e9, -0.95),
+                                               (1e10, -4e9, 1e10, 1e9, 1 - 1e-9)])
+def test_gaussian_pair_with_means_large_scale(s1, m1, s2, m2, c):
+    """G = y0² + y0 (M₁ + M₂ − 2y0) + s₁ s₂ Σ_ij c_i c_j E(X − h_i)₊(Y − k_j)₊, h_i = (t_i − m₁)/s₁, at 50 digits."""
+    from meanfield.gaussian_integrals import gaussian_pair
+    act = nonmonotone()
+    y0, ts, cs = _pieces(act)
+    c_ = mp.mpf(c)
+    mean = lambda s, m: sum(ci * s * (mp.npdf((t - m) / s) - (t - m) / s * mp.ncdf(-(t - m) / s)) for t, ci in zip(ts, cs))
+    S1, M1, S2, M2 = (mp.mpf(x) for x in (s1, m1, s2, m2))
+    cross = sum(ci * cj * _relu_pair_ref((ti - M1) / S1, (tj - M2) / S2, c_)
+                for ti, ci in zip(ts, cs) for tj, cj in zip(ts, cs))
+    ref = y0 * y0 + y0 * (mean(S1, M1) + mean(S2, M2)) + S1 * S2 * cross
+    assert float(gaussian_pair(act, s1, m1, s2, m2, c)[0]) == pytest.approx(float(ref), abs=1e-12)

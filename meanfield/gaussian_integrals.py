@@ -32,10 +32,11 @@ import numpy as np
 from numba import njit
 
 from ._gaussian import bvn_upper, norm_cdf, norm_pdf
-from ._validation import as_finite_array
+from ._validation import as_finite_array, check_instance
 from .activations import (KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, Activation, act_deriv,
                           act_deriv2, act_strip, act_value)
-from .pair_kernel import _trapezoid, orthant_moments
+from ._ramps import ramp_mean, segment_slopes
+from .pair_kernel import _trapezoid, any_narrow, orthant_moments, ramp_pair_mean
 
 #: Standard deviation below which u = m + sG is taken as the constant m (σ(sG) = σ(0) to rounding).
 TINY_SCALE = 1e-100
@@ -81,6 +82,8 @@ def gauss_mean(kind, p, m, s):
             value += p[q + 1] * s * _ramp_mean(h)
             dm += p[q + 1] * norm_cdf(-h)
             da += p[q + 1] * norm_pdf(h)
+        if kind == KIND_PIECEWISE_LINEAR and any_narrow(p, 1, s):
+            value = _bounded_mean(p, m, s)  # the closed form cancels: error ~1e-16 s
         return value, dm, 0.5 * da / s
     if kind == KIND_ERF:
         kappa, nu, gamma, t0 = _erf_parts(p)
@@ -104,7 +107,46 @@ def gauss_mean(kind, p, m, s):
 
 
 @njit(cache=True)
+def _bounded_mean(p, m, s):
+    """E σ(m + sG) = σ_L + Σ_q Δv_q E ρ_q for bounded σ, boxes [(t_q − m)/s, (t_{q+1} − m)/s]
+    (:mod:`meanfield._ramps`: bounded terms, stable for every s)."""
+    slopes = segment_slopes(p, 1)
+    total = p[0]
+    for q in range(1, (p.shape[0] - 1) // 2):
+        t0, t1 = p[2 * q - 1], p[2 * q + 1]
+        total += slopes[q] * (t1 - t0) * ramp_mean((t0 - m) / s, (t1 - m) / s)
+    return total
+
+
+@njit(cache=True)
+def _bounded_pair_value(p1, p2, m1, s1, m2, s2, c):
+    """E σ₁(m₁ + s₁X) σ₂(m₂ + s₂Y) for bounded σ_i = σ_L,i + Σ_q Δv_q ρ_q:
+    σ_L,1 σ_L,2 + σ_L,1 Σ_r Δv_r E ρ_r + σ_L,2 Σ_q Δv_q E ρ_q + Σ_qr Δv_q Δv_r E ρ_q ρ_r (bounded terms)."""
+    sl1, sl2 = segment_slopes(p1, 1), segment_slopes(p2, 1)
+    total = p1[0] * _bounded_mean(p2, m2, s2) + p2[0] * (_bounded_mean(p1, m1, s1) - p1[0])
+    for q in range(1, (p1.shape[0] - 1) // 2):
+        t0, t1 = p1[2 * q - 1], p1[2 * q + 1]
+        dq = sl1[q] * (t1 - t0)
+        for r in range(1, (p2.shape[0] - 1) // 2):
+            u0, u1 = p2[2 * r - 1], p2[2 * r + 1]
+            total += dq * sl2[r] * (u1 - u0) * ramp_pair_mean((t0 - m1) / s1, (t1 - m1) / s1,
+                                                            (u0 - m2) / s2, (u1 - m2) / s2, c)
+    return total
+
+
+@njit(cache=True)
 def _pl_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
+    """:func:`_pl_pair_closed` with the value from :func:`_bounded_pair_value` when both σ are
+    bounded and a segment is narrow at its scale (there the closed form loses ~1e-16 s₁ s₂)."""
+    out = _pl_pair_closed(k1, p1, k2, p2, m1, s1, m2, s2, c)
+    if (k1 == KIND_PIECEWISE_LINEAR and k2 == KIND_PIECEWISE_LINEAR
+            and (any_narrow(p1, 1, s1) or any_narrow(p2, 1, s2))):
+        return (_bounded_pair_value(p1, p2, m1, s1, m2, s2, c),) + out[1:]
+    return out
+
+
+@njit(cache=True)
+def _pl_pair_closed(k1, p1, k2, p2, m1, s1, m2, s2, c):
     """Closed form of (G, ∂m₁, ∂m₂, ∂A₁, ∂A₂, ∂C) for two piecewise-linear σ, s₁, s₂ > 0.
     σ_i(m_i + s_i X) = α_i + β_i X + s_i Σ_q c_q (X − h_q)₊ with α = y₀ + l m, β = l s."""
     y01, l1, st1 = _pl_layout(k1, p1)
@@ -234,9 +276,7 @@ def _gauss_mean_many(kind, p, m, s, out):
 
 
 def _check_activation(activation, name):
-    if not isinstance(activation, Activation):
-        raise ValueError(f"{name}: expected an Activation, got {type(activation).__name__}")
-    return activation.kernel_spec()
+    return check_instance(activation, Activation, name).kernel_spec()
 
 
 def gaussian_mean(activation, scale, mean):

@@ -11,16 +11,19 @@ import math
 
 import numpy as np
 
+from ._validation import check_int
+
 
 def sphere_moments(d, kmax):
     """μ_k(d) = E[c^k] for k = 0..kmax (``d`` ≥ 1 or ``np.inf``)."""
-    if not (d == np.inf or (float(d) == int(d) and d >= 1)):
-        raise ValueError(f"d: must be an integer >= 1 or inf, got {d!r}")
-    mu = np.zeros(int(kmax) + 1)
+    if not (isinstance(d, (int, float, np.integer, np.floating)) and d == np.inf):
+        d = check_int(d, "d", minimum=1)
+    kmax = check_int(kmax, "kmax", minimum=0)
+    mu = np.zeros(kmax + 1)
     mu[0] = 1.0
     if d == np.inf:
         return mu
-    for k in range(2, int(kmax) + 1, 2):
+    for k in range(2, kmax + 1, 2):
         mu[k] = mu[k - 2] * (k - 1) / (d + k - 2)
     return mu
 
@@ -31,9 +34,11 @@ def angle_quadrature(d, n):
 
     At d = 1 the angle is 0 or π with probability ½ each.
     """
+    d = check_int(d, "d", minimum=1)
+    n = check_int(n, "n", minimum=1)
     if d == 1:
         return np.array([0.0, math.pi]), np.array([0.5, 0.5])
-    x, w = np.polynomial.legendre.leggauss(int(n))
+    x, w = np.polynomial.legendre.leggauss(n)
     theta = 0.5 * math.pi * (x + 1.0)
     w = w * np.sin(theta) ** (d - 2)
     return theta, w / w.sum()

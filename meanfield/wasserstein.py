@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import ot
 
+from ._validation import as_finite_array, check_int
+
 __all__ = [
     "W2Result",
     "w1_empirical_1d",
@@ -38,15 +40,8 @@ __all__ = [
 # validation helpers
 # ----------------------------------------------------------------------------
 def _finite_array(x, name, ndim):
-    """``x`` as a non-empty finite float array with ``ndim`` dimensions."""
-    arr = np.asarray(x, dtype=float)
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf")
-    return arr
+    """``x`` as a non-empty finite real float array with ``ndim`` dimensions."""
+    return as_finite_array(x, name, ndim=ndim, nonempty=True)
 
 
 def _normalised_weights(w, n, name):
@@ -90,14 +85,11 @@ def _grid_density(density, edges, index):
     edges = _finite_array(edges, "edges", 1)
     if edges.shape[0] < 2 or np.any(np.diff(edges) <= 0):
         raise ValueError("edges must have >= 2 strictly increasing entries")
-    values = np.asarray(values, dtype=float)
+    values = as_finite_array(values, "density", finite=False)  # the snapshot used is checked below
     if values.ndim == 2:
         if index is None:
             raise ValueError("index is required for a 2-D array of density snapshots")
-        try:
-            values = values[index]
-        except (IndexError, TypeError) as exc:
-            raise ValueError(f"index {index!r} invalid for {values.shape[0]} snapshots") from exc
+        values = values[check_int(index, "index", minimum=0, maximum=values.shape[0] - 1)]
     elif index is not None:
         raise ValueError("index is only allowed for 2-D density snapshots")
     values = _finite_array(values, "density", 1)
@@ -233,6 +225,7 @@ def w2_particles(W_a, W_b, weights_a=None, weights_b=None, method="auto",
         raise ValueError(f"W_a and W_b dimensions differ: {A.shape[1]} vs {B.shape[1]}")
     a = _normalised_weights(weights_a, A.shape[0], "weights_a")
     b = _normalised_weights(weights_b, B.shape[0], "weights_b")
+    max_exact = check_int(max_exact, "max_exact", minimum=0)
     if method == "auto":
         method = "exact" if max(A.shape[0], B.shape[0]) <= max_exact else "sliced"
     if method == "exact":
@@ -241,9 +234,7 @@ def w2_particles(W_a, W_b, weights_a=None, weights_b=None, method="auto",
             raise RuntimeError(f"ot.emd2 did not converge: {log['warning']}")
         return W2Result(float(np.sqrt(max(float(cost), 0.0))), "exact", None)
     if method == "sliced":
-        if int(n_projections) != n_projections or n_projections < 1:
-            raise ValueError("n_projections must be a positive integer")
-        n_projections = int(n_projections)
+        n_projections = check_int(n_projections, "n_projections", minimum=1)
         sw = ot.sliced_wasserstein_distance(
             A, B, a, b, n_projections=n_projections, p=2,
             seed=np.random.RandomState(seed))

@@ -7,10 +7,9 @@ import numpy as np
 from scipy.special import ndtr
 
 from .._gaussian import bvn_upper
-from .._validation import as_finite_array
+from .._validation import as_finite_array, check_int, check_real
 from ._kinds import KIND_ERF, KIND_TANH, _SQRT_2_OVER_PI, _SQRT_HALF
 from .base import Activation
-from .piecewise_linear import _finite_scalar
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Tanh: points per chunk of sampled tanh (chunk × nodes doubles: 4 MB at 2048 nodes).
@@ -19,6 +18,8 @@ _TANH_CHUNK = 256
 # 8× finer rules, k ≤ 255); steeper points take up to 2^_MAX_LEVEL times the panels.
 _PANELS_PER_STEEPNESS = 25.0
 _MAX_LEVEL = 2
+#: Most quadrature panels accepted (8 nodes each; 2^16 panels are 4 MB of nodes per level).
+MAX_PANELS = 2**16
 
 def _gauss_legendre_composite(lo, hi, panels, order):
     x, w = np.polynomial.legendre.leggauss(order)
@@ -43,17 +44,13 @@ class Tanh(Activation):
     name = "tanh"
 
     def __init__(self, amplitude=1.0, slope=1.0, center=0.0, shift=0.0, panels=256):
-        params = []
-        for name, value in (("amplitude", amplitude), ("slope", slope), ("center", center), ("shift", shift)):
-            value = float(value)
-            if not math.isfinite(value):
-                raise ValueError(f"{name}: must be finite, got {value}")
-            params.append(value)
+        params = [check_real(v, n) for n, v in
+                  (("amplitude", amplitude), ("slope", slope), ("center", center), ("shift", shift))]
         if params[1] <= 0:
             raise ValueError(f"slope: must be positive, got {slope}")
         self.amplitude, self.slope, self.center, self.shift = params
         self._params = np.array(params)
-        self.panels = int(panels)
+        self.panels = check_int(panels, "panels", minimum=1, maximum=MAX_PANELS)
         self._rules = {}  # refinement level → (nodes, weights with φ)
 
     def __repr__(self):
@@ -186,12 +183,11 @@ class Erf(Activation):
     name = "erf"
 
     def __init__(self, amplitude=1.0, slope=1.0, center=0.0, shift=0.0, panels=64):
-        params = [_finite_scalar(v, n) for n, v in
+        params = [check_real(v, n) for n, v in
                   (("amplitude", amplitude), ("slope", slope), ("center", center), ("shift", shift))]
         if params[1] <= 0:
             raise ValueError(f"slope: must be positive, got {slope}")
-        if isinstance(panels, bool) or not isinstance(panels, (int, np.integer)) or panels < 1:
-            raise ValueError(f"panels: must be an integer >= 1, got {panels!r}")
+        panels = check_int(panels, "panels", minimum=1, maximum=MAX_PANELS)
         self.amplitude, self.slope, self.center, self.shift = params
         self._params = np.array(params)
         nodes, weights = _gauss_legendre_composite(-12.0, 12.0, int(panels), 8)

@@ -1,0 +1,113 @@
+"""Inputs that make no sense raise a ValueError naming the argument and the accepted range
+(issue 16, classes 6 and 7): no silent acceptance, no raw numpy/Attribute/TypeError."""
+import numpy as np
+import pytest
+
+from meanfield import angle_quadrature, sphere_moments
+from meanfield._validation import as_finite_array, check_int, check_real
+from meanfield.activations import Erf, PiecewiseLinear, Tanh, ramp
+from meanfield.gaussian_integrals import gaussian_mean
+from meanfield.pair_kernel import pair_kernel, pair_kernel_gradient
+from meanfield.wasserstein import w2_particles, w2_radial
+
+
+@pytest.mark.parametrize("value", [[1 + 2j], np.array([1.0, 2.0], dtype=complex), 1j, np.complex128(3)])
+def test_as_finite_array_rejects_complex(value):
+    # numpy's float conversion of a complex array silently drops the imaginary part
+    with pytest.raises(ValueError, match=r"W0: must be real"):
+        as_finite_array(value, "W0")
+
+
+@pytest.mark.parametrize("value", [None, "abc", ["1", "x"], object()])
+def test_as_finite_array_names_non_numeric(value):
+    with pytest.raises(ValueError, match=r"^W: expected a real numeric array"):
+        as_finite_array(value, "W")
+
+
+def test_check_int_and_real():
+    assert check_int(3.0, "n", minimum=1) == 3
+    for bad in (2.5, True, "3", None, float("nan")):
+        with pytest.raises(ValueError, match=r"^n: must be an integer"):
+            check_int(bad, "n", minimum=1)
+    with pytest.raises(ValueError, match=r"n: must be an integer in \[1, 4\], got 5"):
+        check_int(5, "n", minimum=1, maximum=4)
+    for bad in ("1.0", None, 1j, True, float("inf")):
+        with pytest.raises(ValueError, match=r"^x: must be"):
+            check_real(bad, "x")
+
+
+@pytest.mark.parametrize("panels", [0, -3, 2.5, "8", None, True])
+def test_tanh_and_erf_panels(panels):
+    # Tanh(panels=0) used to give all-zero Hermite tables (risk 1.0) without a word
+    with pytest.raises(ValueError, match=r"^panels: must be an integer"):
+        Tanh(panels=panels)
+    with pytest.raises(ValueError, match=r"^panels: must be an integer"):
+        Erf(panels=panels)
+
+
+def test_tanh_parameters_named():
+    with pytest.raises(ValueError, match=r"^slope: must be a real number"):
+        Tanh(slope="steep")
+    with pytest.raises(ValueError, match=r"^center: must be finite"):
+        Tanh(center=np.inf)
+
+
+@pytest.mark.parametrize("knots, values, match", [
+    ([0.0, 1.0], [-1e308, 1e308], r"^values: entries must lie in \[-1e\+100, 1e\+100\]"),
+    ([0.0, 1e-300], [0.0, 1.0], r"^values: slopes .* must lie in \[-1e\+100, 1e\+100\]"),
+    ([-1e200, 1e200], [0.0, 1.0], r"^knots: entries must lie in"),
+    ([0.0, 1.0], [0.0, 1.0j], r"^values: must be real"),
+])
+def test_piecewise_linear_overflowing_definitions(knots, values, match):
+    with pytest.raises(ValueError, match=match):
+        PiecewiseLinear(knots, values)
+    with pytest.raises(ValueError, match=r"^left_slope: must lie in"):
+        PiecewiseLinear([0.0, 1.0], [0.0, 1.0], left_slope=1e300)
+
+
+def test_piecewise_linear_near_limits_still_accepted():
+    act = PiecewiseLinear([0.0, 1e-90], [0.0, 1e10])  # slope 1e100: the largest accepted
+    assert act(np.array([5e-91]))[0] == pytest.approx(5e9, rel=1e-12)
+
+
+@pytest.mark.parametrize("d", [0, -1, 2.5, "3", None])
+def test_angle_quadrature_d(d):
+    with pytest.raises(ValueError, match=r"^d: must be an integer"):
+        angle_quadrature(d, 8)
+
+
+def test_angle_quadrature_and_moments_counts():
+    with pytest.raises(ValueError, match=r"^n: must be an integer in \[1, inf\]"):
+        angle_quadrature(3, 0)
+    with pytest.raises(ValueError, match=r"^kmax: must be an integer in \[0, inf\]"):
+        sphere_moments(3, -1)
+    with pytest.raises(ValueError, match=r"^d: must be an integer"):
+        sphere_moments(0.5, 4)
+    assert sphere_moments(np.inf, 4).tolist() == [1.0, 0, 0, 0, 0]
+
+
+def test_pair_kernel_arguments_named():
+    with pytest.raises(ValueError, match=r"^activation: expected Activation, got NoneType"):
+        pair_kernel(None, 1.0, 1.0, 0.5)
+    with pytest.raises(ValueError, match=r"^activation: expected Activation"):
+        pair_kernel_gradient("ramp", 1.0, 1.0, 0.5)
+    with pytest.raises(ValueError, match=r"^b: expected a real numeric array"):
+        pair_kernel(ramp(), 1.0, "x", 0.5)
+    with pytest.raises(ValueError, match=r"^c: must be real"):
+        pair_kernel(ramp(), 1.0, 1.0, 0.5 + 0.1j)
+    with pytest.raises(ValueError, match=r"^scale: must be real"):
+        gaussian_mean(ramp(), 1j, 0.0)
+
+
+def test_wasserstein_arguments_named():
+    edges = np.linspace(0.0, 1.0, 3)
+    snaps = np.ones((2, 2))
+    for index in (2.5, -1, 2, "0"):
+        with pytest.raises(ValueError, match=r"^index: must be an integer"):
+            w2_radial([0.5], snaps, edges, index=index)
+    with pytest.raises(ValueError, match=r"^radii: must be real"):
+        w2_radial(np.array([0.5 + 1j]), np.ones(2), edges)
+    with pytest.raises(ValueError, match=r"^n_projections: must be an integer in \[1, inf\]"):
+        w2_particles(np.zeros((3, 2)), np.ones((3, 2)), method="sliced", n_projections=0)
+    with pytest.raises(ValueError, match=r"^W_a: must be real"):
+        w2_particles(np.zeros((3, 2), dtype=complex), np.ones((3, 2)))

@@ -38,7 +38,7 @@ from scipy.sparse.linalg import spsolve
 
 from meanfield import AnisotropicGaussians
 
-from ._checks import check_int, check_noise, check_times, finite_float, xi_function
+from meanfield._validation import check_int, check_noise, check_times, check_real, xi_function
 from .radial_pde import _bernoulli, _limited_slope
 
 #: mass allowed in the outer ring of cells before the solver refuses (the domain is fixed)
@@ -157,13 +157,13 @@ class AnisotropicGrid:
         n1, n2 = (cells, cells) if np.ndim(cells) == 0 else tuple(cells)
         n1 = check_int(n1, "cells", 4)
         R1, R2 = (r_max, r_max) if np.ndim(r_max) == 0 else tuple(r_max)
-        R1 = finite_float(R1, "r_max")
+        R1 = check_real(R1, "r_max")
         self.model = model
         self.s0, self.d = model.s0, model.d
         self.noise = model.d > model.s0
         if self.noise:
             n2 = check_int(n2, "cells", 4)
-            R2 = finite_float(R2, "r_max")
+            R2 = check_real(R2, "r_max")
         else:
             n2, R2 = 1, 1.0
         if R1 <= 0 or R2 <= 0:
@@ -302,21 +302,21 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     AnisotropicPDESolution
     """
     beta, lam = check_noise(beta, lam)
-    cfl = finite_float(cfl, "cfl")
+    cfl = check_real(cfl, "cfl")
     if not 0 < cfl <= 0.5:
         raise ValueError(f"cfl: must lie in (0, 0.5], got {cfl!r}")
     modes = {"upwind": 0, "minmod": 1, "mc": 2}
     if limiter not in modes:
         raise ValueError(f"limiter: 'mc', 'minmod' or 'upwind' (first order, the benchmark baseline), "
                          f"got {limiter!r}")
-    dt_max = np.inf if dt is None else finite_float(dt, "dt")
+    dt_max = np.inf if dt is None else check_real(dt, "dt")
     if not dt_max > 0:
         raise ValueError(f"dt: must be positive, got {dt!r}")
     times = check_times(times)
     xi_of = xi_function(xi)
     grid = AnisotropicGrid(model, cells, r_max)
     if init is None:
-        m = grid.initial_masses(finite_float(kappa, "kappa"))
+        m = grid.initial_masses(check_real(kappa, "kappa"))
     else:
         m = np.array(init, dtype=float)
         if m.shape != grid.shape or not np.all(np.isfinite(m)) or np.any(m < 0) or m.sum() <= 0:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import quad
 
-from ._checks import check_probes, check_times, xi_function
+from meanfield._validation import check_probes, check_times, xi_function
 
 
 @dataclass

@@ -32,7 +32,8 @@ from tqdm.auto import tqdm
 from ._adaptive import DormandPrince
 from ._origin import OriginEvents
 from .result import ParticleResult
-from ._checks import check_int, check_noise, check_probes, check_record, check_times, finite_float, xi_function
+from meanfield._validation import (check_int, check_noise, check_probes, check_real, check_record, check_times,
+                                   xi_function)
 from ._interrupt import deferred_interrupt
 from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
 
@@ -138,12 +139,12 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     if method == "dopri5" and dt is not None:
         raise ValueError("dt: method 'dopri5' chooses its own steps; pass dt=None or method='rk4'")
     if dt is not None:
-        dt = finite_float(dt, "dt")
+        dt = check_real(dt, "dt")
         if dt <= 0:
             raise ValueError(f"dt: must be positive, got {dt!r}")
     elif method == "euler":
         dt = DEFAULT_DT_LANGEVIN
-    rtol = finite_float(rtol, "rtol")
+    rtol = check_real(rtol, "rtol")
     if not rtol > 0:
         raise ValueError(f"rtol: must be positive, got {rtol!r}")
     if progress is None:

@@ -20,7 +20,7 @@ from scipy.interpolate import CubicSpline
 
 from meanfield import KernelFeatures
 
-from ._checks import check_radial_model, check_times, xi_function
+from meanfield._validation import check_radial_model, check_times, xi_function
 from .radial_pde import InitialLaw
 
 

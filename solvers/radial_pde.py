@@ -42,7 +42,7 @@ from scipy.linalg import solve_banded
 
 from meanfield.isotropic_gaussians import KernelMatrix
 
-from ._checks import check_int, check_noise, check_radial_model, check_times, xi_function
+from meanfield._validation import check_int, check_noise, check_radial_model, check_times, xi_function
 
 #: mass allowed in the outer 10% of the cells before an automatic domain grows
 GROW_THRESHOLD = 1e-14

@@ -24,7 +24,7 @@ import numpy as np
 
 from meanfield import AnisotropicGaussians
 
-from ._checks import check_times, finite_float, xi_function
+from meanfield._validation import check_times, check_real, xi_function
 
 
 @dataclass
@@ -72,7 +72,7 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
         raise ValueError(f"model: expected an AnisotropicGaussians, got {type(model).__name__}")
     x = model.check_points(init, "init").copy()
     times = check_times(times)
-    dt = finite_float(dt, "dt")
+    dt = check_real(dt, "dt")
     if dt <= 0:
         raise ValueError(f"dt: must be positive, got {dt!r}")
     xi_of = xi_function(xi)

@@ -25,9 +25,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from meanfield import Params
+from meanfield._validation import (RECORD_KEYS, check_dtype, check_int, check_noise, check_probes, check_real,
+                                   check_record, check_times)
 
-from ._checks import (RECORD_KEYS, check_dtype, check_int, check_noise, check_probes, check_record, check_times,
-                      finite_float)
 from ._data_streams import initial_order
 from ._interrupt import deferred_interrupt
 from ._general_sgd_kernels import general_sgd_block
@@ -56,7 +56,7 @@ def _step_size_function(xi, eps):
     if xi is None:
         xi = 1.0
     if not callable(xi):
-        value = finite_float(xi, "xi")
+        value = check_real(xi, "xi")
         if value <= 0:
             raise ValueError(f"xi: must be positive, got {xi!r}")
         return lambda k: np.full(k.shape, eps * value)
@@ -269,7 +269,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     >>> res.status, res.steps, res.params[-1].W.shape
     ('finished', 500, (50, 10))
     """
-    eps = finite_float(eps, "eps")
+    eps = check_real(eps, "eps")
     if eps <= 0:
         raise ValueError(f"eps: must be positive, got {eps!r}")
     times = check_times(times)

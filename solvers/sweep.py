@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from meanfield import Erf, GaussianMixture, IsotropicGaussians, MeanFieldModel, PiecewiseLinear, Tanh, TwoLayerNetwork
 from meanfield.wasserstein import w1_radial, w2_radial
 
-from ._checks import check_int, check_times, finite_float
+from meanfield._validation import check_int, check_times, check_real
 from .initialization import init_gaussian
 from .particle_flow import run_particle_flow
 from .radial_pde import sample_grid_density, solve_radial_pde
@@ -227,7 +227,7 @@ class SweepTask:
             value = getattr(self, name)
             if value is None:
                 continue
-            value = finite_float(value, name)
+            value = check_real(value, name)
             if value <= 0:
                 raise ValueError(f"{name}: must be positive, got {value!r}")
             set_(name, value)

@@ -1,4 +1,8 @@
-"""The anisotropic Gaussians ("variable selection") example of Mei, Montanari & Nguyen (PNAS 2018).
+"""
+Anisotropic Gaussians: SGD against the reduced dynamics
+=======================================================
+
+The anisotropic Gaussians ("variable selection") example of Mei, Montanari & Nguyen (PNAS 2018).
 
 y = ±1 w.p. ½, x ~ N(0, Σ±), Σ± = diag((1 ± Δ)² on the s0 signal coordinates, 1 on the d − s0
 noise coordinates): only the variance of the first s0 coordinates carries the label. The network
@@ -7,7 +11,7 @@ noise coordinates: with w = (w₁, w₂), r₁ = ‖w₁‖ grows while r₂ = �
 
 One-pass SGD on the full network (the general fused kernel) next to the exact reduced
 distributional dynamics on (a, b, r₁, r₂) (:func:`solvers.solve_reduced_lagrangian`, M reduced
-particles, iid from the initial law, moved by RK4):
+particles, iid from the initial law, moved by RK4)::
 
   fig1_r1_r2.png        density of (r₁, r₂) under the reduced solution (heat map) with the SGD
                         neurons (‖w₁‖, ‖w₂‖) as dots, at several times
@@ -16,6 +20,8 @@ particles, iid from the initial law, moved by RK4):
   fig4_wasserstein.png  W2 between the SGD neurons' (a, b, r₁, r₂) and the reduced solution,
                         beside the iid-sample baseline (N reduced particles vs the others)
   summary.json          every number behind the figures, parameters and wall times
+
+Run it as::
 
     python examples/anisotropic_gaussians.py --quick        # < 1 min
     python examples/anisotropic_gaussians.py --out results  # default run, a few minutes
@@ -27,7 +33,8 @@ figure used, as far as we recall (unverified), d = 320, s0 = 60, N = 800, ReLU w
 trained: pass ``--d 320 --s0 60`` (and a smaller ε, see below). The defaults were chosen to show
 the effect at a cost of minutes: with a ≡ 1 at t = 0 every neuron pushes r₂ to 0.
 
-What the default run shows (measured, seed 0, 240 s on a loaded 2-core machine):
+What the default run shows (measured, seed 0, 240 s on a loaded 2-core machine)::
+
   t      R_N SGD  R red.   r1 SGD  r1 red  r2 SGD  r2 red  W2      W2 iid
   0      1.0464   1.0455   0.341   0.344   0.710   0.711   0.0151  0.0157
   1      0.8992   0.8980   0.550   0.551   0.470   0.469   0.0198  0.0180
@@ -35,6 +42,7 @@ What the default run shows (measured, seed 0, 240 s on a loaded 2-core machine):
   5      0.6843   0.6830   1.110   1.106   0.073   0.048   0.0325  0.0171
   10     0.6415   0.6405   1.283   1.283   0.059   0.005   0.0586  0.0168
   20     0.6257   0.6249   1.402   1.395   0.063   0.000   0.0682  0.0177
+
 r₁ (signal) grows from 0.34 to 1.4 and r₂ (noise) falls from 0.71 to 0: the network forgets the
 noise coordinates. Up to t ≈ 2 SGD sits at the iid-sample baseline (W2 within 1.2× of it).
 Later SGD's r₂ stalls at ≈ 0.06 while the limit goes to 0: one-pass SGD adds a random walk

@@ -1,4 +1,8 @@
-"""Lazy (NTK) vs mean-field training: the output scale α moves a two-layer network between them.
+"""
+Lazy (NTK) vs mean-field training
+=================================
+
+The output scale α moves a two-layer network between the two regimes.
 
 The network f(x) = (α/N) Σ_i a_i σ(⟨w_i, x⟩ + b_i), centred at initialisation (f − f(θ⁰), so every
 run starts from the zero function), is trained by full-batch gradient flow on n training rows
@@ -8,13 +12,15 @@ time convention dθ_i/dt = (2/α) E[(y − f)∇_θσ*(x; θ_i)], under which th
 run, the linearised model (:func:`solvers.solve_linearized`: the same flow with K frozen at K₀).
 
 Two problems: the isotropic Gaussians (y = ±1, x ~ N(0, (1 ± Δ)² I_d)) and a teacher–student
-problem (x ~ N(0, I_d), y = a two-neuron erf teacher). For α over several decades and a few N:
+problem (x ~ N(0, I_d), y = a two-neuron erf teacher). For α over several decades and a few N::
 
   fig1_kernel_change.png   ‖K_T − K₀‖_F/‖K₀‖_F vs α per N, and vs α/√N, with fitted slopes
   fig2_movement.png        mean parameter movement (1/N) Σ‖θ_i(T) − θ_i(0)‖ vs α
   fig3_risk_curves.png     test risk vs t of the network and of its linearisation, small and large α
   fig4_final_risk.png      final test risk vs α, network and linearisation
   summary.json             every number behind the figures, the fitted exponents with 95% intervals
+
+Run it as::
 
     python examples/lazy_vs_meanfield.py --quick          # < 1 min
     python examples/lazy_vs_meanfield.py --out results_lazy

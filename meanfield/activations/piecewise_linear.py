@@ -283,25 +283,79 @@ class PiecewiseLinear(Activation):
 
 
 def relu():
-    """σ(t) = max(t, 0)."""
+    """σ(t) = max(t, 0).
+
+    Returns
+    -------
+    PiecewiseLinear
+
+    Examples
+    --------
+    >>> relu()([-1.0, 2.0]).tolist(), float(relu().derivative(0.0))   # σ'(0+) = 1, the right limit
+    ([0.0, 2.0], 1.0)
+    """
     return PiecewiseLinear([0.0], [0.0], right_slope=1.0)
 
 
 def leaky_relu(negative_slope=0.01):
-    """σ(t) = t for t ≥ 0, ``negative_slope`` · t below."""
+    """σ(t) = t for t ≥ 0, ``negative_slope`` · t below.
+
+    Parameters
+    ----------
+    negative_slope : float
+
+    Returns
+    -------
+    PiecewiseLinear
+
+    Examples
+    --------
+    >>> leaky_relu(0.1)([-2.0, 3.0]).tolist()
+    [-0.2, 3.0]
+    """
     return PiecewiseLinear([0.0], [0.0], left_slope=negative_slope, right_slope=1.0)
 
 
 def hard_tanh():
-    """σ(t) = clip(t, −1, 1)."""
+    """σ(t) = clip(t, −1, 1).
+
+    Returns
+    -------
+    PiecewiseLinear
+
+    Examples
+    --------
+    >>> hard_tanh()([-5.0, 0.5, 5.0]).tolist()
+    [-1.0, 0.5, 1.0]
+    """
     return PiecewiseLinear([-1.0, 1.0], [-1.0, 1.0])
 
 
 def ramp():
-    """The reference ramp of the isotropic Gaussians example: −2.5 for t ≤ 0.5, 7.5 for t ≥ 1.5."""
+    """The reference ramp of the isotropic Gaussians example: −2.5 for t ≤ 0.5, 7.5 for t ≥ 1.5.
+
+    Returns
+    -------
+    PiecewiseLinear
+
+    Examples
+    --------
+    >>> ramp()([0.0, 1.0, 2.0]).tolist()
+    [-2.5, 2.5, 7.5]
+    """
     return PiecewiseLinear([0.5, 1.5], [-2.5, 7.5])
 
 
 def nonmonotone():
-    """The non-monotone variant: knots (0, −2.5), (0.5, −4), (1.5, 7.5)."""
+    """The non-monotone variant: knots (0, −2.5), (0.5, −4), (1.5, 7.5), with a kink at 0.
+
+    Returns
+    -------
+    PiecewiseLinear
+
+    Examples
+    --------
+    >>> float(nonmonotone().derivative(0.0)), float(nonmonotone().derivative(-1.0))   # σ'(0+), σ'(0−)
+    (-3.0, 0.0)
+    """
     return PiecewiseLinear([0.0, 0.5, 1.5], [-2.5, -4.0, 7.5])

@@ -167,7 +167,17 @@ class Tanh(Activation):
 
 
 def sigmoid():
-    """σ(t) = 1/(1 + e^{−t}) = ½ + ½ tanh(t/2), as a :class:`Tanh` (same Gaussian machinery)."""
+    """σ(t) = 1/(1 + e^{−t}) = ½ + ½ tanh(t/2), as a :class:`Tanh` (same Gaussian machinery).
+
+    Returns
+    -------
+    Tanh
+
+    Examples
+    --------
+    >>> round(float(sigmoid()(0.0)), 12), round(float(sigmoid()(2.0)), 6)
+    (0.5, 0.880797)
+    """
     return Tanh(amplitude=0.5, slope=0.5, center=0.0, shift=0.5)
 
 
@@ -234,5 +244,15 @@ class Erf(Activation):
 
 
 def erf():
-    """σ(t) = erf(t/√2) (:class:`Erf` with its defaults)."""
+    """σ(t) = erf(t/√2) = 2Φ(t) − 1 (:class:`Erf` with its defaults).
+
+    Returns
+    -------
+    Erf
+
+    Examples
+    --------
+    >>> round(float(erf()(1.0)), 6)   # 2Φ(1) − 1
+    0.682689
+    """
     return Erf()

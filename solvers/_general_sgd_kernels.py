@@ -29,7 +29,7 @@ from meanfield.activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_T
 from ._data_streams import draw_point
 from ._normal_rng import fill_normals
 from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, NOISE_CHUNK, NOISE_GROUP, _total, axpy_forward_transposed,
-                           axpy_noise_range, axpy_transposed, forward_transposed)
+                           axpy_noise_range, axpy_transposed, forward_transposed, replay_weight_noise)
 
 
 @njit(cache=True)
@@ -73,15 +73,8 @@ def draw_general_step(state, noise_states, data, order, n_particles, d, batch, n
     gb = np.zeros(n_particles)
     _draw_batch(state[0], data, order, np.empty(2), np.empty(d), x, y)
     if noisy:
-        buffer = np.empty(d * NOISE_GROUP)
         if train_w:
-            for g0 in range(0, n_particles, NOISE_GROUP):
-                m = min(n_particles - g0, NOISE_GROUP)
-                xi = buffer[:d * m]
-                fill_normals(noise_states[g0 // NOISE_CHUNK], xi)
-                for k in range(d):
-                    for j in range(m):
-                        gw[g0 + j, k] = xi[k * m + j]
+            replay_weight_noise(noise_states, gw)
         for c in range(noise_states.shape[0]):
             lo, hi = c * NOISE_CHUNK, min(n_particles, (c + 1) * NOISE_CHUNK)
             if train_a:

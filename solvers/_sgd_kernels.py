@@ -140,15 +140,24 @@ def draw_step(state, noise_states, scales, n_particles, d, batch, noisy):
     g = np.zeros((n_particles, d))
     _draw_batch(state[0], scales, np.empty(d), x, y)
     if noisy:
-        buffer = np.empty(d * NOISE_GROUP)
-        for g0 in range(0, n_particles, NOISE_GROUP):
-            m = min(n_particles - g0, NOISE_GROUP)
-            xi = buffer[:d * m]
-            fill_normals(noise_states[g0 // NOISE_CHUNK], xi)
-            for k in range(d):
-                for j in range(m):
-                    g[g0 + j, k] = xi[k * m + j]
+        replay_weight_noise(noise_states, g)
     return y, x, g
+
+
+@njit(cache=True)
+def replay_weight_noise(noise_states, g):
+    """Fill g (N, d) with the Langevin noise of the weights of one step, in the kernels' order:
+    chunk by chunk of NOISE_CHUNK particles (stream noise_states[c]), group by group of
+    m ≤ NOISE_GROUP particles, m·d normals read as a (d, m) array (ξ_{g0+j, k} = normal k·m + j)."""
+    n_particles, d = g.shape
+    buffer = np.empty(d * NOISE_GROUP)
+    for g0 in range(0, n_particles, NOISE_GROUP):
+        m = min(n_particles - g0, NOISE_GROUP)
+        xi = buffer[:d * m]
+        fill_normals(noise_states[g0 // NOISE_CHUNK], xi)
+        for k in range(d):
+            for j in range(m):
+                g[g0 + j, k] = xi[k * m + j]
 
 
 @njit(cache=True)

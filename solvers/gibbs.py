@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from .radial_pde import _Grid
+from meanfield._validation import check_int, check_noise, check_positive, check_real
+
+from .radial_pde import OUTER_MASS_TOL, _Grid
 
 
 @dataclass
@@ -42,18 +44,21 @@ def gibbs_fixed_point(model, beta, lam, cells=1000, r_max=10.0, damping=0.5, tol
 
     Returns a :class:`GibbsState` on the uniform grid of ``cells`` cells on [0, r_max]
     (identical to ``solve_radial_pde(..., cells, r_max)``). ``init``: optional initial
-    masses. Raises RuntimeError if ``max_iter`` iterations do not reach ``tol``.
+    masses. Raises RuntimeError if ``max_iter`` iterations do not reach ``tol``, or if the state
+    has more than OUTER_MASS_TOL of its mass in the outer cell (the domain would cut it).
     """
-    if not (np.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta: must be positive, got {beta!r}")
-    if not (np.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam: must be non-negative, got {lam!r}")
-    if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)) or cells < 10:
-        raise ValueError(f"cells: must be an integer >= 10, got {cells!r}")
-    if not (np.isfinite(r_max) and r_max > 0):
-        raise ValueError(f"r_max: must be positive, got {r_max!r}")
+    beta, lam = check_noise(beta, lam)
+    if beta is None:
+        raise ValueError("beta: must be positive (the Gibbs state needs noise), got None")
+    cells = check_int(cells, "cells", minimum=10)
+    r_max = check_positive(r_max, "r_max")
+    damping = check_real(damping, "damping")
     if not 0 < damping <= 1:
         raise ValueError(f"damping: must lie in (0, 1], got {damping!r}")
+    tol = check_positive(tol, "tol")
+    if tol < 1e-15:
+        raise ValueError(f"tol: must be at least 1e-15 (rounding of the log-masses), got {tol!r}")
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
     grid = _Grid(model, int(cells), float(r_max))
     base = grid.log_jac + np.log(grid.dr) - 0.5 * beta * lam * grid.r**2
 
@@ -87,5 +92,8 @@ def gibbs_fixed_point(model, beta, lam, cells=1000, r_max=10.0, damping=0.5, tol
         raise RuntimeError(f"gibbs_fixed_point: no convergence in {max_iter} iterations (residual {res:.2e})")
     m = np.exp(target)
     m /= m.sum()
+    if m[-1] > OUTER_MASS_TOL:
+        raise RuntimeError(f"gibbs_fixed_point: the Gibbs state has mass {m[-1]:.2e} in the outer cell "
+                           f"r ≈ {grid.r[-1]:g}: the domain cuts it; increase r_max")
     return GibbsState(r=grid.r, edges=grid.edges, mass=m, density=m / grid.dr, risk=grid.risk(m),
                       free_energy=grid.free_energy(m, beta, lam), iterations=it, residual=res)

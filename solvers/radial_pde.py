@@ -42,7 +42,8 @@ from scipy.linalg import solve_banded
 
 from meanfield.isotropic_gaussians import KernelMatrix
 
-from meanfield._validation import check_int, check_noise, check_radial_model, check_times, xi_function
+from meanfield._validation import (as_finite_array, check_int, check_noise, check_radial_model, check_times,
+                                   xi_function)
 
 #: mass allowed in the outer 10% of the cells before an automatic domain grows
 GROW_THRESHOLD = 1e-14
@@ -283,6 +284,8 @@ class RadialPDESolution:
 
     def quantile_radii(self, k, n):
         """The n quantile midpoints Q((i−½)/n) of snapshot k (Q piecewise linear)."""
+        k = check_int(k, "k", minimum=-len(self.times), maximum=len(self.times) - 1)
+        n = check_int(n, "n", minimum=1)
         cdf, r = _grid_quantile(self.edges, self.mass[k])
         return np.interp((np.arange(n) + 0.5) / n, cdf, r)
 
@@ -293,6 +296,7 @@ class RadialPDESolution:
 
 def sample_grid_density(edges, mass, n, rng):
     """n iid draws from the piecewise-constant law with cell ``mass`` on ``edges``."""
+    n = check_int(n, "n", minimum=1)
     cdf, r = _grid_quantile(edges, mass)
     return np.interp(np.random.default_rng(rng).random(n), cdf, r)
 
@@ -452,7 +456,13 @@ def _check_outer(model, grid, m, auto, t):
 
 def _grid_quantile(edges, mass):
     """Breakpoints (cdf, radius) of the piecewise-linear quantile function of cell masses."""
-    mass = np.asarray(mass, dtype=float)
+    edges = as_finite_array(edges, "edges", ndim=1)
+    mass = as_finite_array(mass, "mass", ndim=1, nonnegative=True)
+    if edges.size != mass.size + 1 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"edges: expected {mass.size + 1} increasing cell edges for {mass.size} masses, "
+                         f"got {edges.size}")
+    if not mass.sum() > 0:
+        raise ValueError("mass: must have a positive sum")
     cdf = np.concatenate(([0.0], np.cumsum(mass / mass.sum())))
     keep = np.concatenate(([True], np.diff(cdf) > 0))
     cdf, r = cdf[keep], np.asarray(edges, dtype=float)[keep]

@@ -143,3 +143,28 @@ def test_cell_jacobian_is_the_integral_of_r_to_the_d_minus_1(d):
         lo, hi = grid.edges[j], grid.edges[j + 1]
         exact = quad(lambda r: r ** (d - 1), lo, hi, epsabs=0, epsrel=1e-13)[0]
         assert np.exp(grid.log_jac[j]) * grid.dr == pytest.approx(exact, rel=1e-11)
+
+
+def test_gibbs_and_grid_helpers_refuse_bad_input():
+    """Each failed silently or with an unrelated error before: max_iter=0 (UnboundLocalError),
+    a Gibbs state cut by the domain (returned with its mass piled in the last cell),
+    quantile_radii(k, 2.5) and negative or NaN masses (returned numbers)."""
+    from solvers.radial_pde import sample_grid_density
+    model = IsotropicGaussians(0.8, 6, ramp())
+    with pytest.raises(ValueError, match="max_iter"):
+        gibbs_fixed_point(model, 10.0, 1.0, cells=50, r_max=4.0, max_iter=0)
+    with pytest.raises(ValueError, match="beta"):
+        gibbs_fixed_point(model, None, 1.0, cells=50, r_max=4.0)
+    with pytest.raises(RuntimeError, match="outer cell"):  # λ = 0.01: the state reaches far beyond r = 2
+        gibbs_fixed_point(model, 2.0, 0.01, cells=50, r_max=2.0)
+    sol = solve_radial_pde(model, kappa=0.8, times=[0.0, 0.1], cells=60)
+    with pytest.raises(ValueError, match="n:"):
+        sol.quantile_radii(1, 2.5)
+    with pytest.raises(ValueError, match="k:"):
+        sol.quantile_radii(5, 10)
+    edges = np.linspace(0, 1, 4)
+    for bad in ([0.5, -0.1, 0.6], [0.5, np.nan, 0.5], [0.0, 0.0, 0.0]):
+        with pytest.raises(ValueError, match="mass"):
+            sample_grid_density(edges, bad, 10, 0)
+    with pytest.raises(ValueError, match="edges"):
+        sample_grid_density(edges[:3], [0.5, 0.2, 0.3], 10, 0)

@@ -144,7 +144,12 @@ def xi_function(xi):
     if xi is None:
         return lambda t: 1.0
     if callable(xi):
-        return lambda t: float(xi(t))
+        def checked(t):
+            value = float(xi(t))
+            if not (math.isfinite(value) and value >= 0):  # ξ < 0 would run the dynamics backwards
+                raise ValueError(f"xi: must return finite non-negative values, got xi({t:g}) = {value!r}")
+            return value
+        return checked
     value = check_real(xi, "xi")
     if value <= 0:
         raise ValueError(f"xi: must be positive, got {xi!r}")

@@ -56,7 +56,7 @@ def _energy(model, params, X, lam):
 
 
 def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
-                      record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=False,
+                      record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=None,
                       energy_tol=1e-10, origin=None, probes=None):
     """Integrate the particle flow from ``init`` and record snapshots at ``times``.
 
@@ -81,7 +81,9 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     progress : tqdm bar over simulated time; None = only if stderr is a terminal.
     rtol : error tolerance of the adaptive steps (max-norm, relative to 1 + max|θ|).
     check_energy : evaluate E = R_N/α² + (λ/N)Σ‖θ‖² after every noiseless step and
-        raise RuntimeError if it increases by more than ``energy_tol``·(1 + |E|).
+        raise RuntimeError if it increases by more than ``energy_tol``·(1 + |E|); None (the
+        default): on for a fixed ``dt`` (RK4 has no error estimate then, and a too-large step
+        would otherwise return a wrong state silently), off for the adaptive methods.
 
     origin : dopri5 only: treat w = 0 as an event (:mod:`solvers._origin`): a particle whose
         ‖w‖ falls below √rtol·(1 + max|θ₀|) is put at the origin and frozen while its radial
@@ -145,8 +147,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     elif method == "euler":
         dt = DEFAULT_DT_LANGEVIN
     rtol = check_real(rtol, "rtol")
-    if not rtol > 0:
-        raise ValueError(f"rtol: must be positive, got {rtol!r}")
+    if not 1e-13 <= rtol <= 0.1:  # below 1e-13 the steps shrink to rounding and never end
+        raise ValueError(f"rtol: must lie in [1e-13, 0.1], got {rtol!r}")
     if progress is None:
         progress = sys.stderr.isatty()
     rng = np.random.default_rng(np.random.SeedSequence(seed))
@@ -180,6 +182,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     stepper = None
     if method == "dopri5":
         stepper = DormandPrince(velocity if events is None else events.velocity, rtol, atol=rtol)
+    if check_energy is None:
+        check_energy = method == "rk4" and dt is not None
     energy = _energy(model, as_params(W), W, lam) if check_energy and beta is None else None
     snapshots = []
     interrupted = False

@@ -341,8 +341,8 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
     beta, lam = check_noise(beta, lam)
     if not (0 < cfl <= 0.5) and beta is None:
         raise ValueError(f"cfl: must lie in (0, 0.5] for the noiseless scheme, got {cfl!r}")
-    if not cfl > 0:
-        raise ValueError(f"cfl: must be positive, got {cfl!r}")
+    if not cfl >= 1e-3:  # a smaller Courant number only multiplies the steps (cfl = 1e-12 never ends)
+        raise ValueError(f"cfl: must lie in [1e-3, 0.5] (noiseless) or be ≥ 1e-3 (noisy), got {cfl!r}")
     if limiter not in ("mc", "minmod"):
         raise ValueError(f"limiter: 'mc' or 'minmod', got {limiter!r}")
     if dt is not None and not dt > 0:

@@ -192,3 +192,21 @@ def test_invalid_arguments(kwargs, name):
         run_particle_flow(model, np.ones((3, 4)), **kwargs)
     with pytest.raises(ValueError, match="^init:"):
         run_particle_flow(model, np.ones((3, 5)), times=[1.0])
+
+
+def test_settings_that_would_be_wrong_or_endless_are_refused():
+    """A fixed dt far too large (unstable) returned a wrong risk silently (now the energy check, on by
+    default for a fixed step, raises); rtol = 0 or 1e-300 never ended; ξ < 0 ran backwards."""
+    model = IsotropicGaussians(0.8, 10, ramp())
+    W0 = init_gaussian(40, 10, 0.8, seed=0)
+    with pytest.raises(RuntimeError, match="energy"):
+        run_particle_flow(model, W0, times=[20.0], method="rk4", dt=10.0, progress=False)
+    for rtol in (0.0, 1e-300, 1.0):
+        with pytest.raises(ValueError, match="rtol"):
+            run_particle_flow(model, W0, times=[1.0], rtol=rtol, progress=False)
+    with pytest.raises(ValueError, match="xi"):
+        run_particle_flow(model, W0, times=[0.5], xi=lambda t: -1.0, progress=False)
+    with pytest.raises(ValueError, match="cfl"):
+        solve_radial_pde(model, kappa=0.8, times=[0.1], cells=50, cfl=1e-12)
+    ok = run_particle_flow(model, W0, times=[0.5], method="rk4", dt=0.05, progress=False)
+    assert ok.status == "finished"  # a sensible fixed step passes the default energy check

@@ -342,13 +342,9 @@ def _orthant_ramp(h, k, c):
 
 
 @njit(cache=True)
-def _rotated_ramp_pair(h0, h1, k0, k1, c):
-    """avg over [h0, h1] × [k0, k1] of P(X > h, Y > k; c) for c ∈ (0, 1) in X = αU + βV,
-    Y = αU − βV: ∫ φ(v) ∫ φ(u) r₁(u) r₂(u) du dv, r₁ the ramp on [(h0 − βv)/α, (h1 − βv)/α],
-    r₂ on [(k0 + βv)/α, (k1 + βv)/α] (inner: :func:`ramp_product_1d`); the outer integral by
-    8-point Gauss–Legendre on panels of width ≤ 1 over |v| ≤ 9, split at the kinks v = (h − k)/(2β)."""
-    alpha = math.sqrt(0.5 * (1.0 + c))
-    beta = math.sqrt(0.5 * (1.0 - c))
+def _v_cuts(h0, h1, k0, k1, beta):
+    """Sorted breakpoints of the outer V-integral of the rotated rules: ±_V_RANGE and the kinks
+    v = (h − k)/(2β) of the two ramps (h ∈ {h0, h1}, k ∈ {k0, k1}) that fall inside."""
     cuts = np.empty(6)
     cuts[0], cuts[1] = -_V_RANGE, _V_RANGE
     m = 2
@@ -358,7 +354,19 @@ def _rotated_ramp_pair(h0, h1, k0, k1, c):
             if -_V_RANGE < v < _V_RANGE:
                 cuts[m] = v
                 m += 1
-    cuts = np.sort(cuts[:m])
+    return np.sort(cuts[:m])
+
+
+@njit(cache=True)
+def _rotated_ramp_pair(h0, h1, k0, k1, c):
+    """avg over [h0, h1] × [k0, k1] of P(X > h, Y > k; c) for c ∈ (0, 1) in X = αU + βV,
+    Y = αU − βV: ∫ φ(v) ∫ φ(u) r₁(u) r₂(u) du dv, r₁ the ramp on [(h0 − βv)/α, (h1 − βv)/α],
+    r₂ on [(k0 + βv)/α, (k1 + βv)/α] (inner: :func:`ramp_product_1d`); the outer integral by
+    8-point Gauss–Legendre on panels of width ≤ 1 over |v| ≤ 9, split at the kinks v = (h − k)/(2β)."""
+    alpha = math.sqrt(0.5 * (1.0 + c))
+    beta = math.sqrt(0.5 * (1.0 - c))
+    cuts = _v_cuts(h0, h1, k0, k1, beta)
+    m = cuts.shape[0]
     total = 0.0
     for i in range(m - 1):
         lo, hi = cuts[i], cuts[i + 1]
@@ -460,16 +468,8 @@ def _rotated_parts(h0, h1, k0, k1, c):
     Gauss–Legendre between the kinks v = (h − k)/(2β))."""
     alpha = math.sqrt(0.5 * (1.0 + c))
     beta = math.sqrt(0.5 * (1.0 - c))
-    cuts = np.empty(6)
-    cuts[0], cuts[1] = -_V_RANGE, _V_RANGE
-    m = 2
-    for hh in (h0, h1):
-        for kk in (k0, k1):
-            v = (hh - kk) / (2.0 * beta)
-            if -_V_RANGE < v < _V_RANGE:
-                cuts[m] = v
-                m += 1
-    cuts = np.sort(cuts[:m])
+    cuts = _v_cuts(h0, h1, k0, k1, beta)
+    m = cuts.shape[0]
     first = 0.0
     prob = 0.0
     for i in range(m - 1):

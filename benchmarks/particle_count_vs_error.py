@@ -7,7 +7,7 @@ roughly linear in ε (≈ 100 ε at t = 0.5, growing with t). Hence ε = 1e-5 by
 (quick mode too): bias ≈ 1e-3, below the iid W2 up to N ≈ 3000 only, so at the
 largest N the error can flatten onto the ε floor; the fit time defaults to the
 earliest time, t = 0.5, where that floor is lowest. Fits use times t ≤ 2, where the
-law is one connected lump (SPEC: W2 ~ N^{-1/2} needs that; W1 is shown beside it).
+law is one connected lump (W2 ~ N^{-1/2} needs that, see the theory page; W1 is shown beside it).
 The iid baseline (W2 between N draws from the PDE law and the law) is printed beside
 it: the scale of the sampling error at that N (measured: the particle W2 sits at or
 slightly below it at t = 0.5, the dynamics contracting the initial iid fluctuations).

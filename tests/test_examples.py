@@ -2,7 +2,7 @@
 
 Bounds come from the theory, not from recorded outputs: the noiseless PDE risk is
 non-increasing (gradient flow of R/2), the t = 0 particles are an iid sample of ρ̄_0,
-the mean radius at t = 1 is ≈ 1.42 (SPEC), δ0 has risk 1 + σ(0)², and particle
+the mean radius at t = 1 is ≈ 1.42 (the limit, as solve_radial_pde computes it), δ0 has risk 1 + σ(0)², and particle
 errors decay like N^{-1/2}.
 """
 import importlib.util
@@ -53,7 +53,7 @@ def test_quick_example_reference_run_is_consistent(quick_example):
     assert iid[0] / 3 <= w2[0] <= 3 * iid[0]
     # W1 ≤ W2 (Jensen), exactly for both computations
     assert np.all(np.array(ref["w1"]) <= w2 + 1e-12)
-    # SPEC: mean radius ≈ 1.42 at t = 1 in the limit; SGD (N=200, ε=1e-4) close to it
+    # reference: mean radius ≈ 1.42 at t = 1 in the limit; SGD (N=200, ε=1e-4) close to it
     k1 = int(np.argmin(np.abs(t - 1.0)))
     assert t[k1] == pytest.approx(1.0)
     assert ref["pde_mean_radius"][k1] == pytest.approx(1.42, abs=0.02)
@@ -129,7 +129,7 @@ def test_quick_example_convergence_check(quick_example):
 
 def test_quick_example_reference_deltas(quick_example):
     """Every compared quantity of figures 1–3 carries its ε-halving and cell-doubling delta;
-    the mean radius at t = 1 (SPEC ≈ 1.42) moves by far less than its SGD–PDE gap bound."""
+    the mean radius at t = 1 (the limit: ≈ 1.42) moves by far less than its SGD–PDE gap bound."""
     ref = quick_example[1]["reference"]
     for key in ("sgd_risk", "pde_risk", "sgd_mean_radius", "pde_mean_radius", "w2", "w1", "iid_w2", "iid_w1"):
         for suffix in ("_delta_eps_half", "_delta_cells_double"):

@@ -146,7 +146,7 @@ def test_hermite_coefficients_against_quadrature(name):
 
 
 def test_right_limit_at_zero_for_a_kink_at_zero():
-    """SPEC: ∂_a h_k(0+) = [σ'(0+) E(G He_k 1{G>0}) + σ'(0−) E(G He_k 1{G<0})]/√k!."""
+    """The kink rule (docs/theory.rst, "The boundary r = 0 for kinked activations"): ∂_a h_k(0+) = [σ'(0+) E(G He_k 1{G>0}) + σ'(0−) E(G He_k 1{G<0})]/√k!."""
     act = nonmonotone()  # σ'(0−) = 0, σ'(0+) = −3
     dh0 = act.hermite(np.array([0.0]), 8, derivative=True)[0]
     for k in range(9):

@@ -20,7 +20,7 @@ def reference_model():
 
 
 def numpy_step(model, W, s, y, x, g, lam, beta):
-    """The SPEC update, written directly:
+    """The SGD update, written directly:
     w_i ← (1 − 2λs) w_i + (2s/b) Σ_j (y_j − ŷ(x_j)) σ'(⟨w_i,x_j⟩+) x_j + √(4s/β) g_i."""
     sigma = model.activation
     z = x @ W.T  # (b, N)
@@ -50,7 +50,7 @@ def test_one_step_matches_numpy(batch, lam, beta, activation):
 @pytest.mark.parametrize("batch, lam, beta", [(1, 0.0, None), (1, 0.2, None), (2, 0.0, None), (1, 0.1, 3.0)])
 def test_many_steps_match_numpy(batch, lam, beta):
     """40 steps (the noiseless b = 1 kernel fuses each update with the next forward
-    pass, drawing the next data point first) equal the SPEC update replayed in NumPy."""
+    pass, drawing the next data point first) equal the SGD update replayed in NumPy."""
     model = IsotropicGaussians(delta=0.8, d=9, activation=nonmonotone())
     W = init_gaussian(11, 9, 2.0, seed=3)
     eps, seed, n_steps = 0.01, 4, 40
@@ -66,7 +66,7 @@ def test_many_steps_match_numpy(batch, lam, beta):
 
 def test_noisy_steps_with_several_noise_chunks_match_numpy():
     """N = 300 spans two noise streams (256 + 44 particles) and partial noise groups: 8 noisy
-    steps with b = 2 equal the SPEC update replayed in NumPy with draw_step's draws."""
+    steps with b = 2 equal the SGD update replayed in NumPy with draw_step's draws."""
     model = IsotropicGaussians(delta=0.8, d=5, activation=Tanh(amplitude=2.0, center=0.5))
     W = init_gaussian(300, 5, 1.5, seed=8)
     eps, seed, lam, beta = 0.02, 6, 0.3, 2.0
@@ -329,7 +329,7 @@ def test_mean_field_limit_short_time(reference_model):
 
 @pytest.mark.slow
 def test_reference_run_t1(reference_model):
-    """SPEC: the reference run has mean radius ≈ 1.42 at t = 1 (ε = 1e-5 matches the limit)."""
+    """Reference: the reference run has mean radius ≈ 1.42 at t = 1 (ε = 1e-5 matches the limit)."""
     W0 = init_gaussian(800, 40, 0.8, seed=7)
     res = run_sgd(reference_model, W0, 1e-5, [1.0], seed=3, progress=False)
     assert abs(res.radii[-1].mean() - 1.42) < 0.01

@@ -74,23 +74,34 @@ class DataLaw:
 
         Parameters
         ----------
-        n : int ≥ 1
+        n : int
+            Number of pairs, ≥ 1.
         rng : int, Generator or None
+            Seed or generator.
+
+        Returns
+        -------
+        X : ndarray, shape (n, d)
+        y : ndarray, shape (n,)
 
         Raises
         ------
         NotImplementedError
-            in the base class.
+            In the base class.
         """
         raise NotImplementedError
 
     def kernel_spec(self) -> DataSpec:  # pragma: no cover - abstract
         """The arrays the SGD kernel draws from (a :class:`DataSpec`).
 
+        Returns
+        -------
+        DataSpec
+
         Raises
         ------
         NotImplementedError
-            in the base class.
+            In the base class.
         """
         raise NotImplementedError
 
@@ -100,6 +111,7 @@ class DataLaw:
         Returns
         -------
         tuple or None
+            None in the base class (no Gaussian structure known).
         """
         return None
 

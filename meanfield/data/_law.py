@@ -27,12 +27,15 @@ class DataSpec:
     Parameters
     ----------
     kind : int
-    rows, scales, values, extra : arrays
+        ``DATA_MIXTURE``, ``DATA_TEACHER`` or ``DATA_ARRAYS``.
+    rows, scales, values, extra : ndarray
         As in the table.
-    params : array
+    params : ndarray
         DATA_TEACHER: [label noise std]; DATA_ARRAYS: [1 if epoch-wise else 0].
-    act_kind, act_params :
-        The teacher's σ (DATA_TEACHER only).
+    act_kind : int
+        The teacher's σ kind (DATA_TEACHER only).
+    act_params : ndarray
+        The teacher's σ parameters (DATA_TEACHER only).
 
     Examples
     --------

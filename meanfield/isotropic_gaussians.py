@@ -400,7 +400,8 @@ class IsotropicGaussians:
         Raises
         ------
         ValueError
-            If ``r`` has a negative or non-finite entry, or the dense table is needed at d = 1.
+            If ``r`` has a negative or non-finite entry, or the dense table is needed at d = 1 or
+            for a smooth σ (the dense table is implemented for piecewise-linear σ only).
         """
         r = self._radii(r, "r").ravel()
         feats = self._features(r)
@@ -431,7 +432,8 @@ class IsotropicGaussians:
         Raises
         ------
         ValueError
-            If d < 2 (the radial reduction does not apply) or a radius is negative or not finite.
+            If d < 2 (the radial reduction does not apply), σ is not piecewise linear, or a radius
+            is negative or not finite.
 
         Examples
         --------

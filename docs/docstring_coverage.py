@@ -1,13 +1,18 @@
 """List the public docstrings that lack numpydoc sections.
 
     python docs/docstring_coverage.py            # a table: name, missing sections
-    python docs/docstring_coverage.py --strict   # exit status 1 if anything is missing
+    python docs/docstring_coverage.py --strict   # exit status 1 if anything is missing or misstyled
 
 Covers every name in ``meanfield.__all__`` and ``solvers.__all__`` and the public methods and
 properties of those classes. A section is required when it applies: Parameters when the
 callable takes arguments (besides self), Returns for functions and methods that return
 something (not for classes, properties or ``__init__``), Raises when the source raises
 directly, Examples for every public function and class.
+
+Style: numpydoc renders the text after ``name :`` as the entry's TYPE. An entry of
+Parameters, Returns, Yields or Attributes whose type field reads like prose (it contains
+``;``, has more than MAX_TYPE_WORDS words or ends with ``.``) is reported as
+``style (name, ...)``: the description belongs on the indented lines below.
 """
 from __future__ import annotations
 
@@ -72,6 +77,36 @@ def _has_args(func, skip_self):
     return len(params) > (1 if skip_self else 0)
 
 
+#: Most words a type field may have (``Params, (N', d) array or None`` has six).
+MAX_TYPE_WORDS = 6
+_TYPED_SECTIONS = ("Parameters", "Other Parameters", "Returns", "Yields", "Attributes")
+
+
+def prose_type(type_text):
+    """Whether a type field reads like prose: contains ';', has more than MAX_TYPE_WORDS words,
+    or ends with '.' (an ellipsis '...' excepted)."""
+    text = type_text.strip()
+    if not text:
+        return False
+    return (";" in text or len(text.split()) > MAX_TYPE_WORDS
+            or (text.endswith(".") and not text.endswith("...")))
+
+
+def style_defects(obj, kind):
+    """Names of the Parameters/Returns/Yields/Attributes entries of ``obj`` whose type field
+    reads like prose (:func:`prose_type`); an unnamed Returns entry is named by its position."""
+    doc = inspect.getdoc(obj) or ""
+    if not doc:
+        return []
+    parsed = NumpyDocString(doc) if kind != "function" else FunctionDoc(obj)
+    bad = []
+    for section in _TYPED_SECTIONS:
+        for i, entry in enumerate(parsed[section]):
+            if prose_type(entry.type):
+                bad.append(entry.name or f"{section} #{i + 1}")
+    return bad
+
+
 def missing_sections(obj, kind):
     """The numpydoc sections that ``obj`` (kind: function, class, method, property) lacks."""
     doc = inspect.getdoc(obj) or ""
@@ -99,15 +134,23 @@ def missing_sections(obj, kind):
     return missing
 
 
+def _gaps(obj, kind):
+    """Missing sections, then ``style (names)`` if some type fields read like prose."""
+    gaps = missing_sections(obj, kind)
+    bad = style_defects(obj, kind)
+    return gaps + [f"style ({', '.join(bad)})"] if bad else gaps
+
+
 def report():
-    """(qualified name, kind, missing sections) for every public object with a gap."""
+    """(qualified name, kind, gaps) for every public object with a missing section or a
+    prose type field (see :func:`missing_sections`, :func:`style_defects`)."""
     rows = []
     for package in (meanfield, solvers):
         for name in package.__all__:
             obj = getattr(package, name)
             qual = f"{package.__name__}.{name}"
             kind = "class" if inspect.isclass(obj) else "function"
-            gaps = missing_sections(obj, kind)
+            gaps = _gaps(obj, kind)
             if gaps:
                 rows.append((qual, kind, gaps))
             if kind != "class":
@@ -116,11 +159,11 @@ def report():
                 if attr.startswith("_"):
                     continue
                 if isinstance(member, property):
-                    gaps, mkind = missing_sections(member, "property"), "property"
+                    gaps, mkind = _gaps(member, "property"), "property"
                 elif isinstance(member, (staticmethod, classmethod)):
-                    gaps, mkind = missing_sections(member.__func__, "method"), "method"
+                    gaps, mkind = _gaps(member.__func__, "method"), "method"
                 elif inspect.isfunction(member):
-                    gaps, mkind = missing_sections(member, "method"), "method"
+                    gaps, mkind = _gaps(member, "method"), "method"
                 else:
                     continue
                 if gaps:
@@ -130,13 +173,16 @@ def report():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--strict", action="store_true", help="exit with status 1 if any section is missing")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with status 1 if any section is missing or any type field reads like prose")
     args = parser.parse_args(argv)
     rows = report()
     width = max((len(r[0]) for r in rows), default=10)
     for qual, kind, gaps in rows:
         print(f"{qual:<{width}}  {kind:<8}  {', '.join(gaps)}")
-    print(f"{len(rows)} public objects lack sections", file=sys.stderr)
+    styled = sum(any(g.startswith("style") for g in gaps) for _, _, gaps in rows)
+    print(f"{len(rows)} public objects lack sections or have prose type fields ({styled} with style defects)",
+          file=sys.stderr)
     return 1 if (args.strict and rows) else 0
 
 

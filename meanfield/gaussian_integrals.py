@@ -280,7 +280,37 @@ def _check_activation(activation, name):
 
 
 def gaussian_mean(activation, scale, mean):
-    """(M, ∂_m M, ∂_A M) for M = E σ(mean + scale·G), broadcasting; scale ≥ 0, A = scale²."""
+    """(M, ∂_m M, ∂_A M) for M = E σ(mean + scale·G), broadcasting; scale ≥ 0, A = scale².
+
+    Closed forms for piecewise-linear and erf σ, the trapezoidal rule for other smooth σ
+    (module docstring); at scale < 1e-100, M = σ(m), ∂_m M = σ'(m+), ∂_A M = 0.
+
+    Parameters
+    ----------
+    activation : Activation
+        σ.
+    scale : array_like
+        Standard deviations s ≥ 0, finite.
+    mean : array_like
+        Means m, finite; broadcast against ``scale``.
+
+    Returns
+    -------
+    M, dM_dm, dM_dA : ndarray
+        Each of the broadcast shape of ``scale`` and ``mean``.
+
+    Raises
+    ------
+    ValueError
+        If ``activation`` is not an :class:`Activation`, ``scale`` has a negative, NaN or
+        infinite entry, ``mean`` a NaN or infinite one, or the shapes do not broadcast.
+
+    Examples
+    --------
+    >>> from meanfield import relu
+    >>> [round(float(x), 6) for x in gaussian_mean(relu(), 1.0, 0.0)]   # φ(0), Φ(0), φ(0)/2
+    [0.398942, 0.5, 0.199471]
+    """
     kind, p = _check_activation(activation, "activation")
     s = as_finite_array(scale, "scale", nonnegative=True)
     m = as_finite_array(mean, "mean")
@@ -292,7 +322,41 @@ def gaussian_mean(activation, scale, mean):
 
 def gaussian_pair(activation, scale1, mean1, scale2, mean2, corr, activation2=None):
     """(G, ∂_{m₁}G, ∂_{m₂}G, ∂_{A₁}G, ∂_{A₂}G, ∂_C G) for G = E σ₁(m₁ + s₁X) σ₂(m₂ + s₂Y),
-    corr(X, Y) = ``corr``, broadcasting; σ₂ = ``activation2`` or σ₁; A_i = s_i², C = c s₁ s₂."""
+    corr(X, Y) = ``corr``, broadcasting; σ₂ = ``activation2`` or σ₁; A_i = s_i², C = c s₁ s₂.
+
+    Parameters
+    ----------
+    activation : Activation
+        σ₁.
+    scale1, scale2 : array_like
+        Standard deviations s₁, s₂ ≥ 0, finite.
+    mean1, mean2 : array_like
+        Means m₁, m₂, finite.
+    corr : array_like
+        Correlations c in [−1, 1].
+    activation2 : Activation or None
+        σ₂ (default σ₁).
+
+    Returns
+    -------
+    G, dG_dm1, dG_dm2, dG_dA1, dG_dA2, dG_dC : ndarray
+        Each of the broadcast shape of the five arrays.
+
+    Raises
+    ------
+    ValueError
+        If an activation is not an :class:`Activation`, a scale is negative, an entry is NaN
+        or infinite, a correlation lies outside [−1, 1], the shapes do not broadcast, or one
+        σ is piecewise linear and the other smooth (no exact rule for that pair).
+
+    Examples
+    --------
+    >>> from meanfield import erf, relu
+    >>> round(float(gaussian_pair(erf(), 1.0, 0.0, 1.0, 0.0, 0.5)[0]), 6)   # (2/π) arcsin(c/2)
+    0.160861
+    >>> [round(float(g), 6) for g in gaussian_pair(relu(), 1.0, 0.0, 1.0, 0.0, [0.0, 1.0])[0]]   # 1/(2π), ½
+    [0.159155, 0.5]
+    """
     k1, p1 = _check_activation(activation, "activation")
     k2, p2 = _check_activation(activation if activation2 is None else activation2, "activation2")
     s1 = as_finite_array(scale1, "scale1", nonnegative=True)

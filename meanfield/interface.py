@@ -29,16 +29,18 @@ class SGDSpec:
 
     Parameters
     ----------
-    act_kind, act_params :
-        σ as (kind, params) (see :mod:`meanfield.activations`).
+    act_kind : int
+        σ's kind (see :mod:`meanfield.activations`).
+    act_params : ndarray
+        σ's parameters in the layout of that kind.
     train_a, train_w, train_b : bool
         The trained coordinates.
     data : DataSpec
         The data law's arrays.
-    isotropic_scales : array or None
+    isotropic_scales : ndarray or None
         (1 + Δ, 1 − Δ) when the isotropic w-only fast kernel applies.
     output_scale : float
-        α.
+        α, > 0.
     offset : Params or None
         The frozen neurons the network is centred at.
 
@@ -67,6 +69,20 @@ class ParticleModel(Protocol):
 
     :class:`MeanFieldModel` and :class:`IsotropicGaussians` both satisfy it.
 
+    Attributes
+    ----------
+    d : int
+        Input dimension.
+    train : tuple of str
+        The trained coordinates, a subset of ("a", "w", "b").
+    output_scale : float
+        α.
+
+    Raises
+    ------
+    TypeError
+        On ``ParticleModel()`` itself (a Protocol, only checked against).
+
     Examples
     --------
     >>> from meanfield import IsotropicGaussians, ramp
@@ -79,16 +95,60 @@ class ParticleModel(Protocol):
     output_scale: float
 
     def as_params(self, theta, name: str = "theta") -> Params:
-        """θ as :class:`Params` (an (N, d) array means a ≡ 1, b ≡ 0)."""
+        """θ as :class:`Params` (an (N, d) array means a ≡ 1, b ≡ 0).
+
+        Parameters
+        ----------
+        theta : Params or ndarray, shape (N, d)
+        name : str
+            The argument name used in error messages.
+
+        Returns
+        -------
+        Params
+        """
 
     def sgd_spec(self) -> SGDSpec:
-        """The :class:`SGDSpec` the fused SGD kernel reads."""
+        """The :class:`SGDSpec` the fused SGD kernel reads.
+
+        Returns
+        -------
+        SGDSpec
+        """
 
     def risk(self, theta) -> float:
-        """The risk solvers record (exact R_N, or empirical on held-out arrays)."""
+        """The risk solvers record (exact R_N, or empirical on held-out arrays).
+
+        Parameters
+        ----------
+        theta : Params or ndarray, shape (N, d)
+
+        Returns
+        -------
+        float
+        """
 
     def population_risk(self, theta) -> float:
-        """The exact R_N."""
+        """The exact R_N.
+
+        Parameters
+        ----------
+        theta : Params or ndarray, shape (N, d)
+
+        Returns
+        -------
+        float
+        """
 
     def potential_gradient(self, theta) -> Params:
-        """∇_θΨ(θ_i; ρ̂) for every neuron, as Params."""
+        """∇_θΨ(θ_i; ρ̂) for every neuron, as Params.
+
+        Parameters
+        ----------
+        theta : Params or ndarray, shape (N, d)
+
+        Returns
+        -------
+        Params
+            Zero in the untrained coordinates.
+        """

@@ -134,14 +134,16 @@ class MeanFieldModel:
 
         Parameters
         ----------
-        n : int ≥ 1
-        kappa : float > 0
-            E‖w_i‖² = κ².
+        n : int
+            Number of neurons N, ≥ 1.
+        kappa : float
+            κ > 0: E‖w_i‖² = κ².
         seed : int, Generator or None
+            Seed of the one Generator (``numpy.random.default_rng(seed)``).
         a, b : float
             Means of the output weights and biases.
-        a_std, b_std : float ≥ 0
-            Their standard deviations (0: constant).
+        a_std, b_std : float
+            Their standard deviations, ≥ 0 (0: constant).
 
         Returns
         -------
@@ -211,11 +213,11 @@ class MeanFieldModel:
         Parameters
         ----------
         theta : Params or (N, d) array
-        X : (n, d) array
+        X : ndarray, shape (n, d)
 
         Returns
         -------
-        (n,) array
+        ndarray, shape (n,)
         """
         X = self._inputs(X, "X")
         theta = self.as_params(theta)
@@ -230,8 +232,8 @@ class MeanFieldModel:
         Parameters
         ----------
         theta : Params or (N, d) array
-        X : (n, d) array
-        y : (n,) array
+        X : ndarray, shape (n, d)
+        y : ndarray, shape (n,)
 
         Returns
         -------
@@ -275,13 +277,13 @@ class MeanFieldModel:
         Parameters
         ----------
         theta : Params or (N, d) array
-        X : (P, d) array
-        X2 : (Q, d) array or None
+        X : ndarray, shape (P, d)
+        X2 : ndarray, shape (Q, d), or None
             Default ``X``.
 
         Returns
         -------
-        (P, Q) array
+        ndarray, shape (P, Q)
         """
         theta = self.as_params(theta)
         X = self._inputs(X, "X")
@@ -350,7 +352,7 @@ class MeanFieldModel:
 
         Returns
         -------
-        (N,) array
+        ndarray, shape (N,)
 
         Raises
         ------
@@ -374,7 +376,7 @@ class MeanFieldModel:
 
         Returns
         -------
-        (N, N') array
+        ndarray, shape (N, N')
 
         Raises
         ------
@@ -506,13 +508,15 @@ class MeanFieldModel:
 
         Parameters
         ----------
-        n : int ≥ 1
+        n : int
+            Number of pairs, ≥ 1.
         rng : int, Generator or None
+            Seed or generator of the data law's sampler.
 
         Returns
         -------
-        X : (n, d) array
-        y : (n,) array
+        X : ndarray, shape (n, d)
+        y : ndarray, shape (n,)
         """
         return self.data.sample(n, rng)
 
@@ -525,9 +529,12 @@ def isotropic_model(delta, d, activation):
 
     Parameters
     ----------
-    delta : float in (0, 1)
-    d : int ≥ 1
+    delta : float
+        Δ, in (0, 1).
+    d : int
+        Input dimension, ≥ 1.
     activation : Activation
+        σ; a bounded piecewise-linear σ or a tanh delegates to the exact radial code.
 
     Returns
     -------

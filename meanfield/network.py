@@ -15,12 +15,13 @@ class TwoLayerNetwork:
     ----------
     activation : Activation
         σ (right derivative σ'(t+) at kinks).
-    train : tuple of str, subset of ("a", "w", "b")
-        Trained coordinates; the others stay at their initial values. ``("w",)`` with
-        a ≡ 1, b ≡ 0 is the network of the isotropic Gaussians example.
-    scale : float > 0
-        The output scale α: α = O(1) is the mean-field regime, α = O(√N) the lazy (NTK)
-        one. Time follows the convention dθ_i/dt = (2ξ/α) E[(y − ŷ(x)) ∇_θσ*(x; θ_i)] (SGD:
+    train : tuple of str or str
+        Trained coordinates, a non-empty subset of ("a", "w", "b") without repeats; the
+        others stay at their initial values. ``("w",)`` with a ≡ 1, b ≡ 0 is the network of
+        the isotropic Gaussians example.
+    scale : float
+        The output scale α > 0, finite: α = O(1) is the mean-field regime, α = O(√N) the
+        lazy (NTK) one. Time follows the convention dθ_i/dt = (2ξ/α) E[(y − ŷ(x)) ∇_θσ*(x; θ_i)] (SGD:
         θ_i += (2s/α)(y − ŷ)∇_θσ*), under which the output moves by
         ∂_t ŷ(x) = 2ξ E_x'[K(x, x')(y' − ŷ(x'))], K = (1/N) Σ_i ⟨∇_θσ*(x; θ_i), ∇_θσ*(x'; θ_i)⟩,
         whatever α: runs at different α share one time axis. α = 1 is the plain network.
@@ -31,7 +32,8 @@ class TwoLayerNetwork:
     Raises
     ------
     ValueError
-        on an unknown trained coordinate, a non-Activation or a non-positive scale.
+        On an unknown or repeated trained coordinate, an empty ``train``, a non-Activation, or
+        a scale that is not a positive finite number.
 
     Examples
     --------
@@ -67,11 +69,19 @@ class TwoLayerNetwork:
         Parameters
         ----------
         params : Params
-        X : (n, d) array
+        X : ndarray, shape (n, d)
 
         Returns
         -------
-        (n,) array
+        ndarray, shape (n,)
+
+        Examples
+        --------
+        >>> from meanfield import Params, relu
+        >>> net = TwoLayerNetwork(relu(), scale=2.0)
+        >>> theta = Params(a=[1.0, -1.0], W=[[1.0, 0.0], [0.0, 1.0]], b=[0.0, 0.0])
+        >>> net.output(theta, [[3.0, 1.0]]).tolist()            # (α/N)(relu(3) − relu(1))
+        [2.0]
         """
         Z = X @ params.W.T + params.b
         return self.scale * (self.activation(Z) @ params.a) / params.n

@@ -12,14 +12,21 @@ from ._validation import as_finite_array
 class Params:
     """θ_i = (a_i, w_i, b_i), i = 1..N, of σ*(x; θ_i) = a_i σ(⟨w_i, x⟩ + b_i).
 
+    Construction checks shapes and finiteness and stores float64 copies.
+
     Attributes
     ----------
-    a : (N,) output weights.
-    W : (N, d) input weights, one row per neuron.
-    b : (N,) biases.
+    a : ndarray, shape (N,)
+        Output weights.
+    W : ndarray, shape (N, d)
+        Input weights, one row per neuron (N, d ≥ 1).
+    b : ndarray, shape (N,)
+        Biases.
 
-    Construction checks shapes and finiteness and stores float64 copies
-    (a ValueError names the offending field).
+    Raises
+    ------
+    ValueError
+        If a field is not finite or not of the shapes above (the message names the field).
 
     Examples
     --------
@@ -49,7 +56,7 @@ class Params:
 
         Parameters
         ----------
-        W : (N, d) array
+        W : ndarray, shape (N, d)
         name : str
             The argument name used in error messages.
 
@@ -84,11 +91,22 @@ class Params:
 
         Parameters
         ----------
-        train : tuple of str, subset of ("a", "w", "b")
+        train : tuple of str
+            The trained coordinates, a subset of ("a", "w", "b").
 
         Returns
         -------
-        (N, D) array
+        ndarray, shape (N, D)
+            D = [a in train] + d [w in train] + [b in train] columns.
+
+        Examples
+        --------
+        >>> theta = Params(a=[1.0, 2.0], W=[[0.5, 0.0], [0.0, 2.0]], b=[0.0, 0.1])
+        >>> theta.flat(("a", "b")).tolist()
+        [[1.0, 0.0], [2.0, 0.1]]
+        >>> back = theta.with_flat(("a", "b"), theta.flat(("a", "b")))   # the inverse of flat
+        >>> back.a.tolist(), back.b.tolist(), back.W.tolist() == theta.W.tolist()
+        ([1.0, 2.0], [0.0, 0.1], True)
         """
         parts = []
         if "a" in train:
@@ -105,7 +123,9 @@ class Params:
         Parameters
         ----------
         train : tuple of str
-        X : (N, D) array
+            The trained coordinates, a subset of ("a", "w", "b").
+        X : ndarray, shape (N, D)
+            Columns as :meth:`flat` returns them.
 
         Returns
         -------

@@ -182,6 +182,39 @@ class PiecewiseLinear(Activation):
     ``KIND_PIECEWISE_LINEAR``; otherwise ``KIND_PIECEWISE_LINEAR_TAILS`` (ReLU, leaky ReLU),
     which the exact isotropic radial model does not take (its Mehler bounds need
     bounded σ) but :class:`~meanfield.MeanFieldModel` does.
+
+    Parameters
+    ----------
+    knots : array_like, shape (Q,)
+        Strictly increasing t_1 < … < t_Q; Q ≥ 2 for bounded σ, Q ≥ 1 with a tail slope.
+    values : array_like, shape (Q,)
+        σ(t_i) at the knots.
+    left_slope, right_slope : float
+        Slopes of σ below t_1 and above t_Q.
+
+    Attributes
+    ----------
+    coefs : ndarray, shape (Q,)
+        The slope changes c_i.
+    offset : float
+        y₀ = σ(t_1) − l t_1.
+    bounded : bool
+        Both tail slopes are 0.
+
+    Raises
+    ------
+    ValueError
+        If ``knots`` has too few entries or is not strictly increasing, ``values`` has
+        another shape, an entry is NaN or infinite, or a knot, value or slope (tails, or
+        between knots) exceeds 1e100 in absolute value.
+
+    Examples
+    --------
+    >>> sigma = PiecewiseLinear([0.0, 1.0], [0.0, 1.0])   # clip(t, 0, 1)
+    >>> sigma([-1.0, 0.25, 3.0]).tolist(), sigma.coefs.tolist(), sigma.bounded
+    ([0.0, 0.25, 1.0], [1.0, -1.0], True)
+    >>> round(float(sigma.gaussian_mean(0.0)), 12)        # a → 0+: σ(0)
+    0.0
     """
 
     name = "piecewise_linear"

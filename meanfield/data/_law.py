@@ -27,12 +27,15 @@ class DataSpec:
     Parameters
     ----------
     kind : int
-    rows, scales, values, extra : arrays
+        ``DATA_MIXTURE``, ``DATA_TEACHER`` or ``DATA_ARRAYS``.
+    rows, scales, values, extra : ndarray
         As in the table.
-    params : array
+    params : ndarray
         DATA_TEACHER: [label noise std]; DATA_ARRAYS: [1 if epoch-wise else 0].
-    act_kind, act_params :
-        The teacher's σ (DATA_TEACHER only).
+    act_kind : int
+        The teacher's σ kind (DATA_TEACHER only).
+    act_params : ndarray
+        The teacher's σ parameters (DATA_TEACHER only).
 
     Examples
     --------
@@ -74,23 +77,34 @@ class DataLaw:
 
         Parameters
         ----------
-        n : int ≥ 1
+        n : int
+            Number of pairs, ≥ 1.
         rng : int, Generator or None
+            Seed or generator.
+
+        Returns
+        -------
+        X : ndarray, shape (n, d)
+        y : ndarray, shape (n,)
 
         Raises
         ------
         NotImplementedError
-            in the base class.
+            In the base class.
         """
         raise NotImplementedError
 
     def kernel_spec(self) -> DataSpec:  # pragma: no cover - abstract
         """The arrays the SGD kernel draws from (a :class:`DataSpec`).
 
+        Returns
+        -------
+        DataSpec
+
         Raises
         ------
         NotImplementedError
-            in the base class.
+            In the base class.
         """
         raise NotImplementedError
 
@@ -100,6 +114,7 @@ class DataLaw:
         Returns
         -------
         tuple or None
+            None in the base class (no Gaussian structure known).
         """
         return None
 

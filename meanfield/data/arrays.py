@@ -28,24 +28,33 @@ class ArrayData(DataLaw):
 
     Parameters
     ----------
-    X : (n, d) array
-    y : (n,) array
-    X_test, y_test : arrays or None
-        Held-out rows for the recorded risk (both or neither).
+    X : array_like, shape (n, d)
+        Training inputs, n, d ≥ 1.
+    y : array_like, shape (n,)
+        Training labels.
+    X_test, y_test : array_like or None
+        Held-out rows (shapes (n', d), (n',)) for the recorded risk (both or neither).
     epochs : bool
         Draw without replacement, epoch by epoch.
+
+    Attributes
+    ----------
+    r_sharp : float
+        Mean of y² over the training rows.
+    held_out : bool
+        Whether held-out arrays were given.
 
     Raises
     ------
     ValueError
-        on non-finite values or mismatched shapes.
+        On non-finite values, mismatched shapes, or only one of ``X_test``, ``y_test``.
 
     Examples
     --------
     >>> import numpy as np
     >>> data = ArrayData(np.eye(3), [1.0, -1.0, 1.0])
-    >>> data.d, data.r_sharp
-    (3, 1.0)
+    >>> data.d, data.r_sharp, data.held_out
+    (3, 1.0, False)
     """
 
     def __init__(self, X, y, X_test=None, y_test=None, epochs=False):
@@ -71,13 +80,20 @@ class ArrayData(DataLaw):
 
         Parameters
         ----------
-        n : int ≥ 1
+        n : int
+            Number of rows, ≥ 1.
         rng : int, Generator or None
+            Seed or generator (``numpy.random.default_rng(rng)``).
 
         Returns
         -------
-        X : (n, d) array
-        y : (n,) array
+        X : ndarray, shape (n, d)
+        y : ndarray, shape (n,)
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not a positive integer.
         """
         n = check_count(n)
         idx = as_generator(rng).integers(0, self.X.shape[0], size=n)

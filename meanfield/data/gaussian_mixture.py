@@ -10,22 +10,43 @@ from ._law import DATA_MIXTURE, DataLaw, DataSpec, as_generator, check_count, ch
 class GaussianMixture(DataLaw):
     """K classes: with probability π_k, y = y_k and x ~ N(μ_k, diag(s_k²)).
 
-    Parameters
-    ----------
-    weights : (K,) non-negative class probabilities (normalised to sum 1).
-    labels : (K,) the label y_k of each class.
-    means : (K, d) class means μ_k.
-    stds : (K, d) positive standard deviations s_k (diagonal covariances).
-
     Instances: :meth:`isotropic` (the isotropic Gaussians example) and :meth:`anisotropic`
     (the "variable selection" law of Mei–Montanari–Nguyen 2018).
 
+    Parameters
+    ----------
+    weights : array_like, shape (K,)
+        Non-negative class probabilities π_k with a positive sum (normalised to sum 1).
+    labels : array_like, shape (K,)
+        The label y_k of each class.
+    means : array_like, shape (K, d)
+        Class means μ_k.
+    stds : array_like, shape (K, d)
+        Positive standard deviations s_k (diagonal covariances).
+    name : str, optional
+        The name shown by ``repr``.
+
+    Attributes
+    ----------
+    r_sharp : float
+        R# = E y² = Σ_k π_k y_k².
+    d : int
+        Input dimension.
+
+    Raises
+    ------
+    ValueError
+        If an array is not finite or not of the shapes above, a std is ≤ 0, a weight is
+        negative or the weights sum to 0.
+
     Examples
     --------
-    >>> law = GaussianMixture.anisotropic(delta=0.5, d=10, s0=3)
-    >>> X, y = law.sample(4, rng=0)
-    >>> X.shape, law.r_sharp
-    ((4, 10), 1.0)
+    >>> law = GaussianMixture([1.0, 3.0], [2.0, 0.0], [[0.0], [1.0]], [[1.0], [1.0]])
+    >>> law.weights.tolist(), law.r_sharp                   # E y² = ¼ · 2²
+    ([0.25, 0.75], 1.0)
+    >>> X, y = GaussianMixture.anisotropic(delta=0.5, d=10, s0=3).sample(4, rng=0)
+    >>> X.shape, sorted(set(y.tolist()))
+    ((4, 10), [-1.0, 1.0])
     """
 
     def __init__(self, weights, labels, means, stds, name="mixture"):
@@ -61,17 +82,26 @@ class GaussianMixture(DataLaw):
 
         Parameters
         ----------
-        delta : float in (0, 1)
-        d : int ≥ 1
+        delta : float
+            Δ, in (0, 1).
+        d : int
+            Input dimension, ≥ 1.
 
         Returns
         -------
         GaussianMixture
+            With ``isotropic_delta`` = Δ (what :class:`MeanFieldModel` recognises).
 
         Raises
         ------
         ValueError
-            if ``delta`` or ``d`` is out of range.
+            If ``delta`` is not in (0, 1) or ``d`` is not an integer ≥ 1.
+
+        Examples
+        --------
+        >>> law = GaussianMixture.isotropic(0.5, 3)
+        >>> law.stds[:, 0].tolist(), law.r_sharp
+        ([1.5, 0.5], 1.0)
         """
         delta = check_positive(delta, "delta")
         if not delta < 1:
@@ -91,9 +121,12 @@ class GaussianMixture(DataLaw):
 
         Parameters
         ----------
-        delta : float in (0, 1)
-        d : int ≥ 1
-        s0 : int in [1, d]
+        delta : float
+            Δ, in (0, 1).
+        d : int
+            Input dimension, ≥ 1.
+        s0 : int
+            Number of signal coordinates, in [1, d].
 
         Returns
         -------
@@ -102,7 +135,13 @@ class GaussianMixture(DataLaw):
         Raises
         ------
         ValueError
-            if an argument is out of range.
+            If ``delta`` is not in (0, 1), ``d`` is not an integer ≥ 1 or ``s0`` not an integer
+            in [1, d].
+
+        Examples
+        --------
+        >>> GaussianMixture.anisotropic(0.5, d=4, s0=1).stds.tolist()
+        [[1.5, 1.0, 1.0, 1.0], [0.5, 1.0, 1.0, 1.0]]
         """
         delta = check_positive(delta, "delta")
         if not delta < 1:
@@ -121,13 +160,20 @@ class GaussianMixture(DataLaw):
 
         Parameters
         ----------
-        n : int ≥ 1
+        n : int
+            Number of pairs, ≥ 1.
         rng : int, Generator or None
+            Seed or generator (``numpy.random.default_rng(rng)``).
 
         Returns
         -------
-        X : (n, d) array
-        y : (n,) array
+        X : ndarray, shape (n, d)
+        y : ndarray, shape (n,)
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not a positive integer.
         """
         n = check_count(n)
         rng = as_generator(rng)
@@ -141,6 +187,7 @@ class GaussianMixture(DataLaw):
         Returns
         -------
         DataSpec
+            Kind ``DATA_MIXTURE``; the last cumulative weight is exactly 1.
         """
         cumulative = np.cumsum(self.weights)
         cumulative[-1] = 1.0
@@ -152,9 +199,9 @@ class GaussianMixture(DataLaw):
 
         Returns
         -------
-        weights : (K,) array
-        labels : (K,) array
-        means : (K, d) array
-        stds : (K, d) array
+        weights : ndarray, shape (K,)
+        labels : ndarray, shape (K,)
+        means : ndarray, shape (K, d)
+        stds : ndarray, shape (K, d)
         """
         return self.weights, self.labels, self.means, self.stds

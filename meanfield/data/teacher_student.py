@@ -11,21 +11,36 @@ from ._law import DATA_TEACHER, DataLaw, DataSpec, as_generator, check_count
 class TeacherStudent(DataLaw):
     """x ~ N(0, I_d), y = (1/M) Σ_t a*_t σ*(⟨w*_t, x⟩ + b*_t) + noise_std · ξ, ξ ~ N(0, 1).
 
-    Parameters
-    ----------
-    W : (M, d) teacher input weights; a : (M,) output weights (default 1); b : (M,) biases (default 0).
-    activation : the teacher's σ*.
-    noise_std : label noise standard deviation ≥ 0.
-
     E y² = (1/M²) Σ_tu a*_t a*_u E σ*(u_t)σ*(u_u) + noise_std² is computed exactly by
     :class:`~meanfield.MeanFieldModel` (``r_sharp`` here is None until a model computes it).
 
+    Parameters
+    ----------
+    W : array_like, shape (M, d)
+        Teacher input weights w*_t, one row per teacher neuron.
+    activation : Activation
+        The teacher's σ*.
+    a : array_like, shape (M,), optional
+        Teacher output weights a*_t (default 1).
+    b : array_like, shape (M,), optional
+        Teacher biases b*_t (default 0).
+    noise_std : float
+        Label noise standard deviation, ≥ 0.
+
+    Raises
+    ------
+    ValueError
+        If an array is not finite or not of the shapes above, ``activation`` is not an
+        :class:`Activation`, or ``noise_std`` is negative or not finite.
+
     Examples
     --------
+    >>> import numpy as np
     >>> from meanfield import erf
-    >>> law = TeacherStudent(W=[[1.0, 0.0], [0.0, 1.0]], activation=erf(), noise_std=0.1)
-    >>> law.sample(3, rng=0)[0].shape
-    (3, 2)
+    >>> law = TeacherStudent(W=[[1.0, 0.0], [0.0, 1.0]], activation=erf(), a=[1.0, -1.0])
+    >>> X, y = law.sample(3, rng=0)
+    >>> X.shape, bool(np.allclose(y, law.teacher_output(X)))   # noise_std = 0: y is the teacher's output
+    ((3, 2), True)
     """
 
     def __init__(self, W, activation, a=None, b=None, noise_std=0.0):
@@ -54,11 +69,11 @@ class TeacherStudent(DataLaw):
 
         Parameters
         ----------
-        X : (n, d) array
+        X : ndarray, shape (n, d)
 
         Returns
         -------
-        (n,) array
+        ndarray, shape (n,)
         """
         return self.activation(X @ self.W.T + self.b) @ self.a / self.a.size
 
@@ -67,13 +82,20 @@ class TeacherStudent(DataLaw):
 
         Parameters
         ----------
-        n : int ≥ 1
+        n : int
+            Number of pairs, ≥ 1.
         rng : int, Generator or None
+            Seed or generator (``numpy.random.default_rng(rng)``); X is drawn first, then the noise.
 
         Returns
         -------
-        X : (n, d) array
-        y : (n,) array
+        X : ndarray, shape (n, d)
+        y : ndarray, shape (n,)
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not a positive integer.
         """
         n = check_count(n)
         rng = as_generator(rng)
@@ -99,9 +121,9 @@ class TeacherStudent(DataLaw):
 
         Returns
         -------
-        weights : (1,) array
+        weights : ndarray, shape (1,)
         labels : None
-        means : (1, d) array
-        stds : (1, d) array
+        means : ndarray, shape (1, d)
+        stds : ndarray, shape (1, d)
         """
         return np.ones(1), None, np.zeros((1, self.d)), np.ones((1, self.d))

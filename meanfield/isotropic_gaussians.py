@@ -556,9 +556,17 @@ class IsotropicGaussians:
         -------
         ndarray
             ∂_r ψ(r; ρ̄), the shape of ``r``.
+
+        Raises
+        ------
+        ValueError
+            If ``radii`` is empty, a radius is negative or not finite, or ``weights`` has the
+            wrong length, a negative entry or a zero sum.
         """
         r = self._radii(r, "r")
         radii = self._radii(radii, "radii").ravel()
+        if radii.size == 0:
+            raise ValueError("radii: empty")
         w = _normalised_weights(weights, radii.size)
         feats = self._features(np.concatenate([r.ravel(), radii]))
         if feats is None:

@@ -8,7 +8,7 @@ import numpy as np
 from ._validation import as_finite_array
 
 
-@dataclass
+@dataclass(eq=False)
 class Params:
     """θ_i = (a_i, w_i, b_i), i = 1..N, of σ*(x; θ_i) = a_i σ(⟨w_i, x⟩ + b_i).
 
@@ -49,6 +49,14 @@ class Params:
             if v.shape != (W.shape[0],):
                 raise ValueError(f"{name}: expected shape ({W.shape[0]},) (one per row of W), got {v.shape}")
         self.a, self.W, self.b = a.copy(), np.array(W, dtype=float, order="C"), b.copy()
+
+    def __eq__(self, other):
+        """Equal when a, W and b are equal entry by entry (shapes included)."""
+        if not isinstance(other, Params):
+            return NotImplemented
+        return all(np.array_equal(x, y) for x, y in ((self.a, other.a), (self.W, other.W), (self.b, other.b)))
+
+    __hash__ = None  # mutable arrays
 
     @classmethod
     def from_weights(cls, W, name="W"):

@@ -111,3 +111,44 @@ def test_wasserstein_arguments_named():
         w2_particles(np.zeros((3, 2)), np.ones((3, 2)), method="sliced", n_projections=0)
     with pytest.raises(ValueError, match=r"^W_a: must be real"):
         w2_particles(np.zeros((3, 2), dtype=complex), np.ones((3, 2)))
+
+
+def test_hermite_kmax_is_checked_for_every_activation():
+    """A negative kmax returned empty tables (PL, tanh) or raised IndexError (erf); a float kmax TypeError."""
+    from meanfield import Erf, Tanh, relu
+    for act in (relu(), Tanh(), Erf()):
+        for bad in (-1, 2.5, "3", None):
+            with pytest.raises(ValueError, match="kmax"):
+                act.hermite([1.0], bad)
+            with pytest.raises(ValueError, match="kmax"):
+                act.hermite_table([1.0], bad)
+        # an integral float is accepted and gives the int's table
+        np.testing.assert_array_equal(act.hermite([1.0], 3.0), act.hermite([1.0], 3))
+
+
+def test_dpsi_with_no_atoms_names_radii():
+    from meanfield import IsotropicGaussians, ramp
+    model = IsotropicGaussians(delta=0.8, d=40, activation=ramp())
+    for method in (model.psi, model.dpsi):
+        with pytest.raises(ValueError, match="radii: empty"):
+            method([1.0], [])
+
+
+def test_teacher_noise_std_must_be_a_scalar():
+    from meanfield import TeacherStudent, relu
+    with pytest.raises(ValueError, match="noise_std"):
+        TeacherStudent(np.ones((1, 3)), relu(), noise_std=[0.1, 0.2])
+    with pytest.raises(ValueError, match="noise_std: must be non-negative"):
+        TeacherStudent(np.ones((1, 3)), relu(), noise_std=-0.1)
+
+
+def test_params_compare_by_value():
+    """``==`` on Params raised 'truth value of an array is ambiguous'."""
+    from meanfield import Params
+    p = Params(a=[1.0, 2.0], W=[[0.5, 0.0], [0.0, 2.0]], b=[0.0, 0.1])
+    assert p == p.copy()
+    q = p.copy()
+    q.W[1, 1] = 3.0
+    assert p != q
+    assert p != Params(a=[1.0], W=[[0.5, 0.0]], b=[0.0])
+    assert (p == "not params") is False

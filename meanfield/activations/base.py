@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_finite_array
+from .._validation import as_finite_array, check_int
 
 
 class Activation:
@@ -155,6 +155,7 @@ class Activation:
         ((4, 3), [0.0, 0.5, 1.0])
         """
         a = as_finite_array(a, "a", nonnegative=True, ndim=1)
+        kmax = check_int(kmax, "kmax", minimum=0)
         tables = (np.ascontiguousarray(self.hermite(a, kmax).T),
                   np.ascontiguousarray(self.hermite(a, kmax, derivative=True).T) if derivatives else None)
         return tables + (self.gaussian_second_moment(a),) if second_moment else tables

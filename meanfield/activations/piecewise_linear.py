@@ -14,7 +14,7 @@ from numba import njit
 from scipy.special import ndtr
 
 from .._ramps import GL_W01, GL_X01, NARROW, ramp_mean, ramp_variance_part
-from .._validation import as_finite_array, check_real
+from .._validation import as_finite_array, check_int, check_real
 from ._kinds import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, _SQRT_HALF, act_value
 from .base import Activation
 
@@ -285,11 +285,13 @@ class PiecewiseLinear(Activation):
 
     def hermite(self, a, kmax, derivative=False):
         a = as_finite_array(a, "a", nonnegative=True)
+        kmax = check_int(kmax, "kmax", minimum=0)
         (table,) = self._hermite_tables(a.reshape(-1), kmax, not derivative, derivative)
         return np.ascontiguousarray(table.T).reshape(a.shape + (kmax + 1,))
 
     def hermite_table(self, a, kmax, second_moment=False, derivatives=True):
         a = as_finite_array(a, "a", nonnegative=True, ndim=1)
+        kmax = check_int(kmax, "kmax", minimum=0)
         tables = self._hermite_tables(a, kmax, True, derivatives)
         tables = tables if derivatives else tables + (None,)
         return tables + (self.gaussian_second_moment(a),) if second_moment else tables

@@ -177,11 +177,13 @@ class Tanh(Activation):
 
     def hermite(self, a, kmax, derivative=False):
         a = as_finite_array(a, "a", nonnegative=True)
+        kmax = check_int(kmax, "kmax", minimum=0)
         h, dh, _ = self._tables(a, kmax, values=not derivative, derivatives=derivative)
         return (dh if derivative else h).T.reshape(a.shape + (kmax + 1,))
 
     def hermite_table(self, a, kmax, second_moment=False, derivatives=True):
         a = as_finite_array(a, "a", nonnegative=True, ndim=1)
+        kmax = check_int(kmax, "kmax", minimum=0)
         h, dh, m2 = self._tables(a, kmax, values=True, derivatives=derivatives, second=second_moment)
         return (h, dh, m2) if second_moment else (h, dh)
 
@@ -290,6 +292,7 @@ class Erf(Activation):
         0.56419
         """
         a = as_finite_array(a, "a", nonnegative=True)
+        kmax = check_int(kmax, "kmax", minimum=0)
         x, w = self._nodes, self._weights
         basis = Tanh._node_hermite(x, kmax) * w[:, None]  # (nodes, kmax+1)
         t = a.reshape(-1, 1) * x

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_finite_array
+from .._validation import as_finite_array, check_real
 from ..activations import Activation
 from ._law import DATA_TEACHER, DataLaw, DataSpec, as_generator, check_count
 
@@ -55,7 +55,9 @@ class TeacherStudent(DataLaw):
         for name, v in (("a", a), ("b", b)):
             if v.shape != (m,):
                 raise ValueError(f"{name}: expected shape ({m},) (one per teacher neuron), got {v.shape}")
-        noise_std = float(as_finite_array(noise_std, "noise_std", nonnegative=True))
+        noise_std = check_real(noise_std, "noise_std")
+        if noise_std < 0:
+            raise ValueError(f"noise_std: must be non-negative, got {noise_std!r}")
         self.W, self.a, self.b = np.ascontiguousarray(W), a, b
         self.activation = activation
         self.noise_std = noise_std

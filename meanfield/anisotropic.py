@@ -113,6 +113,7 @@ class AnisotropicGaussians:
     --------
     ψ(θ; δ_θ) = v(θ) + u(θ, θ), and R(ρ̄) = 1 + 2∫v dρ̄ + ∫∫u dρ̄ dρ̄:
 
+    >>> import numpy as np
     >>> from meanfield import relu
     >>> model = AnisotropicGaussians(0.5, d=20, s0=4, activation=relu())
     >>> X = np.array([[1.0, 0.1, 0.6, 0.3], [0.5, 0.0, 0.2, 0.8]])

@@ -133,8 +133,31 @@ MODEL_KINDS = {"isotropic_gaussians": _isotropic_gaussians, "mean_field_model": 
 
 
 def activation_from_spec(spec):
-    """The activation described by plain data: {"kind": "piecewise_linear", "knots", "values"}
-    or {"kind": "tanh", optional "amplitude", "slope", "center", "shift"}."""
+    """The activation described by plain data.
+
+    Parameters
+    ----------
+    spec : dict
+        {"kind": "piecewise_linear", "knots", "values"}, {"kind": "piecewise_linear_tails",
+        "knots", "values", optional "left_slope", "right_slope"}, or {"kind": "tanh" or "erf",
+        optional "amplitude", "slope", "center", "shift", "panels"}.
+
+    Returns
+    -------
+    Activation
+        The activation.
+
+    Raises
+    ------
+    ValueError
+        On an unknown kind or a missing or unknown key (the activation checks the values).
+
+    Examples
+    --------
+    >>> act = activation_from_spec({"kind": "piecewise_linear_tails", "knots": [0], "values": [0], "right_slope": 1})
+    >>> act([-1.0, 2.0]).tolist()                    # relu
+    [0.0, 2.0]
+    """
     return _kind(spec, "activation", ACTIVATION_KINDS)(spec)
 
 
@@ -201,7 +224,25 @@ def _function_name(function):
 
 def task_key(task, function=None):
     """Hex key of ``task`` run by ``function`` (default :func:`run_task`): the first 20 hex
-    digits of SHA-256 over the function's module:qualname and the task's canonical JSON."""
+    digits of SHA-256 over the function's module:qualname and the task's canonical JSON.
+
+    Parameters
+    ----------
+    task : SweepTask, dict or dataclass
+        Plain data (numbers, strings, lists, dicts, arrays).
+    function : callable, optional
+        The task function (default :func:`run_task`).
+
+    Returns
+    -------
+    str
+        20 hex digits; equal tasks (same canonical JSON) have equal keys.
+
+    Examples
+    --------
+    >>> task_key({"x": 1, "y": [2, 3]}) == task_key({"y": (2, 3), "x": 1}), len(task_key({"x": 1}))
+    (True, 20)
+    """
     text = _function_name(function or run_task) + "\n" + _canonical(_plain(task))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -313,8 +354,28 @@ DYNAMICS = {"sgd": _run_sgd, "flow": _run_flow}
 
 
 def radial_pde_reference(model_spec, kappa, times, cells, beta=None, lam=0.0):
-    """The radial PDE from the Gaussian init of scale κ at ``times`` as plain arrays:
-    {"edges": (M+1,), "density": (S, M) cleaned densities, "risk": (S,) R(ρ̄_t)}."""
+    """The radial PDE from the Gaussian init of scale κ at ``times`` as plain arrays.
+
+    Parameters
+    ----------
+    model_spec : dict
+        Plain-data spec of a radial model (see :func:`model_from_spec`).
+    kappa : float
+        Scale κ > 0 of the initial law w ~ N(0, κ²/d I_d).
+    times : sequence of float
+        Non-decreasing snapshot times ≥ 0.
+    cells : int
+        Number of cells, ≥ 10 (automatic domain).
+    beta : float, optional
+        Inverse temperature (None: noiseless).
+    lam : float
+        L2 regularisation λ ≥ 0.
+
+    Returns
+    -------
+    dict
+        {"edges": (M+1,), "density": (S, M) per unit length, "risk": (S,) R(ρ̄_t)}.
+    """
     sol = solve_radial_pde(model_from_spec(model_spec), init="gaussian", kappa=kappa, times=list(times),
                            cells=cells, beta=beta, lam=lam, progress=False)
     return {"edges": np.asarray(sol.edges), "density": np.asarray(sol.density), "risk": np.asarray(sol.risk)}

@@ -272,7 +272,8 @@ class RadialPDESolution:
     risk : ndarray, shape (S,)
         R(ρ̄_t) of the discrete law (R# = 1).
     free_energy : ndarray, shape (S,)
-        R/2 (noiseless) or F (noisy, entropy relative to r^{d−1}dr); non-increasing in t.
+        R/2 (noiseless) or F (noisy, entropy relative to r^{d−1}dr): the energy the dynamics
+        dissipates.
     times : ndarray, shape (S,)
         Snapshot times.
     steps : int

@@ -77,20 +77,50 @@ class AnisotropicGaussians:
 
     Parameters
     ----------
-    delta : Δ ∈ (0, 1).
-    d, s0 : input dimension and number of signal coordinates, 1 ≤ s0 ≤ d.
-    activation : Activation (piecewise linear, bounded or with linear tails; tanh; erf).
-    train : trained subset of ("a", "w", "b"); untrained coordinates have zero gradient.
-    kmax : even truncation order K of the Mehler series (default: smallest even K with
+    delta : float
+        Δ ∈ (0, 1): the class covariances are (1 ± Δ)² on the s0 signal coordinates.
+    d : int or float
+        Input dimension, an integer ≥ 1, or ``np.inf`` (use :meth:`large_d`).
+    s0 : int or None
+        Number of signal coordinates, 1 ≤ s0 ≤ d (None when d = ∞).
+    activation : Activation
+        σ (piecewise linear, bounded or with linear tails; tanh; erf).
+    train : tuple of str
+        Trained subset of ("a", "w", "b"); untrained coordinates have zero gradient.
+    kmax : int, optional
+        Even truncation order K ≥ 0 of the Mehler series (default: the smallest even K with
         μ*_{K+2} ≤ 1e-15, at most 60; see :meth:`truncation_bound`).
+
+    Attributes
+    ----------
+    kmax : int
+        The truncation order K used.
+    mu_star : float
+        μ*_{K+2} = max(μ_{K+2}(s0), μ_{K+2}(d − s0)), the factor of the truncation bound.
+    ks, js, lam : ndarray
+        The (k, j) indices of the features and their weights λ_kj > 0.
+    network : TwoLayerNetwork
+        σ and the trained set.
+
+    Raises
+    ------
+    ValueError
+        If ``delta`` ∉ (0, 1), ``activation`` is not an :class:`Activation`, ``d`` is not an
+        integer ≥ 1 nor ``np.inf``, ``s0`` ∉ [1, d], ``kmax`` is not an even integer ≥ 0,
+        or ``train`` is invalid.
 
     Examples
     --------
+    ψ(θ; δ_θ) = v(θ) + u(θ, θ), and R(ρ̄) = 1 + 2∫v dρ̄ + ∫∫u dρ̄ dρ̄:
+
+    >>> import numpy as np
     >>> from meanfield import relu
     >>> model = AnisotropicGaussians(0.5, d=20, s0=4, activation=relu())
-    >>> X = np.array([[1.0, 0.1, 0.6, 0.3]])
-    >>> bool(abs(model.psi(X, X)[0] - (model.v(X)[0] + model.u(X, X)[0, 0])) < 1e-12)
+    >>> X = np.array([[1.0, 0.1, 0.6, 0.3], [0.5, 0.0, 0.2, 0.8]])
+    >>> bool(abs(model.psi(X[:1], X[:1])[0] - (model.v(X[:1])[0] + model.u(X[:1], X[:1])[0, 0])) < 1e-12)
     True
+    >>> round(model.risk(X), 6), round(float(1 + 2 * model.v(X).mean() + model.u(X, X).mean()), 6)
+    (0.95811, 0.95811)
     """
 
     def __init__(self, delta, d, s0, activation, train=("a", "w", "b"), kmax=None):
@@ -133,7 +163,28 @@ class AnisotropicGaussians:
 
     @classmethod
     def large_d(cls, delta, activation, train=("a", "w", "b")):
-        """The d → ∞ limit at fixed s0/d: only the k = 0 Mehler term survives."""
+        """The d → ∞ limit at fixed s0/d: only the k = 0 Mehler term survives.
+
+        Parameters
+        ----------
+        delta : float
+            Δ ∈ (0, 1).
+        activation : Activation
+            σ.
+        train : tuple of str
+            Trained subset of ("a", "w", "b").
+
+        Returns
+        -------
+        AnisotropicGaussians
+            With d = ∞, s0 = None, K = 0: u(θ, θ') = ½ Σ_± a a' m(s±, b) m(s'±, b').
+
+        Examples
+        --------
+        >>> from meanfield import relu
+        >>> AnisotropicGaussians.large_d(0.5, relu()).kmax
+        0
+        """
         return cls(delta, np.inf, None, activation, train, kmax=0)
 
     def __repr__(self):
@@ -147,13 +198,40 @@ class AnisotropicGaussians:
 
     # ------------------------------------------------------------------ full model
     def full_model(self):
-        """The full-dimensional :class:`MeanFieldModel` this model reduces (finite d only)."""
+        """The full-dimensional :class:`MeanFieldModel` this model reduces (finite d only).
+
+        Returns
+        -------
+        MeanFieldModel
+            ``GaussianMixture.anisotropic(delta, d, s0)`` with the same network.
+
+        Raises
+        ------
+        ValueError
+            For the large-d limit (d = ∞).
+        """
         if self.d == np.inf:
             raise ValueError("full_model: the large-d limit has no full-dimensional model")
         return MeanFieldModel(GaussianMixture.anisotropic(self.delta, self.d, self.s0), self.network)
 
     def reduce(self, params):
-        """(N, 4) reduced points (a, b, ‖w₁‖, ‖w₂‖) of :class:`Params`."""
+        """(N, 4) reduced points (a, b, ‖w₁‖, ‖w₂‖) of :class:`Params`.
+
+        Parameters
+        ----------
+        params : Params
+            Full parameters with ``params.d == self.d``.
+
+        Returns
+        -------
+        ndarray, shape (N, 4)
+            Columns (a, b, r₁ = ‖w₁‖, r₂ = ‖w₂‖), w₁ the first s0 coordinates of w.
+
+        Raises
+        ------
+        ValueError
+            If ``params`` is not a :class:`Params` of dimension d.
+        """
         if not isinstance(params, Params) or params.d != self.d:
             raise ValueError(f"params: expected Params with d = {self.d}")
         W = params.W
@@ -162,7 +240,26 @@ class AnisotropicGaussians:
 
     def lift(self, X, seed=None):
         """Params with the reduced coordinates X and uniform directions of w₁, w₂ (one numpy
-        Generator from ``seed``): a sample of the O(s0)×O(d−s0)-invariant law over X."""
+        Generator from ``seed``): a sample of the O(s0)×O(d−s0)-invariant law over X.
+
+        Parameters
+        ----------
+        X : array_like, shape (M, 4)
+            Reduced points, columns (a, b, r₁, r₂), finite, r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d), M ≥ 1.
+        seed : int or None
+            Seed of ``np.random.default_rng`` drawing the directions.
+
+        Returns
+        -------
+        Params
+            a = X[:, 0], b = X[:, 1], W of shape (M, d) with ‖w₁‖ = r₁, ‖w₂‖ = r₂
+            (``reduce(lift(X))`` returns X up to round-off).
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is invalid (see :meth:`check_points`) or d = ∞.
+        """
         X = self.check_points(X, "X")
         if self.d == np.inf:
             raise ValueError("lift: the large-d limit has no full-dimensional model")
@@ -177,7 +274,33 @@ class AnisotropicGaussians:
     def init(self, n, kappa=0.8, seed=None, a=1.0, b=0.0, s0_fraction=None):
         """n reduced points of the law of :meth:`MeanFieldModel.init` (w ~ N(0, κ²/d I_d)):
         r₁ = κ √(χ²_{s0}/d), r₂ = κ √(χ²_{d−s0}/d), a ≡ ``a``, b ≡ ``b``. For the large-d
-        limit pass ``s0_fraction`` = s0/d: r₁ = κ √(s0/d), r₂ = κ √(1 − s0/d) (deterministic)."""
+        limit pass ``s0_fraction`` = s0/d: r₁ = κ √(s0/d), r₂ = κ √(1 − s0/d) (deterministic).
+
+        Parameters
+        ----------
+        n : int
+            Number of points, ≥ 1.
+        kappa : float
+            κ > 0, the scale of w.
+        seed : int or None
+            Seed of ``np.random.default_rng`` drawing the χ² variables (finite d).
+        a : float
+            Initial output weight of every point.
+        b : float
+            Initial bias of every point.
+        s0_fraction : float, optional
+            s0/d ∈ (0, 1]; required for the large-d limit, ignored otherwise.
+
+        Returns
+        -------
+        ndarray, shape (n, 4)
+            Columns (a, b, r₁, r₂).
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not a positive integer, ``kappa`` ≤ 0, or (d = ∞) ``s0_fraction`` ∉ (0, 1].
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n: must be a positive integer, got {n!r}")
         kappa = check_positive(kappa, "kappa")
@@ -194,7 +317,26 @@ class AnisotropicGaussians:
 
     # ------------------------------------------------------------------ checks
     def check_points(self, X, name="X"):
-        """``X`` as a finite (M, 4) array (a, b, r₁, r₂) with r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d)."""
+        """``X`` as a finite (M, 4) array (a, b, r₁, r₂) with r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d).
+
+        Parameters
+        ----------
+        X : array_like, shape (M, 4)
+            Reduced points, M ≥ 1.
+        name : str
+            Argument name used in the error messages.
+
+        Returns
+        -------
+        ndarray, shape (M, 4)
+            C-contiguous float copy (or view) of ``X``.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not a finite 2-D array of shape (M ≥ 1, 4), has a negative radius, or
+            r₂ ≠ 0 when s0 = d.
+        """
         X = as_finite_array(X, name, ndim=2)
         if X.shape[1] != 4 or X.shape[0] < 1:
             raise ValueError(f"{name}: expected shape (M, 4) with columns (a, b, r1, r2), got {X.shape}")
@@ -205,7 +347,25 @@ class AnisotropicGaussians:
         return np.ascontiguousarray(X)
 
     def check_weights(self, weights, n):
-        """``weights`` (default uniform) as n non-negative weights summing to 1 (ValueError otherwise)."""
+        """``weights`` (default uniform) as n non-negative weights summing to 1 (ValueError otherwise).
+
+        Parameters
+        ----------
+        weights : array_like, shape (n,), or None
+            Non-negative finite weights with a positive sum; None = uniform.
+        n : int
+            Expected number of weights.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            The normalised weights.
+
+        Raises
+        ------
+        ValueError
+            If ``weights`` is not a finite non-negative 1-D array of length n with a positive sum.
+        """
         if weights is None:
             return np.full(n, 1.0 / n)
         w = as_finite_array(weights, "weights", ndim=1, nonnegative=True)
@@ -231,7 +391,22 @@ class AnisotropicGaussians:
 
     def class_features(self, X, c):
         """f̃_kj = h_k(s, b) p^j q^{k−j} (without the factor a) of the class with scale c
-        (one of ``self.scales``), shape (P, M), and m(s, b)."""
+        (one of ``self.scales``), shape (P, M), and m(s, b).
+
+        Parameters
+        ----------
+        X : ndarray, shape (M, 4)
+            Reduced points (not validated here: pass the output of :meth:`check_points`).
+        c : float
+            Class scale, 1 + Δ or 1 − Δ.
+
+        Returns
+        -------
+        features : ndarray, shape (P, M)
+            f̃_kj at the points, P = ``n_features``.
+        m : ndarray, shape (M,)
+            m(s, b) = E σ(sG + b), s² = c² r₁² + r₂².
+        """
         a, b, s, p, q = self._geometry(X, c)
         table = shifted_hermite(self.activation, s, b, self.kmax)
         pp, qq = self._powers(p), self._powers(q)
@@ -243,7 +418,29 @@ class AnisotropicGaussians:
         return a, b, s, p, q, shifted_hermite(self.activation, s, b, self.kmax)
 
     def feature_means(self, X, weights=None):
-        """F^±_kj = ∫ f^±_kj dρ̄ for ρ̄ = Σ_m w_m δ_{X_m}, shape (2, P), and ∫ v dρ̄."""
+        """F^±_kj = ∫ f^±_kj dρ̄ for ρ̄ = Σ_m w_m δ_{X_m}, shape (2, P), and ∫ v dρ̄.
+
+        Parameters
+        ----------
+        X : array_like, shape (M, 4)
+            Reduced points, columns (a, b, r₁, r₂), finite, r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d), M ≥ 1.
+        weights : array_like, shape (M,), optional
+            Non-negative weights w_m of the points of ρ̄ = Σ_m w_m δ_{X_m}, with a positive sum
+            (normalised); None = uniform.
+
+        Returns
+        -------
+        F : ndarray, shape (2, P)
+            Rows for the classes + and −.
+        vbar : float
+            ∫ v dρ̄.
+
+        Raises
+        ------
+        ValueError
+            If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
+            or the weights are invalid (see :meth:`check_weights`).
+        """
         X = self.check_points(X, "X")
         w = self.check_weights(weights, X.shape[0])
         F = np.zeros((2, self.n_features))
@@ -263,7 +460,24 @@ class AnisotropicGaussians:
 
     # ------------------------------------------------------------------ potentials
     def v(self, X):
-        """v(θ) = −(a/2)[m(s₊, b) − m(s₋, b)] at the points X, shape (M,)."""
+        """v(θ) = −(a/2)[m(s₊, b) − m(s₋, b)] at the points X, shape (M,).
+
+        Parameters
+        ----------
+        X : array_like, shape (M, 4)
+            Reduced points, columns (a, b, r₁, r₂), finite, r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d), M ≥ 1.
+
+        Returns
+        -------
+        ndarray, shape (M,)
+            v at each point.
+
+        Raises
+        ------
+        ValueError
+            If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
+            or the weights are invalid (see :meth:`check_weights`).
+        """
         X = self.check_points(X, "X")
         m = [self._geometry_mean(X, c) for c in self.scales]
         return -0.5 * X[:, 0] * (m[0] - m[1])
@@ -273,7 +487,26 @@ class AnisotropicGaussians:
         return shifted_hermite(self.activation, s, b, 0).m
 
     def u(self, X, Y):
-        """u(θ_i, θ'_j) (M, M') by the truncated series (for tests and inspection)."""
+        """u(θ_i, θ'_j) (M, M') by the truncated series (for tests and inspection).
+
+        Parameters
+        ----------
+        X : array_like, shape (M, 4)
+            Reduced points, columns (a, b, r₁, r₂), finite, r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d), M ≥ 1.
+        Y : array_like, shape (M', 4)
+            Reduced points, as ``X``.
+
+        Returns
+        -------
+        ndarray, shape (M, M')
+            u(X_i, Y_j), symmetric when Y = X.
+
+        Raises
+        ------
+        ValueError
+            If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
+            or the weights are invalid (see :meth:`check_weights`).
+        """
         X, Y = self.check_points(X, "X"), self.check_points(Y, "Y")
         out = np.zeros((X.shape[0], Y.shape[0]))
         for c in self.scales:
@@ -282,7 +515,29 @@ class AnisotropicGaussians:
         return out
 
     def psi(self, Y, X, weights=None):
-        """ψ(θ; ρ̄) at the points Y for ρ̄ = Σ_m w_m δ_{X_m} (uniform weights by default)."""
+        """ψ(θ; ρ̄) at the points Y for ρ̄ = Σ_m w_m δ_{X_m} (uniform weights by default).
+
+        Parameters
+        ----------
+        Y : array_like, shape (M', 4)
+            Evaluation points (a, b, r₁, r₂).
+        X : array_like, shape (M, 4)
+            Reduced points, columns (a, b, r₁, r₂), finite, r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d), M ≥ 1.
+        weights : array_like, shape (M,), optional
+            Non-negative weights w_m of the points of ρ̄ = Σ_m w_m δ_{X_m}, with a positive sum
+            (normalised); None = uniform.
+
+        Returns
+        -------
+        ndarray, shape (M',)
+            ψ(Y_i; ρ̄) = v(Y_i) + Σ_m w_m u(Y_i, X_m).
+
+        Raises
+        ------
+        ValueError
+            If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
+            or the weights are invalid (see :meth:`check_weights`).
+        """
         Y = self.check_points(Y, "Y")
         A, _, _ = self._coefficients(X, weights)
         out = np.empty(Y.shape[0])
@@ -292,13 +547,56 @@ class AnisotropicGaussians:
         return out
 
     def risk(self, X, weights=None):
-        """R(ρ̄) = 1 + 2∫v dρ̄ + ½ Σ_± Σ_kj λ_kj (F^±_kj)² for ρ̄ = Σ_m w_m δ_{X_m}."""
+        """R(ρ̄) = 1 + 2∫v dρ̄ + ½ Σ_± Σ_kj λ_kj (F^±_kj)² for ρ̄ = Σ_m w_m δ_{X_m}.
+
+        Parameters
+        ----------
+        X : array_like, shape (M, 4)
+            Reduced points, columns (a, b, r₁, r₂), finite, r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d), M ≥ 1.
+        weights : array_like, shape (M,), optional
+            Non-negative weights w_m of the points of ρ̄ = Σ_m w_m δ_{X_m}, with a positive sum
+            (normalised); None = uniform.
+
+        Returns
+        -------
+        float
+            R(ρ̄) (truncated at K).
+
+        Raises
+        ------
+        ValueError
+            If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
+            or the weights are invalid (see :meth:`check_weights`).
+        """
         A, F, vbar = self._coefficients(X, weights)
         return float(self.r_sharp + 2.0 * vbar + np.sum(A * F))
 
     def psi_gradient(self, Y, X=None, weights=None, coefficients=None):
         """(∂_a ψ, ∂_b ψ, ∂_{r₁} ψ, ∂_{r₂} ψ)(Y; ρ̄) as an (M, 4) array, ρ̄ = Σ_m w_m δ_{X_m};
-        columns of untrained coordinates are 0 (r₁, r₂ are trained with w)."""
+        columns of untrained coordinates are 0 (r₁, r₂ are trained with w).
+
+        Parameters
+        ----------
+        Y : array_like, shape (M, 4)
+            Evaluation points (a, b, r₁, r₂).
+        X : array_like, shape (M', 4), optional
+            Points of ρ̄; required unless ``coefficients`` is given.
+        weights : array_like, shape (M',), optional
+            Weights of the points of ρ̄ (normalised); None = uniform.
+        coefficients : ndarray, shape (2, P), optional
+            Precomputed ½ λ_kj F^±_kj of ρ̄ (then ``X`` and ``weights`` are not used).
+
+        Returns
+        -------
+        ndarray, shape (M, 4)
+            ∇ψ at the points Y; at s = 0 the one-sided limits along the r₁ and r₂ axes.
+
+        Raises
+        ------
+        ValueError
+            If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
+            or the weights are invalid (see :meth:`check_weights`).
+        """
         Y = self.check_points(Y, "Y")
         A = self._coefficients(X, weights)[0] if coefficients is None else coefficients
         out = np.empty_like(Y)
@@ -338,13 +636,54 @@ class AnisotropicGaussians:
         return psi if psi_only else grad
 
     def velocity(self, X, weights=None, xi=1.0):
-        """−2ξ ∇ψ(X_m; ρ̄) at the points of ρ̄ = Σ_m w_m δ_{X_m} (the reduced particle field)."""
+        """−2ξ ∇ψ(X_m; ρ̄) at the points of ρ̄ = Σ_m w_m δ_{X_m} (the reduced particle field).
+
+        Parameters
+        ----------
+        X : array_like, shape (M, 4)
+            Reduced points, columns (a, b, r₁, r₂), finite, r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d), M ≥ 1.
+        weights : array_like, shape (M,), optional
+            Non-negative weights w_m of the points of ρ̄ = Σ_m w_m δ_{X_m}, with a positive sum
+            (normalised); None = uniform.
+        xi : float
+            Step-size factor ξ (not validated here).
+
+        Returns
+        -------
+        ndarray, shape (M, 4)
+            The velocity of each point, zero in the untrained columns.
+
+        Raises
+        ------
+        ValueError
+            If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
+            or the weights are invalid (see :meth:`check_weights`).
+        """
         X = self.check_points(X, "X")
         return -2.0 * xi * self.psi_gradient(X, X, weights)
 
     # ------------------------------------------------------------------ truncation
     def parseval_tails(self, X):
-        """T±(θ) = E σ(s±G + b)² − Σ_{k≤K} h_k(s±, b)² ≥ 0, shape (2, M)."""
+        """T±(θ) = E σ(s±G + b)² − Σ_{k≤K} h_k(s±, b)² ≥ 0, shape (2, M).
+
+        (1e-15 · E σ² is added as a round-off allowance.)
+
+        Parameters
+        ----------
+        X : array_like, shape (M, 4)
+            Reduced points, columns (a, b, r₁, r₂), finite, r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d), M ≥ 1.
+
+        Returns
+        -------
+        ndarray, shape (2, M)
+            Rows for the classes + and −.
+
+        Raises
+        ------
+        ValueError
+            If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
+            or the weights are invalid (see :meth:`check_weights`).
+        """
         X = self.check_points(X, "X")
         out = np.empty((2, X.shape[0]))
         for i, c in enumerate(self.scales):
@@ -355,7 +694,29 @@ class AnisotropicGaussians:
         return out
 
     def truncation_bound(self, Y, X, weights=None):
-        """Bound on |ψ_K(Y; ρ̄) − ψ(Y; ρ̄)|: ½ Σ_± |a| √T±(θ) ∫|a'| √T±(θ') dρ̄ · μ*_{K+2}."""
+        """Bound on |ψ_K(Y; ρ̄) − ψ(Y; ρ̄)|: ½ Σ_± |a| √T±(θ) ∫|a'| √T±(θ') dρ̄ · μ*_{K+2}.
+
+        Parameters
+        ----------
+        Y : array_like, shape (M', 4)
+            Evaluation points.
+        X : array_like, shape (M, 4)
+            Reduced points, columns (a, b, r₁, r₂), finite, r₁, r₂ ≥ 0 (r₂ = 0 when s0 = d), M ≥ 1.
+        weights : array_like, shape (M,), optional
+            Non-negative weights w_m of the points of ρ̄ = Σ_m w_m δ_{X_m}, with a positive sum
+            (normalised); None = uniform.
+
+        Returns
+        -------
+        ndarray, shape (M',)
+            The bound at each point of Y.
+
+        Raises
+        ------
+        ValueError
+            If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
+            or the weights are invalid (see :meth:`check_weights`).
+        """
         Y, X = self.check_points(Y, "Y"), self.check_points(X, "X")
         w = self.check_weights(weights, X.shape[0])
         ty, tx = np.sqrt(self.parseval_tails(Y)), np.sqrt(self.parseval_tails(X))

@@ -15,7 +15,36 @@ from ._validation import check_int
 
 
 def sphere_moments(d, kmax):
-    """μ_k(d) = E[c^k] for k = 0..kmax (``d`` ≥ 1 or ``np.inf``)."""
+    """μ_k(d) = E[c^k] for k = 0..kmax (``d`` ≥ 1 or ``np.inf``).
+
+    c is the cosine between two independent uniform directions in R^d:
+    μ_odd = 0, μ_0 = 1, μ_k = μ_{k−2} (k − 1)/(d + k − 2); at d = ∞, μ_k = δ_{k0}.
+
+    Parameters
+    ----------
+    d : int or float
+        Dimension, an integer ≥ 1, or ``np.inf`` for the limit d → ∞.
+    kmax : int
+        Highest moment order, ≥ 0.
+
+    Returns
+    -------
+    ndarray, shape (kmax + 1,)
+        μ_0, ..., μ_kmax.
+
+    Raises
+    ------
+    ValueError
+        If ``d`` is not an integer ≥ 1 nor ``np.inf``, or ``kmax`` is not an integer ≥ 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sphere_moments(3, 4)            # E c² = 1/d, E c⁴ = 3/(d(d+2))
+    array([1.        , 0.        , 0.33333333, 0.        , 0.2       ])
+    >>> sphere_moments(np.inf, 2)
+    array([1., 0., 0.])
+    """
     if not (isinstance(d, (int, float, np.integer, np.floating)) and d == np.inf):
         d = check_int(d, "d", minimum=1)
     kmax = check_int(kmax, "kmax", minimum=0)
@@ -33,6 +62,32 @@ def angle_quadrature(d, n):
     uniform directions in R^d (density ∝ sin^{d−2} θ), by n-point Gauss-Legendre.
 
     At d = 1 the angle is 0 or π with probability ½ each.
+
+    Parameters
+    ----------
+    d : int
+        Dimension, ≥ 1.
+    n : int
+        Number of Gauss-Legendre nodes on (0, π), ≥ 1 (ignored at d = 1).
+
+    Returns
+    -------
+    theta : ndarray, shape (n,)
+        Nodes in (0, π); at d = 1, ``[0, π]`` (shape (2,)).
+    weights : ndarray, shape (n,)
+        Non-negative weights summing to 1, so E f(cos θ) ≈ Σ_j w_j f(cos θ_j).
+
+    Raises
+    ------
+    ValueError
+        If ``d`` or ``n`` is not an integer ≥ 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> theta, w = angle_quadrature(3, 8)
+    >>> round(float(w @ np.cos(theta) ** 2), 6)      # E cos²θ = 1/d
+    0.333333
     """
     d = check_int(d, "d", minimum=1)
     n = check_int(n, "n", minimum=1)

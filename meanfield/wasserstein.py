@@ -142,9 +142,44 @@ def w2_radial(radii, density, edges=None, weights=None, index=None):
 
     W2² = ∫_0^1 (Q_emp(q) - Q_grid(q))² dq; on each merged q-interval of
     length Δ with linear integrand f from f0 to f1: Δ (f0² + f0 f1 + f1²)/3.
-    ``density``: object with ``.edges``/``.density`` (2-D density needs
-    ``index``) or array of per-unit-length cell values with ``edges``.
-    The density is normalised to total mass 1.
+
+    Parameters
+    ----------
+    radii : array_like, shape (n,)
+        Finite sample values (e.g. the particle radii ‖w_i‖), n ≥ 1.
+    density : RadialPDESolution or array_like
+        An object with ``.edges`` and ``.density`` (e.g. :class:`solvers.RadialPDESolution`),
+        or the per-unit-length cell values, shape (M,) or (S, M) for S snapshots, with ``edges``.
+        Non-negative with positive total mass; normalised to mass 1.
+    edges : array_like, shape (M + 1,), optional
+        Strictly increasing cell edges; required with an array ``density``, None with an object.
+    weights : array_like, shape (n,), optional
+        Non-negative sample weights with a positive sum (normalised); None = uniform.
+    index : int, optional
+        Snapshot row of a 2-D ``density`` (0 ≤ index < S); required for 2-D, None for 1-D.
+
+    Returns
+    -------
+    float
+        W2 itself (not its square), ≥ 0.
+
+    Raises
+    ------
+    ValueError
+        On a non-finite or empty sample, weights of the wrong length, negative or with zero sum,
+        non-increasing edges, a density of the wrong length, negative or of zero mass, or
+        ``edges``/``index`` given when not allowed (or missing when required).
+    FloatingPointError
+        If a quantile difference overflows.
+
+    Examples
+    --------
+    A point mass at the centre of the uniform law on [0, 1]: W2 = (1/12)^{1/2}.
+
+    >>> import numpy as np
+    >>> edges = np.linspace(0.0, 1.0, 11)
+    >>> round(w2_radial([0.5], np.ones(10), edges), 6), round(float(np.sqrt(1 / 12)), 6)
+    (0.288675, 0.288675)
     """
     dq, f0, f1 = _quantile_gaps(radii, density, edges, weights, index)
     w2sq = np.sum(dq * (f0 * f0 + f0 * f1 + f1 * f1)) / 3.0
@@ -156,6 +191,43 @@ def w1_radial(radii, density, edges=None, weights=None, index=None):
 
     Linear f from f0 to f1 over Δ: Δ |f0 + f1|/2 without a sign change,
     Δ (f0² + f1²) / (2 (|f0| + |f1|)) with one.  Arguments as in `w2_radial`.
+
+    Parameters
+    ----------
+    radii : array_like, shape (n,)
+        Finite sample values (e.g. the particle radii ‖w_i‖), n ≥ 1.
+    density : RadialPDESolution or array_like
+        An object with ``.edges`` and ``.density`` (e.g. :class:`solvers.RadialPDESolution`),
+        or the per-unit-length cell values, shape (M,) or (S, M) for S snapshots, with ``edges``.
+        Non-negative with positive total mass; normalised to mass 1.
+    edges : array_like, shape (M + 1,), optional
+        Strictly increasing cell edges; required with an array ``density``, None with an object.
+    weights : array_like, shape (n,), optional
+        Non-negative sample weights with a positive sum (normalised); None = uniform.
+    index : int, optional
+        Snapshot row of a 2-D ``density`` (0 ≤ index < S); required for 2-D, None for 1-D.
+
+    Returns
+    -------
+    float
+        W1, ≥ 0.
+
+    Raises
+    ------
+    ValueError
+        On a non-finite or empty sample, weights of the wrong length, negative or with zero sum,
+        non-increasing edges, a density of the wrong length, negative or of zero mass, or
+        ``edges``/``index`` given when not allowed (or missing when required).
+    FloatingPointError
+        If a quantile difference overflows.
+
+    Examples
+    --------
+    A point mass at the centre of the uniform law on [0, 1]: W1 = E|U − ½| = 1/4.
+
+    >>> import numpy as np
+    >>> round(w1_radial([0.5], np.ones(10), np.linspace(0.0, 1.0, 11)), 6)
+    0.25
     """
     dq, f0, f1 = _quantile_gaps(radii, density, edges, weights, index)
     a0, a1 = np.abs(f0), np.abs(f1)
@@ -179,12 +251,69 @@ def w2_empirical_1d(x, y, x_weights=None, y_weights=None):
     """W2 between two weighted 1-D empirical laws, via ``ot.wasserstein_1d``.
 
     W2² = ∫_0^1 (Q_x(q) - Q_y(q))² dq (POT returns W2², we take the root).
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Finite sample, n ≥ 1.
+    y : array_like, shape (m,)
+        Finite sample, m ≥ 1.
+    x_weights : array_like, shape (n,), optional
+        Non-negative weights of ``x`` with a positive sum (normalised); None = uniform.
+    y_weights : array_like, shape (m,), optional
+        Weights of ``y``, as ``x_weights``.
+
+    Returns
+    -------
+    float
+        W2 itself (not its square).
+
+    Raises
+    ------
+    ValueError
+        On an empty or non-finite sample, or invalid weights (wrong length, negative, zero sum).
+
+    Examples
+    --------
+    A translation by c moves every quantile by c: W2 = |c|.
+
+    >>> round(w2_empirical_1d([0.0, 1.0, 5.0], [2.0, 3.0, 7.0]), 6)
+    2.0
     """
     return _wasserstein_1d_pot(x, y, x_weights, y_weights, p=2)
 
 
 def w1_empirical_1d(x, y, x_weights=None, y_weights=None):
-    """W1 = ∫_0^1 |Q_x(q) - Q_y(q)| dq between weighted 1-D empirical laws (POT)."""
+    """W1 = ∫_0^1 |Q_x(q) - Q_y(q)| dq between weighted 1-D empirical laws (POT).
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Finite sample, n ≥ 1.
+    y : array_like, shape (m,)
+        Finite sample, m ≥ 1.
+    x_weights : array_like, shape (n,), optional
+        Non-negative weights of ``x`` with a positive sum (normalised); None = uniform.
+    y_weights : array_like, shape (m,), optional
+        Weights of ``y``, as ``x_weights``.
+
+    Returns
+    -------
+    float
+        W1.
+
+    Raises
+    ------
+    ValueError
+        On an empty or non-finite sample, or invalid weights (wrong length, negative, zero sum).
+
+    Examples
+    --------
+    Half the mass moves by 1: W1 = 1/2 (and W2 = (1/2)^{1/2}).
+
+    >>> round(w1_empirical_1d([0.0, 1.0], [0.0, 2.0]), 6), round(w2_empirical_1d([0.0, 1.0], [0.0, 2.0]), 6)
+    (0.5, 0.707107)
+    """
     return _wasserstein_1d_pot(x, y, x_weights, y_weights, p=1)
 
 
@@ -195,10 +324,24 @@ def w1_empirical_1d(x, y, x_weights=None, y_weights=None):
 class W2Result:
     """A W2-type distance with the method that produced it.
 
-    ``method`` is "exact" (true W2 from the network-simplex LP) or "sliced"
-    (Monte-Carlo sliced W2, SW2 = (E_θ W2²(θ#μ, θ#ν))^{1/2} <= W2: a different,
-    smaller quantity, not an approximation of W2).  ``float(result)`` gives
-    ``distance``.
+    ``float(result)`` gives ``distance``.
+
+    Parameters
+    ----------
+    distance : float
+        The distance itself (not its square).
+    method : {"exact", "sliced"}
+        "exact": the true W2 from the network-simplex LP; "sliced": Monte-Carlo sliced W2,
+        SW2 = (E_θ W2²(θ#μ, θ#ν))^{1/2} ≤ W2, a different, smaller quantity, not an
+        approximation of W2.
+    n_projections : int or None
+        Number of random directions for "sliced"; None for "exact".
+
+    Examples
+    --------
+    >>> r = W2Result(0.5, "exact")
+    >>> float(r), r.method, r.n_projections
+    (0.5, 'exact', None)
     """
 
     distance: float
@@ -214,10 +357,47 @@ def w2_particles(W_a, W_b, weights_a=None, weights_b=None, method="auto",
     """W2 between particle clouds W_a (n_a, D) and W_b (n_b, D).
 
     "exact": W2² = min_γ Σ γ_ij |a_i - b_j|² = ``ot.emd2(a, b, ot.dist(W_a, W_b))``.
-    "sliced": SW2 = ``ot.sliced_wasserstein_distance(..., p=2)`` with
-    ``n_projections`` random directions (drawn from a private ``RandomState(seed)``); it is a
-    lower bound of W2, not W2.  "auto": exact if max(n_a, n_b) <= max_exact,
-    else sliced.  The method used is reported in the returned `W2Result`.
+    "sliced": SW2 = ``ot.sliced_wasserstein_distance(..., p=2)``, a lower bound of W2, not W2.
+
+    Parameters
+    ----------
+    W_a : array_like, shape (n_a, D)
+        Finite particle positions, n_a ≥ 1.
+    W_b : array_like, shape (n_b, D)
+        Finite particle positions, same D.
+    weights_a : array_like, shape (n_a,), optional
+        Non-negative weights with a positive sum (normalised); None = uniform.
+    weights_b : array_like, shape (n_b,), optional
+        As ``weights_a``.
+    method : {"auto", "exact", "sliced"}
+        "auto": exact if max(n_a, n_b) ≤ ``max_exact``, else sliced.
+    max_exact : int
+        ≥ 0; the largest cloud size "auto" solves exactly.
+    n_projections : int
+        ≥ 1; random directions of the sliced estimate.
+    seed : int
+        Seeds a private ``RandomState(seed)`` drawing the directions (sliced only).
+
+    Returns
+    -------
+    W2Result
+        The distance and the method actually used (``float(result)`` is the distance).
+
+    Raises
+    ------
+    ValueError
+        On non-finite or empty clouds, different dimensions D, invalid weights, ``max_exact`` < 0,
+        ``n_projections`` < 1 or an unknown ``method``.
+    RuntimeError
+        If the exact LP (``ot.emd2``) does not converge.
+
+    Examples
+    --------
+    A rigid translation by a vector v: W2 = |v| (exact).
+
+    >>> r = w2_particles([[0.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]])
+    >>> r.method, round(r.distance, 6)
+    ('exact', 1.0)
     """
     A = _finite_array(W_a, "W_a", 2)
     B = _finite_array(W_b, "W_b", 2)
@@ -248,6 +428,32 @@ def w2_marginals(X, Y, x_weights=None, y_weights=None):
 
     A lower bound of the joint W2 (any coupling of X, Y couples each marginal):
     W2(X, Y)² ≥ Σ_i W2(X_i, Y_i)², which checks :func:`w2_particles`.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, D)
+        Finite sample, n ≥ 1.
+    Y : array_like, shape (m, D)
+        Finite sample, same D.
+    x_weights : array_like, shape (n,), optional
+        Non-negative row weights of ``X`` with a positive sum; None = uniform.
+    y_weights : array_like, shape (m,), optional
+        As ``x_weights``, for ``Y``.
+
+    Returns
+    -------
+    ndarray, shape (D,)
+        W2 of each coordinate's marginal.
+
+    Raises
+    ------
+    ValueError
+        On non-finite or empty samples, different dimensions D, or invalid weights.
+
+    Examples
+    --------
+    >>> w2_marginals([[0.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]])
+    array([0., 1.])
     """
     A = _finite_array(X, "X", 2)
     B = _finite_array(Y, "Y", 2)

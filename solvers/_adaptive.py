@@ -49,9 +49,12 @@ class DormandPrince:
 
     Parameters
     ----------
-    velocity : callable (y, t) → array of y's shape.
-    rtol, atol : tolerances of the error test above.
-    h : first trial step, or None (chosen from f(t₀, y₀) as in Hairer's / scipy's rule, one
+    velocity : callable
+        (y, t) → array of y's shape.
+    rtol, atol : float
+        Tolerances of the error test above (at least one positive).
+    h : float, optional
+        First trial step, or None (chosen from f(t₀, y₀) as in Hairer's / scipy's rule, one
         extra evaluation).
 
     ``evaluations`` counts the calls of ``velocity``; ``rejected`` the rejected steps;

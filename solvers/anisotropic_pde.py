@@ -245,11 +245,44 @@ def _log_cell_average(edges, power):
 class AnisotropicPDESolution:
     """Snapshots of the (r₁, r₂) law on the grid.
 
-    r1, r2 : cell centres; edges1, edges2 : cell edges; mass : (S, n1, n2) cell masses;
-    risk : R(ρ̄_t) (discrete, R# = 1); free_energy : R/2 (noiseless) or F (noisy);
-    times : snapshot times; steps : time steps; min_mass : smallest mass seen;
-    energy_trace : (steps+1, 2) [t, energy] if recorded;
-    status : "finished", "interrupted" or "failed"; message : why.
+    Parameters
+    ----------
+    r1 : ndarray, shape (n1,)
+        Cell centres in r₁.
+    r2 : ndarray, shape (n2,)
+        Cell centres in r₂ (``[0.]`` when s0 = d).
+    edges1 : ndarray, shape (n1 + 1,)
+        Cell edges in r₁.
+    edges2 : ndarray, shape (n2 + 1,)
+        Cell edges in r₂.
+    mass : ndarray, shape (S, n1, n2)
+        Cell masses per snapshot (each sums to 1).
+    risk : ndarray, shape (S,)
+        R(ρ̄_t) (discrete, R# = 1).
+    free_energy : ndarray, shape (S,)
+        R/2 (noiseless) or F (noisy).
+    times : ndarray, shape (S,)
+        Snapshot times reached.
+    steps : int
+        Time steps taken.
+    min_mass : float
+        Smallest cell mass seen.
+    energy_trace : ndarray, shape (steps + 1, 2), or None
+        Rows [t, energy] after every step, if recorded.
+    status : {"finished", "interrupted", "failed"}
+        How the run ended.
+    message : str
+        Why, and when.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mass = np.array([[[0.25, 0.25], [0.5, 0.0]]])
+    >>> sol = AnisotropicPDESolution(np.array([0.5, 1.5]), np.array([0.5, 1.5]), np.array([0.0, 1.0, 2.0]),
+    ...                              np.array([0.0, 1.0, 2.0]), mass, np.array([1.0]), np.array([0.5]),
+    ...                              np.array([0.0]), 0, 0.0)
+    >>> sol.mean(0).tolist()                  # (E r₁, E r₂)
+    [1.0, 0.75]
     """
 
     r1: np.ndarray
@@ -267,14 +300,40 @@ class AnisotropicPDESolution:
     message: str = ""
 
     def points(self, k, tol=0.0):
-        """(centres (J, 2), masses (J,)) of snapshot k, cells with mass > tol: a weighted cloud for W2."""
+        """(centres (J, 2), masses (J,)) of snapshot k, cells with mass > tol: a weighted cloud for W2.
+
+        Parameters
+        ----------
+        k : int
+            Snapshot index (negative indices count from the end).
+        tol : float
+            Cells with mass ≤ ``tol`` are left out.
+
+        Returns
+        -------
+        centres : ndarray, shape (J, 2)
+            (r₁, r₂) of the kept cells.
+        masses : ndarray, shape (J,)
+            Their masses (not renormalised).
+        """
         R1, R2 = np.meshgrid(self.r1, self.r2, indexing="ij")
         m = self.mass[k].ravel()
         keep = m > tol
         return np.column_stack([R1.ravel()[keep], R2.ravel()[keep]]), m[keep]
 
     def mean(self, k):
-        """(E r₁, E r₂) of snapshot k."""
+        """(E r₁, E r₂) of snapshot k.
+
+        Parameters
+        ----------
+        k : int
+            Snapshot index (negative indices count from the end).
+
+        Returns
+        -------
+        ndarray, shape (2,)
+            Σ m r₁ and Σ m r₂ over the cell centres.
+        """
         m = self.mass[k]
         return np.array([m.sum(1) @ self.r1, m.sum(0) @ self.r2])
 
@@ -286,20 +345,61 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
 
     Parameters
     ----------
-    model : :class:`meanfield.AnisotropicGaussians` with train=("w",).
-    kappa : initial law w ~ N(0, κ²/d I_d) (ignored when ``init`` is given).
-    times : snapshot times.
-    cells : n or (n1, n2) cells; r_max : R or (R1, R2) (fixed domain, no flux through it: mass
-        above ``outer_tol`` (default 1e-12) in the outer ring of cells stops the run, status "failed").
-    init : optional (n1, n2) initial cell masses (non-negative, normalised to 1).
-    beta, lam : inverse temperature (None: noiseless) and L2 regularisation.
-    xi : step-size schedule ξ; cfl : ≤ ½ (noiseless positivity; noisy: accuracy step);
-    limiter : "mc", "minmod", or "upwind" (zero slopes: the first-order baseline);
-    dt : optional maximal step; record_energy : store [t, energy] after every step.
+    model : AnisotropicGaussians
+        With ``train=("w",)`` and finite d.
+    kappa : float
+        Initial law w ~ N(0, κ²/d I_d) (ignored when ``init`` is given).
+    times : array_like of float
+        Non-decreasing snapshot times ≥ 0.
+    cells : int or (int, int)
+        n or (n1, n2) cells, each ≥ 4 (one r₂ cell when s0 = d).
+    r_max : float or (float, float)
+        R or (R1, R2) > 0: the fixed domain, no flux through it. Mass above ``outer_tol``
+        in the outer ring of cells stops the run (status "failed").
+    init : array_like, shape (n1, n2), optional
+        Initial cell masses (non-negative, finite, positive sum; normalised to 1).
+    beta : float, optional
+        Inverse temperature β > 0; None: noiseless.
+    lam : float
+        L2 regularisation λ ≥ 0.
+    xi : callable or float, optional
+        Step-size schedule ξ (default 1).
+    cfl : float
+        In (0, 0.5]: Courant number (noiseless positivity; noisy: accuracy step).
+    limiter : {"mc", "minmod", "upwind"}
+        "upwind": zero slopes, the first-order baseline.
+    dt : float, optional
+        Maximal step > 0.
+    record_energy : bool
+        Store [t, energy] after every step.
+    progress : bool, optional
+        Show a tqdm progress bar (None: only if stderr is a TTY).
+    outer_tol : float
+        Mass allowed in the outer ring of cells (default 1e-12).
 
     Returns
     -------
     AnisotropicPDESolution
+        ``status`` "finished", "interrupted" (Ctrl-C) or "failed" (non-finite masses, or mass
+        reaching the outer cells), with a ``message``; the snapshots are those reached.
+
+    Raises
+    ------
+    ValueError
+        On an invalid argument (the message names it): a model that is not a w-only
+        :class:`meanfield.AnisotropicGaussians` of finite d, ``cfl`` ∉ (0, 0.5], an unknown
+        ``limiter``, ``dt`` ≤ 0, ``init`` of the wrong shape or with negative masses, etc.
+
+    Examples
+    --------
+    Mass is conserved and the energy R/2 decreases:
+
+    >>> import numpy as np
+    >>> from meanfield import AnisotropicGaussians, relu
+    >>> model = AnisotropicGaussians(0.5, d=20, s0=4, activation=relu(), train=("w",), kmax=10)
+    >>> sol = solve_anisotropic_pde(model, times=[0, 0.2], cells=20, progress=False)
+    >>> sol.status, np.round(sol.mass.sum(axis=(1, 2)), 12).tolist(), bool(sol.free_energy[1] < sol.free_energy[0])
+    ('finished', [1.0, 1.0], True)
     """
     beta, lam = check_noise(beta, lam)
     cfl = check_real(cfl, "cfl")

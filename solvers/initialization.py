@@ -16,6 +16,33 @@ def init_gaussian(N, d, kappa, seed=None):
     """N iid rows w_i ~ N(0, κ²/d · I_d), shape (N, d), float64 (numpy default_rng(seed)).
 
     Then E‖w_i‖² = κ² and ‖w_i‖ ~ (κ/√d) χ_d.
+
+    Parameters
+    ----------
+    N : int
+        Number of particles, ≥ 1.
+    d : int
+        Dimension, ≥ 1.
+    kappa : float
+        κ > 0, finite.
+    seed : int, numpy.random.Generator or None
+        Passed to ``np.random.default_rng``.
+
+    Returns
+    -------
+    ndarray, shape (N, d)
+        The rows w_i.
+
+    Raises
+    ------
+    ValueError
+        If ``N`` or ``d`` is not an integer ≥ 1, or ``kappa`` is not a positive finite number.
+
+    Examples
+    --------
+    >>> W = init_gaussian(2000, 10, 0.8, seed=0)
+    >>> W.shape, bool(abs((W ** 2).sum(axis=1).mean() - 0.8 ** 2) < 0.03)     # E‖w‖² = κ²
+    ((2000, 10), True)
     """
     N = _positive_int(N, "N")
     d = _positive_int(d, "d")

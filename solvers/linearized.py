@@ -27,17 +27,29 @@ class LinearizedResult:
 
     Attributes
     ----------
-    times : (S,) the times.
-    train_output : (S, n) f_lin on the training rows.
-    train_risk : (S,) (1/n) Σ_m (y_m − f_lin(x_m))².
-    output : (S, P) f_lin on the probe inputs, or None.
-    test_risk : (S,) the empirical risk on the model's held-out arrays (ArrayData), or None.
-    kernel : (n, n) the frozen tangent kernel K₀ on the training rows.
-    status, message : "finished" and a sentence (the solution is closed-form).
+    times : ndarray, shape (S,)
+        The times.
+    train_output : ndarray, shape (S, n)
+        f_lin on the training rows.
+    train_risk : ndarray, shape (S,)
+        (1/n) Σ_m (y_m − f_lin(x_m))².
+    output : ndarray, shape (S, P), or None
+        f_lin on the probe inputs.
+    test_risk : ndarray, shape (S,), or None
+        The empirical risk on the model's held-out arrays (ArrayData).
+    kernel : ndarray, shape (n, n)
+        The frozen tangent kernel K₀ on the training rows.
+    status : str
+        "finished" (the solution is closed-form).
+    message : str
+        A sentence saying how it was computed.
 
     Examples
     --------
-    See :func:`solve_linearized`.
+    >>> import numpy as np
+    >>> res = LinearizedResult(np.array([0.0]), np.zeros((1, 2)), np.array([1.0]), None, None, np.eye(2))
+    >>> res.status, res.train_risk.tolist()
+    ('finished', [1.0])
     """
 
     times: np.ndarray
@@ -73,32 +85,44 @@ def solve_linearized(model, init, times, X=None, y=None, xi=None, probes=None):
 
     Parameters
     ----------
-    model : :class:`meanfield.MeanFieldModel` (its output scale α and centring apply to f(x, 0)).
-    init : θ₀ (Params or an (N, d) array).
-    times : non-decreasing times ≥ 0.
-    X, y : the training rows (n, d) and labels (n,); default: the model's ArrayData training set.
-    xi : None (ξ ≡ 1), a positive number or a callable ξ(t) ≥ 0.
-    probes : (P, d) inputs at which to report f_lin as well.
+    model : MeanFieldModel
+        Its output scale α and centring apply to f(x, 0).
+    init : Params or ndarray, shape (N, d)
+        θ₀ (an array W₀ means a ≡ 1, b ≡ 0).
+    times : array_like of float
+        Non-decreasing times ≥ 0.
+    X : ndarray, shape (n, d), optional
+        The training rows; default (with ``y`` None): the model's ArrayData training set.
+    y : ndarray, shape (n,), optional
+        The finite training labels, given with ``X``.
+    xi : callable or float, optional
+        None (ξ ≡ 1), a positive number or a callable ξ(t) ≥ 0 (τ = ∫_0^t ξ by quadrature).
+    probes : ndarray, shape (P, d), optional
+        Inputs at which to report f_lin as well.
 
     Returns
     -------
     LinearizedResult
+        The closed-form outputs at ``times``.
 
     Raises
     ------
     ValueError
-        if no training set is given and the model's data is not an ArrayData, or on bad input.
+        If ``model`` is not a MeanFieldModel, no training set is given and the model's data is
+        not an ArrayData, ``y`` does not match ``X``, or on other bad input (the message names it).
 
     Examples
     --------
+    With a centred network f(x, 0) = 0, so the risk starts at E y² = 1 and decreases:
+
     >>> import numpy as np
     >>> from meanfield import ArrayData, MeanFieldModel, TwoLayerNetwork, erf
     >>> X = np.random.default_rng(0).standard_normal((20, 3)); y = np.sign(X[:, 0])
     >>> model = MeanFieldModel(ArrayData(X, y), TwoLayerNetwork(erf(), train=("a", "w"), scale=100.0))
     >>> theta0 = model.init(30, seed=0)
     >>> lin = solve_linearized(model.centered(theta0), theta0, times=[0.0, 1.0])
-    >>> bool(lin.train_risk[1] < lin.train_risk[0])
-    True
+    >>> round(float(lin.train_risk[0]), 12), bool(lin.train_risk[1] < lin.train_risk[0])
+    (1.0, True)
     """
     if not hasattr(model, "tangent_kernel"):
         raise ValueError(f"model: expected a MeanFieldModel, got {type(model).__name__}")

@@ -62,36 +62,52 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
 
     Parameters
     ----------
-    model : a model of the solver interface with an exact functional (``potential_gradient``,
+    model : MeanFieldModel or IsotropicGaussians
+        A model of the solver interface with an exact functional (``potential_gradient``,
         ``population_risk``: :class:`meanfield.MeanFieldModel` on Gaussian data or on a finite
         data set, or :class:`meanfield.IsotropicGaussians`). Only the trained coordinates move.
-    init : θ₀ as :class:`meanfield.Params`, or an (N, d) array W₀ (a ≡ 1, b ≡ 0); not modified.
-    times : non-decreasing snapshot times ≥ 0 (steps land on them exactly).
-    xi : None (ξ ≡ 1), a positive number, or a callable ξ(t).
-    beta : None (deterministic) or the inverse temperature β > 0 (Langevin).
-    lam : ℓ2 regularisation λ ≥ 0.
-    method : noiseless: "dopri5" (adaptive Dormand–Prince 5(4), the default when ``dt`` is
+    init : Params or ndarray, shape (N, d)
+        θ₀ as :class:`meanfield.Params`, or an (N, d) array W₀ (a ≡ 1, b ≡ 0); not modified.
+    times : array_like of float
+        Non-decreasing snapshot times ≥ 0 (steps land on them exactly).
+    xi : callable or float, optional
+        None (ξ ≡ 1), a positive number, or a callable ξ(t) ≥ 0.
+    beta : float, optional
+        None (deterministic) or the inverse temperature β > 0 (Langevin).
+    lam : float
+        ℓ2 regularisation λ ≥ 0.
+    method : {"dopri5", "rk4", "euler"}, optional
+        Noiseless: "dopri5" (adaptive Dormand–Prince 5(4), the default when ``dt`` is
         None) or "rk4" (the default with a ``dt``); "euler" (Euler-Maruyama, the default and
         the only choice with ``beta``).
-    dt : time step; None means adaptive steps (dopri5, or step doubling for rk4) and
+    dt : float, optional
+        Time step > 0; None means adaptive steps (dopri5, or step doubling for rk4) and
         DEFAULT_DT_LANGEVIN for Euler-Maruyama; dopri5 takes no ``dt``.
-    seed : seed of the Brownian increments (Langevin only).
-    record : subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"), as
+    seed : int
+        Non-negative seed of the Brownian increments (Langevin only).
+    record : tuple of str
+        Subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"), as
         for :func:`~solvers.run_sgd` (risk is the exact R_N; "kernel", "output" on ``probes``).
-    progress : tqdm bar over simulated time; None = only if stderr is a terminal.
-    rtol : error tolerance of the adaptive steps (max-norm, relative to 1 + max|θ|).
-    check_energy : evaluate E = R_N/α² + (λ/N)Σ‖θ‖² after every noiseless step and
-        raise RuntimeError if it increases by more than ``energy_tol``·(1 + |E|); None (the
-        default): on for a fixed ``dt`` (RK4 has no error estimate then, and a too-large step
-        would otherwise return a wrong state silently), off for the adaptive methods.
-
-    origin : dopri5 only: treat w = 0 as an event (:mod:`solvers._origin`): a particle whose
+    progress : bool, optional
+        tqdm bar over simulated time; None = only if stderr is a terminal.
+    rtol : float
+        Error tolerance of the adaptive steps, in [1e-13, 0.1] (max-norm, relative to 1 + max|θ|).
+    check_energy : bool, optional
+        Evaluate E = R_N/α² + (λ/N)Σ‖θ‖² after every noiseless step and raise RuntimeError
+        if it increases by more than ``energy_tol``·(1 + |E|); None (the default): on for a
+        fixed ``dt`` (RK4 has no error estimate then, and a too-large step would otherwise
+        return a wrong state silently), off for the adaptive methods. Not applied with ``beta``.
+    energy_tol : float
+        Relative energy increase tolerated by ``check_energy``.
+    origin : bool, optional
+        dopri5 only: treat w = 0 as an event (:mod:`solvers._origin`): a particle whose
         ‖w‖ falls below √rtol·(1 + max|θ₀|) is put at the origin and frozen while its radial
         velocity at 0+ points inward, released when it points outward; steps are cut at the
         predicted arrivals instead of shrinking for everyone. None (default): on when σ has a
         kink at 0 (σ'(0−) ≠ σ'(0+)), where the velocity is discontinuous at w = 0, and only w
         is trained (b ≡ 0, so that w = 0 is the kink).
-    probes : (P, d) inputs for the "kernel" and "output" records.
+    probes : ndarray, shape (P, d), optional
+        Inputs for the "kernel" and "output" records.
 
     Returns
     -------
@@ -102,11 +118,11 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     Raises
     ------
     DivergenceError
-        if some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
+        If some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
     RuntimeError
-        with ``check_energy``, if the energy increases.
+        With ``check_energy``, if the energy increases.
     ValueError
-        on an invalid argument (the message names it).
+        On an invalid argument (the message names it).
 
     Examples
     --------

@@ -31,10 +31,32 @@ from meanfield._validation import check_times, check_real, xi_function
 class ReducedLagrangianSolution:
     """Snapshots of the reduced particles.
 
-    times : (S,) snapshot times reached; points : (S, M, 4) columns (a, b, r₁, r₂);
-    weights : (M,) particle weights (sum 1); risk : (S,) R(ρ̄_t); steps : RK4 steps taken;
-    status : "finished", "interrupted" (Ctrl-C) or "failed" (non-finite state);
-    message : why; wall_time : seconds.
+    Parameters
+    ----------
+    times : ndarray, shape (S,)
+        Snapshot times reached (fewer than requested if the run stopped early).
+    points : ndarray, shape (S, M, 4)
+        Particles per snapshot, columns (a, b, r₁, r₂).
+    weights : ndarray, shape (M,)
+        Particle weights (sum 1).
+    risk : ndarray, shape (S,)
+        R(ρ̄_t) per snapshot.
+    steps : int
+        RK4 steps taken.
+    status : {"finished", "interrupted", "failed"}
+        "interrupted": Ctrl-C; "failed": non-finite state (the snapshots are those reached).
+    message : str
+        A sentence saying how the run ended, and when.
+    wall_time : float
+        Seconds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pts = np.array([[[1.0, 0.0, 0.2, 0.4], [1.0, 0.0, 0.6, 0.8]]])
+    >>> sol = ReducedLagrangianSolution(np.array([0.0]), pts, np.array([0.5, 0.5]), np.array([1.0]), 0)
+    >>> np.round(sol.mean(0), 12).tolist(), sol.status
+    ([1.0, 0.0, 0.4, 0.6], 'finished')
     """
 
     times: np.ndarray
@@ -47,26 +69,66 @@ class ReducedLagrangianSolution:
     wall_time: float = field(default=0.0)
 
     def mean(self, k):
-        """Mean (a, b, r₁, r₂) of snapshot k."""
+        """Mean (a, b, r₁, r₂) of snapshot k.
+
+        Parameters
+        ----------
+        k : int
+            Snapshot index (negative indices count from the end).
+
+        Returns
+        -------
+        ndarray, shape (4,)
+            Σ_m w_m X_m(t_k).
+        """
         return self.weights @ self.points[k]
 
 
 def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None, progress=None):
     """Move the reduced particles ``init`` (M, 4) by RK4 with step ``dt`` and record them at ``times``.
 
+    dX_m/dt = −2ξ(t) ∇ψ(X_m; ρ̄_t), ρ̄_t = Σ_m w_m δ_{X_m(t)}; r₁, r₂ are projected onto ≥ 0.
+
     Parameters
     ----------
-    model : :class:`meanfield.AnisotropicGaussians`.
-    init : (M, 4) reduced points (a, b, r₁, r₂), e.g. ``model.init(M, kappa, seed)`` or
+    model : AnisotropicGaussians
+        The reduced model (its ``train`` fixes which columns move).
+    init : array_like, shape (M, 4)
+        Reduced points (a, b, r₁, r₂), e.g. ``model.init(M, kappa, seed)`` or
         ``model.reduce(params)``; not modified.
-    times : non-decreasing snapshot times ≥ 0.
-    dt : RK4 step (the last step before a snapshot is shortened to land on it).
-    xi : step-size schedule ξ (None → 1, a number, or a callable ξ(t)).
-    weights : (M,) non-negative particle weights (uniform by default).
+    times : array_like of float
+        Non-decreasing snapshot times ≥ 0.
+    dt : float
+        RK4 step > 0 (the last step before a snapshot is shortened to land on it).
+    xi : callable or float, optional
+        Step-size schedule ξ (None → 1, a number, or a callable ξ(t) ≥ 0).
+    weights : array_like, shape (M,), optional
+        Non-negative particle weights with a positive sum (uniform by default).
+    progress : bool, optional
+        Show a tqdm progress bar (None: only if stderr is a TTY).
 
     Returns
     -------
     ReducedLagrangianSolution
+        ``status`` "finished", "interrupted" (Ctrl-C: the snapshots reached) or "failed"
+        (non-finite state, e.g. ``dt`` too large), with a ``message`` saying why.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not an :class:`meanfield.AnisotropicGaussians`, or ``init``, ``times``,
+        ``dt``, ``xi`` or ``weights`` is invalid (the message names it).
+
+    Examples
+    --------
+    The w-only dynamics lowers the risk and leaves a and b fixed:
+
+    >>> from meanfield import AnisotropicGaussians, relu
+    >>> model = AnisotropicGaussians(0.5, d=20, s0=4, activation=relu(), train=("w",), kmax=10)
+    >>> X0 = model.init(50, seed=0)
+    >>> sol = solve_reduced_lagrangian(model, X0, times=[0, 0.5], dt=0.05, progress=False)
+    >>> sol.status, bool(sol.risk[-1] < sol.risk[0]), bool((sol.points[-1][:, :2] == X0[:, :2]).all())
+    ('finished', True, True)
     """
     if not isinstance(model, AnisotropicGaussians):
         raise ValueError(f"model: expected an AnisotropicGaussians, got {type(model).__name__}")

@@ -12,25 +12,49 @@ from meanfield import Params
 class ParticleResult:
     """Snapshots of a particle system θ_1..θ_N, θ_i = (a_i, w_i, b_i).
 
+    Lists of per-snapshot arrays are stacked into arrays on construction.
+
     Attributes
     ----------
-    times : (S,) snapshot times actually reached (for SGD, steps · eps).
-    radii : (S, N) array of ‖w_i‖ per snapshot, or None if not recorded.
-    risk : (S,) risk per snapshot (see ``risk_kind``), or None.
-    weights : (S, N, d) array of the input weights w_i per snapshot, or None.
-    params : list of S :class:`meanfield.Params` (a, W, b) per snapshot, or None.
-    kernel : (S, P, P) tangent kernel K(x_p, x_q) on the probe inputs, or None.
-    output : (S, P) network output f(x_p) on the probe inputs, or None.
-    movement : (S,) mean parameter movement (1/N) Σ_i ‖θ_i − θ_i(0)‖, or None.
-    steps : total number of steps taken.
-    interrupted : True if the run stopped early (Ctrl-C); the snapshots are
-        those reached, the last one being the state at the interruption.
-    eps : step size (time step for the flow); seed : RNG seed (None if unused);
-    dynamics : "sgd" or "flow".
-    risk_kind : "population" (the exact R_N) or "empirical" (on held-out arrays).
-    status : "finished" or "interrupted"; message : a sentence saying which and when.
+    times : ndarray, shape (S,)
+        Snapshot times actually reached (for SGD, steps · eps).
+    radii : ndarray, shape (S, N), or None
+        ‖w_i‖ per snapshot, if recorded.
+    risk : ndarray, shape (S,), or None
+        Risk per snapshot (see ``risk_kind``).
+    weights : ndarray, shape (S, N, d), or None
+        The input weights w_i per snapshot.
+    params : list of Params, or None
+        (a, W, b) per snapshot (S entries).
+    kernel : ndarray, shape (S, P, P), or None
+        Tangent kernel K(x_p, x_q) on the probe inputs.
+    output : ndarray, shape (S, P), or None
+        Network output f(x_p) on the probe inputs.
+    movement : ndarray, shape (S,), or None
+        Mean parameter movement (1/N) Σ_i ‖θ_i − θ_i(0)‖.
+    steps : int
+        Total number of steps taken.
+    interrupted : bool
+        True if the run stopped early (Ctrl-C); the snapshots are those reached, the last
+        one being the state at the interruption.
+    eps : float or None
+        Step size (time step for the flow).
+    seed : int or None
+        RNG seed (None if unused).
+    dynamics : {"sgd", "flow"}
+        Which integrator produced the run.
+    risk_kind : {"population", "empirical"}
+        "population": the exact R_N; "empirical": on held-out arrays.
+    status : {"finished", "interrupted"}
+        Read-only, from ``interrupted``.
+    message : str
+        A sentence saying how the run ended, and when (filled in when not given).
 
-    Lists of per-snapshot arrays are stacked into arrays on construction.
+    Raises
+    ------
+    ValueError
+        If an array does not have one entry per snapshot time, or ``params`` is not a list of
+        Params of that length.
 
     Examples
     --------

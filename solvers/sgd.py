@@ -43,7 +43,23 @@ BLOCK_WORK = 2e8
 
 
 class DivergenceError(FloatingPointError):
-    """SGD iterates became non-finite or exceeded DIVERGENCE_THRESHOLD."""
+    """SGD iterates became non-finite or exceeded DIVERGENCE_THRESHOLD.
+
+    A ``FloatingPointError``; raised by :func:`run_sgd` and :func:`run_particle_flow`.
+
+    Parameters
+    ----------
+    step : int
+        The step (or drift evaluation) at which the divergence was detected.
+    time : float
+        The corresponding time t.
+
+    Examples
+    --------
+    >>> err = DivergenceError(120, 0.12)
+    >>> err.step, err.time, isinstance(err, FloatingPointError)
+    (120, 0.12, True)
+    """
 
     def __init__(self, step, time):
         self.step, self.time = int(step), float(time)
@@ -216,31 +232,45 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
 
     Parameters
     ----------
-    model : a model of the solver interface (:class:`meanfield.MeanFieldModel` or
-        :class:`meanfield.IsotropicGaussians`): ``as_params``, ``sgd_spec``, ``risk``.
-    init : θ₀ as :class:`meanfield.Params`, or an (N, d) array W₀ (then a ≡ 1, b ≡ 0); not modified.
-    eps : step size ε > 0; time t is reached after round(t/ε) steps.
-    times : non-decreasing snapshot times ≥ 0. The random streams do not depend
+    model : MeanFieldModel or IsotropicGaussians
+        A model of the solver interface: ``as_params``, ``sgd_spec``, ``risk``.
+    init : Params or ndarray, shape (N, d)
+        θ₀ as :class:`meanfield.Params`, or an (N, d) array W₀ (then a ≡ 1, b ≡ 0); not modified.
+    eps : float
+        Step size ε > 0; time t is reached after round(t/ε) steps.
+    times : array_like of float
+        Non-decreasing snapshot times ≥ 0. The random streams do not depend
         on them: the state at a given step is bitwise the same for any ``times``.
-    seed : non-negative int; SeedSequence(seed) seeds the data stream (y, x; xoshiro256**)
+    seed : int
+        Non-negative; SeedSequence(seed) seeds the data stream (y, x; xoshiro256**)
         and the Langevin noise (the vectorised generator of solvers._normal_rng, one
         stream per 256 particles), independent of each other and of ``threads``.
-    batch : samples per step b ≥ 1 (their gradient terms are averaged).
-    xi : step-size schedule ξ: None (ξ ≡ 1), a positive number, or a callable ξ(t)
+    batch : int
+        Samples per step b ≥ 1 (their gradient terms are averaged).
+    xi : callable or float, optional
+        Step-size schedule ξ: None (ξ ≡ 1), a positive number, or a callable ξ(t) ≥ 0
         (called on arrays of times when it accepts them); s_k = ε ξ(kε).
-    beta : inverse temperature β > 0 of the Langevin noise √(4 s_k/β) g, or None (no noise).
-    lam : ℓ2 regularisation λ ≥ 0 (the factor 1 − 2λ s_k on every trained coordinate).
-    dtype : "float64" or "float32" for W inside the kernel (a, b stay float64).
-    record : subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"); risk
+    beta : float, optional
+        Inverse temperature β > 0 of the Langevin noise √(4 s_k/β) g, or None (no noise).
+    lam : float
+        ℓ2 regularisation λ ≥ 0 (the factor 1 − 2λ s_k on every trained coordinate).
+    dtype : {"float64", "float32"}
+        Precision of W inside the kernel (a, b stay float64).
+    record : tuple of str
+        Subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"); risk
         is ``model.risk``: the exact R_N, or for a finite data set the empirical risk on its
         held-out arrays; "kernel" the tangent kernel K(x_p, x_q) and "output" f(x_p) on ``probes``;
         "movement" (1/N) Σ_i ‖θ_i − θ_i(0)‖ over the trained coordinates.
-    progress : show a tqdm bar; None = only if stderr is a terminal.
-    checkpoint : path of an .npz file saved after every block; if it exists and matches the
+    progress : bool, optional
+        Show a tqdm bar; None = only if stderr is a terminal.
+    checkpoint : str or pathlib.Path, optional
+        Path of an .npz file saved after every block; if it exists and matches the
         run (seed, eps, N, d, dtype, batch, beta, lam and a digest of θ₀, the model and ξ)
         the run resumes from it; any mismatch or unreadable file raises ValueError("checkpoint: …").
-    probes : (P, d) inputs for the "kernel" and "output" records.
-    threads : threads splitting the neurons inside every step of the isotropic w-only kernel
+    probes : ndarray, shape (P, d), optional
+        Inputs for the "kernel" and "output" records.
+    threads : int, optional
+        Threads splitting the neurons inside every step of the isotropic w-only kernel
         (1 = the serial kernel; the general kernel is serial); None = automatic: numba.get_num_threads()
         threads when N·d (×NOISY_WORK_FACTOR if noisy) ≥ THREADS_MIN_WORK and N spans ≥ 2
         noise chunks, else 1. The result is bitwise the same for every thread count (see
@@ -255,9 +285,9 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     Raises
     ------
     DivergenceError
-        if some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
+        If some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
     ValueError
-        on an invalid argument (the message names it).
+        On an invalid argument (the message names it).
 
     Examples
     --------

@@ -133,18 +133,66 @@ MODEL_KINDS = {"isotropic_gaussians": _isotropic_gaussians, "mean_field_model": 
 
 
 def activation_from_spec(spec):
-    """The activation described by plain data: {"kind": "piecewise_linear", "knots", "values"}
-    or {"kind": "tanh", optional "amplitude", "slope", "center", "shift"}."""
+    """The activation described by plain data.
+
+    Parameters
+    ----------
+    spec : dict
+        {"kind": "piecewise_linear", "knots", "values"}, {"kind": "piecewise_linear_tails",
+        "knots", "values", optional "left_slope", "right_slope"}, or {"kind": "tanh" or "erf",
+        optional "amplitude", "slope", "center", "shift", "panels"}.
+
+    Returns
+    -------
+    Activation
+        The activation.
+
+    Raises
+    ------
+    ValueError
+        On an unknown kind or a missing or unknown key (the activation checks the values).
+
+    Examples
+    --------
+    >>> act = activation_from_spec({"kind": "piecewise_linear_tails", "knots": [0], "values": [0], "right_slope": 1})
+    >>> act([-1.0, 2.0]).tolist()                    # relu
+    [0.0, 2.0]
+    """
     return _kind(spec, "activation", ACTIVATION_KINDS)(spec)
 
 
 def model_from_spec(spec):
-    """The model described by plain data, e.g. {"kind": "isotropic_gaussians", "delta": 0.8,
-    "d": 40, "activation": {...}} (optional "large_d_limit", "tol"), or {"kind":
-    "mean_field_model", "data": {"kind": "anisotropic", "delta": 0.5, "d": 40, "s0": 10},
-    "activation": {"kind": "piecewise_linear_tails", "knots": [0], "values": [0],
-    "right_slope": 1}, "train": ["a", "w", "b"]} (optional "scale"). ValueError on an unknown
-    kind or key; the model's own checks validate the values."""
+    """The model described by plain data (JSON-ready dicts), built inside a worker.
+
+    ``{"kind": "isotropic_gaussians", "delta": 0.8, "d": 40, "activation": {...}}`` (optional
+    "large_d_limit", "tol"), or ``{"kind": "mean_field_model", "data": {"kind": "anisotropic",
+    "delta": 0.5, "d": 40, "s0": 10}, "activation": {"kind": "piecewise_linear_tails", "knots": [0],
+    "values": [0], "right_slope": 1}, "train": ["a", "w", "b"]}`` (optional "scale"; "train"
+    defaults to ["w"]). Data kinds: "isotropic", "anisotropic", "gaussian_mixture"; activation
+    kinds: "piecewise_linear", "piecewise_linear_tails", "tanh", "erf".
+
+    Parameters
+    ----------
+    spec : dict
+        The model spec, with a "kind" string (a key of ``MODEL_KINDS``).
+
+    Returns
+    -------
+    IsotropicGaussians or MeanFieldModel
+        The model.
+
+    Raises
+    ------
+    ValueError
+        On an unknown kind or a missing or unknown key; the model's own checks validate the values.
+
+    Examples
+    --------
+    >>> model = model_from_spec({"kind": "isotropic_gaussians", "delta": 0.8, "d": 10,
+    ...         "activation": {"kind": "piecewise_linear", "knots": [0.5, 1.5], "values": [-2.5, 7.5]}})
+    >>> type(model).__name__, model.d
+    ('IsotropicGaussians', 10)
+    """
     return _kind(spec, "model", MODEL_KINDS)(spec)
 
 
@@ -176,7 +224,25 @@ def _function_name(function):
 
 def task_key(task, function=None):
     """Hex key of ``task`` run by ``function`` (default :func:`run_task`): the first 20 hex
-    digits of SHA-256 over the function's module:qualname and the task's canonical JSON."""
+    digits of SHA-256 over the function's module:qualname and the task's canonical JSON.
+
+    Parameters
+    ----------
+    task : SweepTask, dict or dataclass
+        Plain data (numbers, strings, lists, dicts, arrays).
+    function : callable, optional
+        The task function (default :func:`run_task`).
+
+    Returns
+    -------
+    str
+        20 hex digits; equal tasks (same canonical JSON) have equal keys.
+
+    Examples
+    --------
+    >>> task_key({"x": 1, "y": [2, 3]}) == task_key({"y": (2, 3), "x": 1}), len(task_key({"x": 1}))
+    (True, 20)
+    """
     text = _function_name(function or run_task) + "\n" + _canonical(_plain(task))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -186,20 +252,46 @@ def task_key(task, function=None):
 class SweepTask:
     """One particle run: the model, the dynamics, N, ε, seed and snapshot times.
 
+    Plain, picklable data, validated and normalised on construction (``times`` become a tuple of
+    floats, ``model`` and ``options`` plain dicts), so that equal tasks have equal keys.
+
     Attributes
     ----------
-    model : plain-data model spec (see :func:`model_from_spec`).
-    N : number of particles; rows of W0 iid N(0, κ²/d I_d) from ``seed``.
-    seed : seed of the initial particles and of the dynamics' random streams.
-    times : snapshot times (non-decreasing, ≥ 0).
-    dynamics : "sgd" (one-pass SGD, step size ``eps``) or "flow" (the particle flow on
-        the exact population risk, time step ``dt``; None = adaptive RK4).
-    eps : SGD step size ε > 0 (required for "sgd"; recorded but unused by "flow").
-    dt : time step of the flow (unused by "sgd").
-    kappa : initial scale κ > 0.
-    options : extra keyword arguments of the integrator as plain data (batch, beta, lam, …).
-    reference : None, or {"cells": int ≥ 10, "iid_draws": int ≥ 0}: compare with the radial
-        PDE solved on that many cells (same model, κ, times; beta/lam from ``options``).
+    model : dict
+        Plain-data model spec (see :func:`model_from_spec`).
+    N : int
+        Number of particles, ≥ 1; rows of W0 iid N(0, κ²/d I_d) from ``seed``.
+    seed : int
+        ≥ 0; seeds the initial particles and the dynamics' random streams.
+    times : tuple of float
+        Snapshot times (non-decreasing, ≥ 0).
+    dynamics : {"sgd", "flow"}
+        "sgd": one-pass SGD, step size ``eps``; "flow": the particle flow on the exact
+        population risk, time step ``dt`` (None = adaptive RK4).
+    eps : float or None
+        SGD step size ε > 0 (required for "sgd"; recorded but unused by "flow").
+    dt : float or None
+        Time step > 0 of the flow (unused by "sgd").
+    kappa : float
+        Initial scale κ > 0.
+    options : dict
+        Extra keyword arguments of the integrator as plain data (batch, beta, lam, …).
+    reference : dict or None
+        None, or {"cells": int ≥ 10, "iid_draws": int ≥ 0} (defaults 1000, 0): compare with the
+        radial PDE solved on that many cells (same model, κ, times; beta/lam from ``options``).
+
+    Raises
+    ------
+    ValueError
+        On an invalid field (the message names it).
+
+    Examples
+    --------
+    >>> spec = {"kind": "isotropic_gaussians", "delta": 0.8, "d": 10,
+    ...         "activation": {"kind": "piecewise_linear", "knots": [0.5, 1.5], "values": [-2.5, 7.5]}}
+    >>> task = SweepTask(model=spec, N=20, seed=1, times=[0, 0.1], eps=1e-3)
+    >>> task.times, task.dynamics, task.kappa
+    ((0.0, 0.1), 'sgd', 0.8)
     """
 
     model: dict
@@ -262,8 +354,28 @@ DYNAMICS = {"sgd": _run_sgd, "flow": _run_flow}
 
 
 def radial_pde_reference(model_spec, kappa, times, cells, beta=None, lam=0.0):
-    """The radial PDE from the Gaussian init of scale κ at ``times`` as plain arrays:
-    {"edges": (M+1,), "density": (S, M) cleaned densities, "risk": (S,) R(ρ̄_t)}."""
+    """The radial PDE from the Gaussian init of scale κ at ``times`` as plain arrays.
+
+    Parameters
+    ----------
+    model_spec : dict
+        Plain-data spec of a radial model (see :func:`model_from_spec`).
+    kappa : float
+        Scale κ > 0 of the initial law w ~ N(0, κ²/d I_d).
+    times : sequence of float
+        Non-decreasing snapshot times ≥ 0.
+    cells : int
+        Number of cells, ≥ 10 (automatic domain).
+    beta : float, optional
+        Inverse temperature (None: noiseless).
+    lam : float
+        L2 regularisation λ ≥ 0.
+
+    Returns
+    -------
+    dict
+        {"edges": (M+1,), "density": (S, M) per unit length, "risk": (S,) R(ρ̄_t)}.
+    """
     sol = solve_radial_pde(model_from_spec(model_spec), init="gaussian", kappa=kappa, times=list(times),
                            cells=cells, beta=beta, lam=lam, progress=False)
     return {"edges": np.asarray(sol.edges), "density": np.asarray(sol.density), "risk": np.asarray(sol.risk)}
@@ -279,11 +391,46 @@ def run_task(task):
     """Run one :class:`SweepTask` (or a dict of its fields) and return its record.
 
     Record (lists, one entry per snapshot): ``times`` reached, ``risk`` = exact R_N,
-    ``mean_radius`` = (1/N)Σ‖θ_i‖, and ``steps``. With a ``reference``, also: ``w2``, ``w1``
+    ``mean_radius`` = (1/N)Σ‖w_i‖, and ``steps``. With a ``reference``, also: ``w2``, ``w1``
     = W_p(ρ̂^N_t, ρ̄_t) between the particles' radii and the PDE law (exact quantile
     integrals), ``pde_risk`` = R(ρ̄_t), ``risk_err`` = |R_N − R(ρ̄_t)|, and ``iid_w2``,
     ``iid_w1`` = the same distances for N iid draws from ρ̄_t (mean over ``iid_draws``
-    samples, RNG seeded by (seed, N, 2018)): the sampling error at that N.
+    samples, RNG seeded by (seed, N, 2018); NaN when ``iid_draws`` = 0): the sampling error at that N.
+
+    Parameters
+    ----------
+    task : SweepTask or dict
+        The task (a dict is passed to ``SweepTask(**task)``).
+
+    Returns
+    -------
+    dict
+        The record, plain data (lists of floats, an int).
+
+    Raises
+    ------
+    ValueError
+        On an invalid task or model spec.
+    KeyboardInterrupt
+        If the integrator was interrupted (a truncated run is never returned).
+    DivergenceError
+        If SGD diverges (as raised by :func:`run_sgd`).
+
+    Examples
+    --------
+    The initial particles come from the task's seed alone: ``mean_radius[0]`` is that of
+    ``init_gaussian(N, d, kappa, seed)``.
+
+    >>> import numpy as np
+    >>> from solvers import init_gaussian
+    >>> spec = {"kind": "isotropic_gaussians", "delta": 0.8, "d": 10,
+    ...         "activation": {"kind": "piecewise_linear", "knots": [0.5, 1.5], "values": [-2.5, 7.5]}}
+    >>> rec = run_task(SweepTask(model=spec, N=20, seed=1, times=[0, 0.1], eps=1e-3))
+    >>> rec["steps"], len(rec["risk"])
+    (100, 2)
+    >>> W0 = init_gaussian(20, 10, 0.8, seed=1)
+    >>> round(rec["mean_radius"][0], 12) == round(float(np.linalg.norm(W0, axis=1).mean()), 12)
+    True
     """
     if isinstance(task, Mapping):
         task = SweepTask(**task)
@@ -318,7 +465,27 @@ def run_task(task):
 # ------------------------------------------------------------------ results
 @dataclasses.dataclass
 class TaskFailure:
-    """A task that raised: its index in the task list, parameters, error and traceback."""
+    """A task that raised: its index in the task list, parameters, error and traceback.
+
+    Parameters
+    ----------
+    index : int
+        Position of the task in the list given to :func:`run_sweep` (its first occurrence).
+    key : str
+        The task's file key (``out/<key>.failed.json``).
+    params : dict
+        The task as plain data.
+    error : str
+        "ExceptionType: message".
+    traceback : str
+        The formatted traceback from the worker.
+
+    Examples
+    --------
+    >>> f = TaskFailure(0, "abc", {"x": 1}, "ValueError: no", "")
+    >>> str(f)
+    'task 0 {"x":1} failed: ValueError: no'
+    """
 
     index: int
     key: str
@@ -336,17 +503,35 @@ class SweepResult:
 
     Attributes
     ----------
-    tasks : the tasks, in the order given.
-    records : the record of each task (None if it failed or did not run).
-    wall_times : seconds each record took to compute (when it was computed; None if unknown).
-    keys : the file key of each task (``out/<key>.json``).
-    failures : :class:`TaskFailure` list (parameters, error, traceback).
-    n_computed, n_reused, n_failed, n_pending : distinct tasks computed in this call,
-        read back from ``out``, failed, and not run (the sweep was interrupted).
-    status : "finished" (every task has a record), "failed" (some failed) or "interrupted".
-    message : why, in words.
-    out : the directory of the result files (None: nothing written).
-    wall_time : seconds of this call.
+    tasks : list
+        The tasks, in the order given.
+    records : list of dict or None
+        The record of each task (None if it failed or did not run).
+    wall_times : list of float or None
+        Seconds each record took to compute (when it was computed; None if unknown).
+    keys : list of str
+        The file key of each task (``out/<key>.json``).
+    failures : list of TaskFailure
+        Parameters, error and traceback of each failed task.
+    n_computed, n_reused, n_failed, n_pending : int
+        Distinct tasks computed in this call, read back from ``out``, failed, and not run
+        (the sweep was interrupted).
+    status : {"finished", "failed", "interrupted"}
+        "finished": every task has a record; "failed": some failed; "interrupted": Ctrl-C.
+    message : str
+        Why, in words.
+    out : pathlib.Path or None
+        The directory of the result files (None: nothing written).
+    wall_time : float
+        Seconds of this call.
+
+    Examples
+    --------
+    >>> def square(task):
+    ...     return {"y": task["x"] ** 2}
+    >>> res = run_sweep([{"x": 1}, {"x": 2}], square, scheduler="serial")
+    >>> res.status, res.finished, res.n_computed
+    ('finished', True, 2)
     """
 
     tasks: list
@@ -369,11 +554,29 @@ class SweepResult:
         return self.status == "finished"
 
     def rows(self):
-        """One flat dict per task with a record: the task's parameters, then its record."""
+        """One flat dict per task with a record: the task's parameters, then its record.
+
+        Returns
+        -------
+        list of dict
+            ``{**task_params, **record}`` for every task that has a record, in task order.
+        """
         return [{**_plain(t), **r} for t, r in zip(self.tasks, self.records) if r is not None]
 
     def raise_on_failure(self):
-        """RuntimeError listing the failures (with the first traceback) unless finished."""
+        """RuntimeError listing the failures (with the first traceback) unless finished.
+
+        Returns
+        -------
+        SweepResult
+            ``self``, when the status is "finished" (so calls can be chained).
+
+        Raises
+        ------
+        RuntimeError
+            If the status is "failed" or "interrupted": the message, up to ten failures and the
+            first traceback.
+        """
         if self.finished:
             return self
         lines = [self.message] + [str(f) for f in self.failures[:10]]
@@ -479,24 +682,58 @@ def run_sweep(tasks, function=None, *, scheduler=None, workers=None, out=None, p
 
     Parameters
     ----------
-    tasks : iterable of :class:`SweepTask` (or of any plain-data dicts / dataclasses that
-        ``function`` accepts). Identical tasks run once.
-    function : importable top-level function task → dict of plain data (lists, numbers);
-        default :func:`run_task`.
-    scheduler : None or "processes" (a local pool of ``workers`` spawned processes),
+    tasks : iterable
+        :class:`SweepTask` objects (or any plain-data dicts / dataclasses that ``function``
+        accepts). Identical tasks run once.
+    function : callable, optional
+        Importable top-level function task → dict of plain data (lists, numbers);
+        default :func:`run_task`. Lambdas and local functions work only with "serial".
+    scheduler : str, distributed.Client or cluster, optional
+        None or "processes" (a local pool of ``workers`` spawned processes),
         "serial" (a loop in this process), a Dask scheduler address ("tcp://host:8786"),
         a ``distributed.Client``, or a Dask cluster object (its ``scheduler_address``).
-    workers : local processes (default os.cpu_count()); ignored by Dask.
-    out : directory of the per-task result files (created); None = keep records in memory
+    workers : int, optional
+        Local processes, ≥ 1 (default os.cpu_count()); ignored by Dask.
+    out : str or pathlib.Path, optional
+        Directory of the per-task result files (created); None = keep records in memory
         only. Finished tasks found there (same function, same parameters) are reused.
-    progress : tqdm bar over tasks; None = only if stderr is a terminal.
-    threads_per_task : Numba threads of each task (default 1: one core per task);
-        None leaves Numba's setting alone.
-    check_code : on Dask, first check that the scheduler and every worker have the same
-        meanfield/solvers sources as this process (RuntimeError otherwise).
+    progress : bool, optional
+        tqdm bar over tasks; None = only if stderr is a terminal.
+    threads_per_task : int or None
+        Numba threads of each task, ≥ 1 (default 1: one core per task); None leaves Numba's
+        setting alone.
+    check_code : bool
+        On Dask, first check that the scheduler and every worker have the same
+        meanfield/solvers sources as this process.
 
-    Returns a :class:`SweepResult`. Ctrl-C stops the sweep (status "interrupted"; the
-    finished tasks are in ``out``); a task that raises becomes a :class:`TaskFailure`.
+    Returns
+    -------
+    SweepResult
+        Ctrl-C stops the sweep (status "interrupted"; the finished tasks are in ``out``); a task
+        that raises becomes a :class:`TaskFailure` (status "failed") and the others go on.
+
+    Raises
+    ------
+    ValueError
+        On an unknown ``scheduler``, a non-importable ``function`` with worker processes,
+        ``workers`` or ``threads_per_task`` < 1, or a task that is not plain data.
+    ImportError
+        If a Dask scheduler is given and ``dask.distributed`` is not installed.
+    RuntimeError
+        If ``check_code`` finds Dask workers (or the scheduler) that cannot import this package
+        or run different sources.
+
+    Examples
+    --------
+    Identical tasks run once; a failing task does not stop the others:
+
+    >>> def inverse(task):
+    ...     return {"y": 1.0 / task["x"]}
+    >>> res = run_sweep([{"x": 2}, {"x": 0}, {"x": 2}], inverse, scheduler="serial")
+    >>> res.records, res.n_computed, res.status
+    ([{'y': 0.5}, None, {'y': 0.5}], 1, 'failed')
+    >>> res.failures[0].error
+    'ZeroDivisionError: float division by zero'
     """
     start = time.perf_counter()
     function = function or run_task

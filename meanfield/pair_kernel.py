@@ -25,7 +25,8 @@ from numba import njit
 from ._gaussian import bvn_upper, norm_cdf, norm_pdf
 from ._ramps import (GL_W01, GL_X01, INDICATOR, MAX_PANELS, NARROW, RAMP_DOWN, RAMP_UP, _V_RANGE, _panels,
                      piecewise_1d, ramp_mean, ramp_product_1d, segment_slopes)
-from .activations import KIND_PIECEWISE_LINEAR, Activation, act_strip, act_value, act_value_deriv
+from .activations import (KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, Activation, act_strip, act_value,
+                          act_value_deriv)
 from ._validation import as_finite_array, check_instance
 
 C_SERIES = 0.5
@@ -140,6 +141,8 @@ def smooth_pair_sums(kind, p, a, b, c):
     follows (few nodes in V near c = 1, in U near c = −1; one where the factor is 0).
     Cost ∝ (slope · max(a, b))² nodes at most: ~0.3–0.7 ms for slope · max(a, b) ≈ 3,
     ~50 ms at 30."""
+    if kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS:
+        raise ValueError("smooth_pair_sums: a piecewise-linear σ takes its closed form, not the smooth rule")
     alpha = math.sqrt(max(0.0, 0.5 * (1.0 + c)))
     beta = math.sqrt(max(0.0, 0.5 * (1.0 - c)))
     scale = max(a, b) / act_strip(kind, p)
@@ -253,10 +256,23 @@ def pair_kernel(activation, a, b, c):
     """
     check_instance(activation, Activation, "activation")
     a, b, c, shape = _pair_arguments(a, b, c)
+    if activation.kernel_spec()[0] == KIND_PIECEWISE_LINEAR_TAILS:
+        return _unbounded_pair(activation, a, b, c)[0].reshape(shape)
     ha = activation.hermite(a, K_SERIES - 1)
     hb = activation.hermite(b, K_SERIES - 1)
     kind, p = activation.kernel_spec()
     return _pair_kernel_many(kind, p, a, b, c, ha, hb).reshape(shape)
+
+
+def _unbounded_pair(activation, a, b, c):
+    """(K, ∂_a K, ∂_c K) for σ with linear tails (relu, leaky relu: no convergent Mehler tail
+    bound, no ramp layout) from the closed form G(m₁ = m₂ = 0, A₁ = a², A₂ = b², C = abc) of
+    :func:`meanfield.gaussian_integrals.gaussian_pair`: ∂_a K = 2a ∂_{A₁}G + bc ∂_C G,
+    ∂_c K = ab ∂_C G."""
+    from .gaussian_integrals import gaussian_pair  # it builds on this module
+
+    value, _, _, d_a1, _, d_c = gaussian_pair(activation, a, 0.0, b, 0.0, c)
+    return value, 2.0 * a * d_a1 + b * c * d_c, a * b * d_c
 
 
 # ------------------------------------------------------------------ gradients
@@ -310,6 +326,8 @@ def self_pair_gradient(kind, p, a):
     or the trapezoidal rule of :func:`smooth_pair_sums` at c = 1 (one node set, one tanh a node)."""
     if kind == KIND_PIECEWISE_LINEAR:
         return pl_pair_gradient(p, a, a, 1.0)[0]
+    if kind == KIND_PIECEWISE_LINEAR_TAILS:
+        raise ValueError("self_pair_gradient: no rule for σ with linear tails")
     h, n = _trapezoid(act_strip(kind, p) / a if a > 0.0 else math.inf)
     total = 0.0
     for i in range(-n, n + 1):
@@ -398,6 +416,9 @@ def pair_kernel_gradient(activation, a, b, c):
     check_instance(activation, Activation, "activation")
     a, b, c, shape = _pair_arguments(a, b, c)
     kind, p = activation.kernel_spec()
+    if kind == KIND_PIECEWISE_LINEAR_TAILS:
+        _, da, dc = _unbounded_pair(activation, a, b, c)
+        return da.reshape(shape), dc.reshape(shape)
     da, dc = _pair_gradient_many(kind, p, a, b, c, activation.hermite(a, K_SERIES - 1),
                                  activation.hermite(a, K_SERIES - 1, derivative=True),
                                  activation.hermite(b, K_SERIES - 1))

@@ -340,3 +340,28 @@ def test_sample_statistics():
     X2, y2 = model.sample(10, 42)
     X3, y3 = model.sample(10, 42)
     np.testing.assert_array_equal(X2, X3)
+
+
+def test_pair_kernel_of_unbounded_piecewise_linear_sigma_at_strong_correlation():
+    """relu and leaky relu (linear tails) fell through to the smooth rule for |c| > ½:
+    pair_kernel(relu, 1, 1, 0.6) was 0.0. Reference: the arc-cosine kernel
+    E relu(aX) relu(bY) = ab [√(1 − c²) + (π − arccos c) c]/(2π), its derivatives in closed form,
+    and for leaky relu σ = relu(t) − s relu(−t) the expansion in the four relu terms."""
+    from meanfield import leaky_relu, pair_kernel, pair_kernel_gradient, relu
+
+    def arccos_kernel(c):
+        return (np.sqrt(1 - c * c) + (np.pi - np.arccos(c)) * c) / (2 * np.pi)
+
+    def arccos_kernel_dc(c):
+        return (np.pi - np.arccos(c)) / (2 * np.pi)
+
+    a, b = 1.3, 0.7
+    c = np.array([-0.99, -0.8, -0.6, 0.0, 0.3, 0.6, 0.8, 0.99, 1.0])
+    np.testing.assert_allclose(pair_kernel(relu(), a, b, c), a * b * arccos_kernel(c), rtol=1e-12, atol=1e-15)
+    da, dc = pair_kernel_gradient(relu(), a, b, c)
+    np.testing.assert_allclose(da, b * arccos_kernel(c), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(dc, a * b * arccos_kernel_dc(c), rtol=1e-12, atol=1e-15)
+    # leaky relu σ(t) = relu(t) − s relu(−t): E σ(aX)σ(bY) = ab [k(c) + s² k(c) − 2 s k(−c)]
+    slope = 0.1
+    kernel = arccos_kernel(c) * (1 + slope**2) - 2 * slope * arccos_kernel(-c)
+    np.testing.assert_allclose(pair_kernel(leaky_relu(slope), a, b, c), a * b * kernel, rtol=1e-12, atol=1e-15)

@@ -35,6 +35,7 @@ from .result import ParticleResult
 from meanfield._validation import (check_int, check_noise, check_probes, check_real, check_record, check_times,
                                    xi_function)
 from ._interrupt import deferred_interrupt
+from ._step_check import ACCURACY_TOL, StepDoublingCheck, check_accuracy_tol
 from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
 
 DEFAULT_DT_LANGEVIN = 1e-3
@@ -57,7 +58,7 @@ def _energy(model, params, X, lam):
 
 def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
                       record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=None,
-                      energy_tol=1e-10, origin=None, probes=None):
+                      energy_tol=1e-10, origin=None, probes=None, accuracy_tol=ACCURACY_TOL):
     """Integrate the particle flow from ``init`` and record snapshots at ``times``.
 
     Parameters
@@ -149,6 +150,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     rtol = check_real(rtol, "rtol")
     if not 1e-13 <= rtol <= 0.1:  # below 1e-13 the steps shrink to rounding and never end
         raise ValueError(f"rtol: must lie in [1e-13, 0.1], got {rtol!r}")
+    accuracy_tol = check_accuracy_tol(accuracy_tol)
     if progress is None:
         progress = sys.stderr.isatty()
     rng = np.random.default_rng(np.random.SeedSequence(seed))
@@ -182,6 +184,12 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     stepper = None
     if method == "dopri5":
         stepper = DormandPrince(velocity if events is None else events.velocity, rtol, atol=rtol)
+    accuracy = None
+    if method == "euler":  # the drift's Euler step, doubled every 32 steps (3 drifts per 32: ~9%)
+        accuracy = StepDoublingCheck(lambda X, s, h: X + h * velocity(X, s), 1, accuracy_tol, 32,
+                                     "flow (Euler-Maruyama)", horizon=1.0)
+    elif dt is not None:   # two RK4 half steps every 20 steps (8 drifts per 80: 10%)
+        accuracy = StepDoublingCheck(rk4, 4, accuracy_tol, 20, "flow (RK4)")
     if check_energy is None:
         check_energy = method == "rk4" and dt is not None
     energy = _energy(model, as_params(W), W, lam) if check_energy and beta is None else None
@@ -233,6 +241,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
                             f"flow: the energy R_N/α² + (λ/N)Σ|θ|² increased by {new_energy - energy:.3e} at "
                             f"t = {t + step:.6g} (step {step:.3g}); reduce dt or rtol")
                     energy = new_energy
+                if accuracy is not None:  # after the divergence and energy checks (they say more)
+                    accuracy.after(W, t, step, None if method == "euler" else W_new)
                 W = W_new
                 t += step
                 steps += 1
@@ -255,4 +265,5 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
                           radii=collect("radii"), risk=collect("risk"), weights=collect("weights"),
                           params=collect("params"), kernel=collect("kernel"), output=collect("output"),
                           movement=collect("movement"), steps=steps, interrupted=interrupted, eps=h, seed=seed,
-                          dynamics="flow", risk_kind=getattr(model, "risk_kind", "population"))
+                          dynamics="flow", risk_kind=getattr(model, "risk_kind", "population"),
+                          error_estimate=None if accuracy is None or accuracy_tol is None else accuracy.estimate)

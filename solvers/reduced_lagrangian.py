@@ -6,7 +6,8 @@
 
 ψ from :class:`meanfield.AnisotropicGaussians`: the kernel is low rank (features indexed by
 (k, j)), so one field evaluation costs O(M · K²), not O(M²), and M = 1e5 particles are
-practical. Classical RK4 with a fixed step; the radii live on r ≥ 0: every stage evaluates
+practical. Classical RK4 with a fixed step (its error estimated by step doubling, see
+:mod:`solvers._step_check`); the radii live on r ≥ 0: every stage evaluates
 the field at (r₁, r₂) ← max(·, 0) and every step projects, so a particle on an axis stays
 while its velocity points inward (ψ is even in r₁ and r₂: on the axes ∂ψ = 0 anyway).
 
@@ -16,7 +17,6 @@ initial law (iid draws of it by default: the sampling error is that of M draws).
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -25,6 +25,8 @@ import numpy as np
 from meanfield import AnisotropicGaussians
 
 from meanfield._validation import check_times, check_real, xi_function
+from ._step_check import ACCURACY_TOL, StepDoublingCheck, check_accuracy_tol
+from ._time_stepping import march
 
 
 @dataclass
@@ -34,7 +36,8 @@ class ReducedLagrangianSolution:
     times : (S,) snapshot times reached; points : (S, M, 4) columns (a, b, r₁, r₂);
     weights : (M,) particle weights (sum 1); risk : (S,) R(ρ̄_t); steps : RK4 steps taken;
     status : "finished", "interrupted" (Ctrl-C) or "failed" (non-finite state);
-    message : why; wall_time : seconds.
+    message : why; wall_time : seconds; error_estimate : the step-doubling estimate of the
+    global error (max-norm, see ``accuracy_tol``), None if not checked.
     """
 
     times: np.ndarray
@@ -45,13 +48,15 @@ class ReducedLagrangianSolution:
     status: str = "finished"
     message: str = ""
     wall_time: float = field(default=0.0)
+    error_estimate: float | None = None
 
     def mean(self, k):
         """Mean (a, b, r₁, r₂) of snapshot k."""
         return self.weights @ self.points[k]
 
 
-def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None, progress=None):
+def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None, progress=None,
+                             accuracy_tol=ACCURACY_TOL):
     """Move the reduced particles ``init`` (M, 4) by RK4 with step ``dt`` and record them at ``times``.
 
     Parameters
@@ -63,10 +68,20 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
     dt : RK4 step (the last step before a snapshot is shortened to land on it).
     xi : step-size schedule ξ (None → 1, a number, or a callable ξ(t)).
     weights : (M,) non-negative particle weights (uniform by default).
+    accuracy_tol : every 20th step is repeated as two steps of dt/2 (step doubling, ~10% more
+        work) and the summed local errors (max-norm) must stay below accuracy_tol·(1 + max|X|);
+        None skips the check.
 
     Returns
     -------
     ReducedLagrangianSolution
+        ``status`` "finished", "failed" (non-finite state) or "interrupted" (Ctrl-C, noticed
+        between steps: the snapshots reached, the last one the state at the interruption).
+
+    Raises
+    ------
+    solvers.AccuracyError
+        (a RuntimeError) if the estimated error exceeds ``accuracy_tol``: reduce ``dt``.
     """
     if not isinstance(model, AnisotropicGaussians):
         raise ValueError(f"model: expected an AnisotropicGaussians, got {type(model).__name__}")
@@ -77,49 +92,36 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
         raise ValueError(f"dt: must be positive, got {dt!r}")
     xi_of = xi_function(xi)
     w = model.check_weights(weights, x.shape[0])
-    if progress is None:
-        progress = sys.stderr.isatty()
+    accuracy_tol = check_accuracy_tol(accuracy_tol)
 
     def vel(y, s):
         y = y.copy()
         np.maximum(y[:, 2:], 0.0, out=y[:, 2:])
         return model.velocity(y, w, xi_of(s))
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=float(times[-1]), unit="t", desc=f"reduced particles (M={x.shape[0]})")
-    snaps, risks, reached = [], [], []
-    t, steps, status, message = 0.0, 0, "finished", ""
+    def rk4(y, s, h):
+        k1 = vel(y, s)
+        k2 = vel(y + 0.5 * h * k1, s + 0.5 * h)
+        k3 = vel(y + 0.5 * h * k2, s + 0.5 * h)
+        k4 = vel(y + h * k3, s + h)
+        y = y + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+        np.maximum(y[:, 2:], 0.0, out=y[:, 2:])
+        return y
+
+    check = StepDoublingCheck(rk4, 4, accuracy_tol, 20, "solve_reduced_lagrangian")
+
+    def step(y, s, t_left):
+        h = min(dt, t_left)
+        new = rk4(y, s, h)
+        if np.all(np.isfinite(new)):
+            check.after(y, s, h, new)
+        return new, h
+
     start = time.perf_counter()
-    try:
-        for t_next in times:
-            while t < t_next - 1e-12:
-                h = min(dt, t_next - t)
-                k1 = vel(x, t)
-                k2 = vel(x + 0.5 * h * k1, t + 0.5 * h)
-                k3 = vel(x + 0.5 * h * k2, t + 0.5 * h)
-                k4 = vel(x + h * k3, t + h)
-                x = x + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
-                np.maximum(x[:, 2:], 0.0, out=x[:, 2:])
-                t = t_next if t + h >= t_next - 1e-12 else t + h
-                steps += 1
-                if not np.all(np.isfinite(x)):
-                    raise FloatingPointError(f"non-finite particle state at t = {t:.6g}")
-                if bar is not None:
-                    bar.update(h)
-            snaps.append(x.copy())
-            risks.append(model.risk(x, w))
-            reached.append(t)
-    except KeyboardInterrupt:
-        status, message = "interrupted", f"interrupted (Ctrl-C) at t = {t:.6g} after {steps} steps"
-    except FloatingPointError as exc:
-        status, message = "failed", f"failed: {exc} (step dt = {dt} too large?)"
-    finally:
-        if bar is not None:
-            bar.close()
-    if status == "finished":
-        message = f"finished: {steps} RK4 steps, last snapshot at t = {reached[-1]:.6g}"
-    points = np.array(snaps) if snaps else np.zeros((0,) + x.shape)
-    return ReducedLagrangianSolution(np.array(reached), points, w, np.array(risks), steps, status, message,
-                                     time.perf_counter() - start)
+    run = march(x, times, step, lambda y, s: (y.copy(), model.risk(y, w)), progress=progress,
+                desc=f"reduced particles (M={x.shape[0]})", what=f"particle state (step dt = {dt} too large?)",
+                failures=(FloatingPointError,), snap_tol=1e-12, step_name="RK4 steps")
+    points = np.array([s[0] for s in run.snapshots]) if run.snapshots else np.zeros((0,) + x.shape)
+    return ReducedLagrangianSolution(run.reached, points, w, np.array([s[1] for s in run.snapshots]), run.steps,
+                                     run.status, run.message, time.perf_counter() - start,
+                                     None if accuracy_tol is None else check.estimate)

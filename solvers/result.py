@@ -29,6 +29,8 @@ class ParticleResult:
     dynamics : "sgd" or "flow".
     risk_kind : "population" (the exact R_N) or "empirical" (on held-out arrays).
     status : "finished" or "interrupted"; message : a sentence saying which and when.
+    error_estimate : the flow's fixed-step methods (RK4 with ``dt``, Euler-Maruyama): the
+        step-doubling estimate of the global error (max-norm, see ``accuracy_tol``); else None.
 
     Lists of per-snapshot arrays are stacked into arrays on construction.
 
@@ -56,6 +58,7 @@ class ParticleResult:
     movement: np.ndarray | None = None
     risk_kind: str = "population"
     message: str = field(default="")
+    error_estimate: float | None = None
 
     def __post_init__(self):
         self.times = np.asarray(self.times, dtype=float).reshape(-1)

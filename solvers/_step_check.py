@@ -49,15 +49,17 @@ class StepDoublingCheck:
     order : the method's order p (4 for RK4, 1 for Euler).
     tol : ``accuracy_tol`` (None: estimate nothing, raise nothing).
     every : check one step in ``every``.
-    name : the solver's name for the error message.
+    name : the solver's name for the error message; dt : the step asked for (the message's, else h).
+    hint : what to do; horizon : sum the local errors over the last ``horizon`` time units only
+        (None: the whole run).
 
     After each step call :meth:`after` with the state before it, its time, the step h and
     (optionally) the step's result Φ_h(X) if it is deterministic (saves one step).
     ``estimate`` is E(t); ``checks`` the number of doubled steps.
     """
 
-    def __init__(self, advance, order, tol, every, name, hint="reduce dt", horizon=None):
-        self.advance, self.order, self.tol, self.every = advance, int(order), tol, int(every)
+    def __init__(self, advance, order, tol, every, name, dt=None, hint="reduce dt", horizon=None):
+        self.advance, self.order, self.tol, self.every, self.dt = advance, int(order), tol, int(every), dt
         self.name, self.hint, self.horizon = name, hint, horizon
         self.estimate = 0.0
         self._window = []   # (end time, rate e/h, duration) of the checks inside the horizon
@@ -95,6 +97,6 @@ class StepDoublingCheck:
         scale = 1.0 + float(np.max(np.abs(X))) if X.size else 1.0
         if not self.estimate <= self.tol * scale:
             raise AccuracyError(
-                f"{self.name}: the fixed step dt = {h:.3g} is too large: by step doubling the estimated error "
+                f"{self.name}: the fixed step dt = {self.dt if self.dt is not None else h:.3g} is too large: by step doubling the estimated error "
                 f"at t = {t + h:.6g} is {self.estimate:.3g} (max-norm), above accuracy_tol·(1 + max|X|) = "
                 f"{self.tol * scale:.3g}; {self.hint} (or pass accuracy_tol=None to skip this check)")

@@ -20,7 +20,8 @@ evaluations per accepted step). ``benchmarks/flow_speed.py`` measures the error 
 against a tight reference per drift evaluation.  Langevin: Euler-Maruyama with fixed ``dt``.
 The Lyapunov function E = R_N/α² + (λ/N)Σ‖θ_i‖² of the noiseless flow is checked
 after every step when ``check_energy`` is set: an increase beyond
-``energy_tol``·(1 + |E|) raises, so a too-large step is never silent.
+``energy_tol``·(1 + |E|) raises, so an unstable step is never silent; a stable but inaccurate
+fixed step is caught by the step-doubling check of :mod:`solvers._step_check` (``accuracy_tol``).
 """
 from __future__ import annotations
 
@@ -93,6 +94,11 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         kink at 0 (σ'(0−) ≠ σ'(0+)), where the velocity is discontinuous at w = 0, and only w
         is trained (b ≡ 0, so that w = 0 is the kink).
     probes : (P, d) inputs for the "kernel" and "output" records.
+    accuracy_tol : fixed steps only (RK4 with ``dt``, Euler-Maruyama): every 20th RK4 step (32nd
+        Euler step, drift only) is repeated as two steps of dt/2; the local errors so estimated,
+        summed over the run (Euler-Maruyama: over the last unit of time), must stay below
+        accuracy_tol·(1 + max|θ|), else :class:`solvers.AccuracyError`. Costs ~10% more drift
+        evaluations; None skips the check. The estimate is returned as ``error_estimate``.
 
     Returns
     -------
@@ -106,6 +112,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         if some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
     RuntimeError
         with ``check_energy``, if the energy increases.
+    solvers.AccuracyError
+        (a RuntimeError) if a fixed step's estimated error exceeds ``accuracy_tol``.
     ValueError
         on an invalid argument (the message names it).
 
@@ -187,9 +195,9 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     accuracy = None
     if method == "euler":  # the drift's Euler step, doubled every 32 steps (3 drifts per 32: ~9%)
         accuracy = StepDoublingCheck(lambda X, s, h: X + h * velocity(X, s), 1, accuracy_tol, 32,
-                                     "flow (Euler-Maruyama)", horizon=1.0)
+                                     "flow (Euler-Maruyama)", dt=dt, horizon=1.0)
     elif dt is not None:   # two RK4 half steps every 20 steps (8 drifts per 80: 10%)
-        accuracy = StepDoublingCheck(rk4, 4, accuracy_tol, 20, "flow (RK4)")
+        accuracy = StepDoublingCheck(rk4, 4, accuracy_tol, 20, "flow (RK4)", dt=dt)
     if check_energy is None:
         check_energy = method == "rk4" and dt is not None
     energy = _energy(model, as_params(W), W, lam) if check_energy and beta is None else None

@@ -163,7 +163,7 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
         k4 = vel(y + h * k3, s + h)
         return np.maximum(y + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4), 0.0)
 
-    check = StepDoublingCheck(rk4, 4, accuracy_tol, 20, "solve_radial_lagrangian")
+    check = StepDoublingCheck(rk4, 4, accuracy_tol, 20, "solve_radial_lagrangian", dt=dt)
 
     def step(y, s, t_left):
         h = min(dt, t_left)

@@ -108,7 +108,7 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
         np.maximum(y[:, 2:], 0.0, out=y[:, 2:])
         return y
 
-    check = StepDoublingCheck(rk4, 4, accuracy_tol, 20, "solve_reduced_lagrangian")
+    check = StepDoublingCheck(rk4, 4, accuracy_tol, 20, "solve_reduced_lagrangian", dt=dt)
 
     def step(y, s, t_left):
         h = min(dt, t_left)

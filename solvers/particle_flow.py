@@ -36,7 +36,7 @@ from .result import ParticleResult
 from meanfield._validation import (check_int, check_noise, check_probes, check_real, check_record, check_times,
                                    xi_function)
 from ._interrupt import deferred_interrupt
-from ._step_check import ACCURACY_TOL, StepDoublingCheck, check_accuracy_tol
+from ._step_check import ACCURACY_TOL, EULER_EVERY, RK4_EVERY, StepDoublingCheck, check_accuracy_tol
 from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
 
 DEFAULT_DT_LANGEVIN = 1e-3
@@ -94,10 +94,10 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         kink at 0 (σ'(0−) ≠ σ'(0+)), where the velocity is discontinuous at w = 0, and only w
         is trained (b ≡ 0, so that w = 0 is the kink).
     probes : (P, d) inputs for the "kernel" and "output" records.
-    accuracy_tol : fixed steps only (RK4 with ``dt``, Euler-Maruyama): every 20th RK4 step (32nd
+    accuracy_tol : fixed steps only (RK4 with ``dt``, Euler-Maruyama): every 25th RK4 step (40th
         Euler step, drift only) is repeated as two steps of dt/2; the local errors so estimated,
         summed over the run (Euler-Maruyama: over the last unit of time), must stay below
-        accuracy_tol·(1 + max|θ|), else :class:`solvers.AccuracyError`. Costs ~10% more drift
+        accuracy_tol·(1 + max|θ|), else :class:`solvers.AccuracyError`. Costs ~8% more drift
         evaluations; None skips the check. The estimate is returned as ``error_estimate``.
 
     Returns
@@ -193,11 +193,11 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     if method == "dopri5":
         stepper = DormandPrince(velocity if events is None else events.velocity, rtol, atol=rtol)
     accuracy = None
-    if method == "euler":  # the drift's Euler step, doubled every 32 steps (3 drifts per 32: ~9%)
-        accuracy = StepDoublingCheck(lambda X, s, h: X + h * velocity(X, s), 1, accuracy_tol, 32,
+    if method == "euler":  # the drift's Euler step, doubled every 40 steps (3 drifts per 40)
+        accuracy = StepDoublingCheck(lambda X, s, h: X + h * velocity(X, s), 1, accuracy_tol, EULER_EVERY,
                                      "flow (Euler-Maruyama)", dt=dt, horizon=1.0)
-    elif dt is not None:   # two RK4 half steps every 20 steps (8 drifts per 80: 10%)
-        accuracy = StepDoublingCheck(rk4, 4, accuracy_tol, 20, "flow (RK4)", dt=dt)
+    elif dt is not None:   # two RK4 half steps every 25 steps (8 drifts per 100)
+        accuracy = StepDoublingCheck(rk4, 4, accuracy_tol, RK4_EVERY, "flow (RK4)", dt=dt)
     if check_energy is None:
         check_energy = method == "rk4" and dt is not None
     energy = _energy(model, as_params(W), W, lam) if check_energy and beta is None else None

@@ -19,21 +19,9 @@ import numpy as np
 from meanfield import AnisotropicGaussians, IsotropicGaussians, ramp
 from solvers import init_gaussian, run_particle_flow, solve_radial_lagrangian, solve_reduced_lagrangian
 
+from _timing import CountingModel
+
 TARGET_RATIO = 1.15
-
-
-class _Counting:
-    """The model, counting drift evaluations (potential_gradient calls)."""
-
-    def __init__(self, model):
-        self._model, self.calls = model, 0
-
-    def __getattr__(self, name):
-        return getattr(self._model, name)
-
-    def potential_gradient(self, W):
-        self.calls += 1
-        return self._model.potential_gradient(W)
 
 
 def alternate(fn_off, fn_on, repeats):
@@ -80,7 +68,7 @@ def main(argv=None):
         if name.startswith("flow"):
             counts = []
             for tol in (None, 1e-2):
-                counting = _Counting(iso)
+                counting = CountingModel(iso)
                 kwargs = dict(method="rk4", dt=0.02, check_energy=False) if "RK4" in name else dict(beta=30.0)
                 run_particle_flow(counting, W0, [1.0 if "RK4" in name else 0.2], progress=False, accuracy_tol=tol,
                                   **kwargs)

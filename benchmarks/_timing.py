@@ -25,3 +25,18 @@ def best_rate(run, steps, repeats):
         run(steps)
         best = min(best, time.perf_counter() - start)
     return steps / best
+
+
+class CountingModel:
+    """A model that counts its drift evaluations (``potential_gradient`` calls) in ``calls``;
+    everything else is the wrapped model's."""
+
+    def __init__(self, model):
+        self._model, self.calls = model, 0
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def potential_gradient(self, W):
+        self.calls += 1
+        return self._model.potential_gradient(W)

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _timing import best_time
+from _timing import CountingModel, best_time
 import time
 
 from meanfield import IsotropicGaussians, Tanh, pair_kernel_gradient, ramp
@@ -98,20 +98,6 @@ def main(argv=None):
     print(f"wrote {args.out}")
 
 
-class _Counting:
-    """The model, counting drift evaluations (potential_gradient calls)."""
-
-    def __init__(self, model):
-        self._model, self.calls = model, 0
-
-    def __getattr__(self, name):
-        return getattr(self._model, name)
-
-    def potential_gradient(self, W):
-        self.calls += 1
-        return self._model.potential_gradient(W)
-
-
 def integrator_study(model, n, t_end=1.0, rtols=(1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9), reference_rtol=1e-11):
     """Error at t_end vs drift evaluations for dopri5 and RK4 step doubling (same run)."""
     W0 = init_gaussian(n, model.d, 0.8, seed=0)
@@ -121,7 +107,7 @@ def integrator_study(model, n, t_end=1.0, rtols=(1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1
     print(f"{'method':>8} {'rtol':>8} {'evals':>6} {'steps':>6} {'error':>10} {'wall [s]':>9}")
     for method in ("dopri5", "rk4"):
         for rtol in rtols:
-            counting = _Counting(model)
+            counting = CountingModel(model)
             start = time.perf_counter()
             res = run_particle_flow(counting, W0, times=[t_end], rtol=rtol, method=method, record=("weights",))
             wall = time.perf_counter() - start

@@ -31,23 +31,13 @@ import numpy as np
 from meanfield import IsotropicGaussians, nonmonotone, ramp
 from solvers import init_gaussian, run_particle_flow, solve_radial_pde
 
+from _timing import CountingModel
+
 TIMES = [0, 0.5, 1, 2]
 
 
-class _Counting:
-    def __init__(self, model):
-        self._model, self.calls = model, 0
-
-    def __getattr__(self, name):
-        return getattr(self._model, name)
-
-    def potential_gradient(self, W):
-        self.calls += 1
-        return self._model.potential_gradient(W)
-
-
 def case(name, model, kappa, n):
-    counting = _Counting(model)
+    counting = CountingModel(model)
     W0 = init_gaussian(n, model.d, kappa, seed=0)
     start = time.perf_counter()
     flow = run_particle_flow(counting, W0, times=TIMES)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -83,12 +84,14 @@ _TYPED_SECTIONS = ("Parameters", "Other Parameters", "Returns", "Yields", "Attri
 
 
 def prose_type(type_text):
-    """Whether a type field reads like prose: contains ';', has more than MAX_TYPE_WORDS words,
-    or ends with '.' (an ellipsis '...' excepted)."""
+    """Whether a type field reads like prose: contains ';', has more than MAX_TYPE_WORDS words
+    (a parenthesised shape such as ``(steps + 1, 2)`` counts as one), or ends with '.' (an
+    ellipsis '...' excepted)."""
     text = type_text.strip()
     if not text:
         return False
-    return (";" in text or len(text.split()) > MAX_TYPE_WORDS
+    words = re.sub(r"\([^()]*\)", "(shape)", text).split()
+    return (";" in text or len(words) > MAX_TYPE_WORDS
             or (text.endswith(".") and not text.endswith("...")))
 
 

@@ -54,7 +54,7 @@ N = 400 (--N-nonmonotone; N = 3200 moves the κ = 0.4 risk by 3%) so that the la
 Ctrl-C keeps what was computed: summary.json gets "status": "interrupted", the completed runs,
 and of the runs of the interrupted stage only the snapshot times they reached
 ("interrupted_run"); the script says so and exits with status 130. (A PDE solve interrupted
-midway returns nothing: solve_radial_pde does not keep partial snapshots.)
+midway returns its partial snapshots, marked interrupted; the example does not keep them.)
 
 The default run (seed 0; measured on the shared 2-core machine at load average 7–10: 603 s
 wall, 218 s CPU; --quick ≈ 40 s wall at load 8)::
@@ -263,8 +263,12 @@ def run_sgd_timed(model, args, n, kappa, eps, times, walls, label, beta=None, la
 
 
 def run_pde_timed(model, kappa, times, cells, walls, label, beta=None, lam=0.0):
-    return timed(f"PDE {label}, {cells} cells", walls, solve_radial_pde, model, init="gaussian", kappa=kappa,
-                 times=times, cells=cells, beta=beta, lam=lam, progress=sys.stderr.isatty())
+    """The radial PDE; Interrupted if Ctrl-C stopped it (its partial snapshots are not kept)."""
+    sol = timed(f"PDE {label}, {cells} cells", walls, solve_radial_pde, model, init="gaussian", kappa=kappa,
+                times=times, cells=cells, beta=beta, lam=lam, progress=sys.stderr.isatty())
+    if sol.status != "finished":
+        raise Interrupted(sol.message)
+    return sol
 
 
 def compare(res, sol, iid_draws, seed, count=None):

@@ -27,7 +27,6 @@ is then the radial one of :func:`solvers.solve_radial_pde` on the same cells.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +38,7 @@ from scipy.sparse.linalg import spsolve
 from meanfield import AnisotropicGaussians
 
 from meanfield._validation import check_int, check_noise, check_times, check_real, xi_function
+from ._time_stepping import march
 from .radial_pde import _bernoulli, _limited_slope
 
 #: mass allowed in the outer ring of cells before the solver refuses (the domain is fixed)
@@ -380,8 +380,9 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     Returns
     -------
     AnisotropicPDESolution
-        ``status`` "finished", "interrupted" (Ctrl-C) or "failed" (non-finite masses, or mass
-        reaching the outer cells), with a ``message``; the snapshots are those reached.
+        ``status`` "finished", "failed" (non-finite masses, or mass at the outer cells: the
+        snapshots before the failure), or "interrupted" (Ctrl-C, noticed between steps: the
+        snapshots reached, the last one the state at the interruption), with a ``message``.
 
     Raises
     ------
@@ -424,56 +425,35 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     m = m / m.sum()
     mode = modes[limiter]
     noisy = beta is not None
-    if progress is None:
-        progress = sys.stderr.isatty()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=float(times[-1]), unit="t", desc=f"(r1, r2) PDE {grid.shape}")
-
-    def energy(mm):
-        return grid.free_energy(mm, beta, lam)
-
-    snaps, risks, energies = [], [], []
-    trace = [(0.0, energy(m))] if record_energy else None
-    t, steps, min_mass, status, message = 0.0, 0, float(m.min()), "finished", ""
+    trace = [(0.0, grid.free_energy(m, beta, lam))] if record_energy else None
     rate, buf = np.empty(grid.shape), np.empty(grid.shape)
-    try:
-        for t_next in times:
-            while t < t_next - 1e-14 * max(1.0, t_next):
-                if noisy:
-                    m, h = _noisy_step(grid, m, t, t_next - t, xi_of, beta, lam, cfl, dt_max)
-                else:
-                    m, h = _cch_step(grid, m, t, t_next - t, xi_of, cfl, mode, dt_max, rate, buf)
-                t = t_next if t + h >= t_next - 1e-14 * max(1.0, t_next) else t + h
-                steps += 1
-                min_mass = min(min_mass, float(m.min()))
-                if not np.all(np.isfinite(m)):
-                    raise FloatingPointError(f"non-finite masses at t = {t:.6g}")
-                outer = m[-1, :].sum() + (m[:, -1].sum() if grid.noise else 0.0)
-                if outer > outer_tol:
-                    raise FloatingPointError(f"mass {outer:.2e} reached the outer cells at t = {t:.6g}: "
-                                             "increase r_max")
-                if trace is not None:
-                    trace.append((t, energy(m)))
-                if bar is not None:
-                    bar.update(h)
-            snaps.append(m.copy())
-            risks.append(grid.risk(m))
-            energies.append(energy(m))
-    except KeyboardInterrupt:
-        status, message = "interrupted", f"interrupted (Ctrl-C) at t = {t:.6g} after {steps} steps"
-    except FloatingPointError as exc:
-        status, message = "failed", f"failed: {exc}"
-    finally:
-        if bar is not None:
-            bar.close()
-    if status == "finished":
-        message = f"finished: {steps} steps, last snapshot at t = {times[-1]:.6g}"
-    mass = np.array(snaps) if snaps else np.zeros((0,) + grid.shape)
-    return AnisotropicPDESolution(grid.r1, grid.r2, grid.edges1, grid.edges2, mass, np.array(risks),
-                                  np.array(energies), times[:len(snaps)], steps, min_mass,
-                                  None if trace is None else np.array(trace), status, message)
+    min_mass = [float(m.min())]
+
+    def step(mm, t, t_left):
+        if noisy:
+            return _noisy_step(grid, mm, t, t_left, xi_of, beta, lam, cfl, dt_max)
+        return _cch_step(grid, mm, t, t_left, xi_of, cfl, mode, dt_max, rate, buf)
+
+    def after(mm, t):
+        min_mass[0] = min(min_mass[0], float(mm.min()))
+        outer = mm[-1, :].sum() + (mm[:, -1].sum() if grid.noise else 0.0)
+        if outer > outer_tol:
+            raise FloatingPointError(f"mass {outer:.2e} reached the outer cells at t = {t:.6g}: increase r_max")
+        if trace is not None:
+            trace.append((t, grid.free_energy(mm, beta, lam)))
+        return mm
+
+    def record(mm, t):
+        return mm.copy(), grid.risk(mm), grid.free_energy(mm, beta, lam)
+
+    run = march(m, times, step, record, after, progress=progress, desc=f"(r1, r2) PDE {grid.shape}",
+                what="masses", failures=(FloatingPointError,))
+    snaps = run.snapshots
+    mass = np.array([s[0] for s in snaps]) if snaps else np.zeros((0,) + grid.shape)
+    return AnisotropicPDESolution(grid.r1, grid.r2, grid.edges1, grid.edges2, mass,
+                                  np.array([s[1] for s in snaps]), np.array([s[2] for s in snaps]), run.reached,
+                                  run.steps, min_mass[0], None if trace is None else np.array(trace),
+                                  run.status, run.message)
 
 
 def _cch_step(grid, m, t, t_left, xi_of, cfl, mode, dt_max, rate, buf):

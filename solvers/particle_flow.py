@@ -20,7 +20,8 @@ evaluations per accepted step). ``benchmarks/flow_speed.py`` measures the error 
 against a tight reference per drift evaluation.  Langevin: Euler-Maruyama with fixed ``dt``.
 The Lyapunov function E = R_N/α² + (λ/N)Σ‖θ_i‖² of the noiseless flow is checked
 after every step when ``check_energy`` is set: an increase beyond
-``energy_tol``·(1 + |E|) raises, so a too-large step is never silent.
+``energy_tol``·(1 + |E|) raises, so an unstable step is never silent; a stable but inaccurate
+fixed step is caught by the step-doubling check of :mod:`solvers._step_check` (``accuracy_tol``).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from .result import ParticleResult
 from meanfield._validation import (check_int, check_noise, check_probes, check_real, check_record, check_times,
                                    xi_function)
 from ._interrupt import deferred_interrupt
+from ._step_check import ACCURACY_TOL, EULER_EVERY, RK4_EVERY, StepDoublingCheck, check_accuracy_tol
 from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
 
 DEFAULT_DT_LANGEVIN = 1e-3
@@ -57,7 +59,7 @@ def _energy(model, params, X, lam):
 
 def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
                       record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=None,
-                      energy_tol=1e-10, origin=None, probes=None):
+                      energy_tol=1e-10, origin=None, probes=None, accuracy_tol=ACCURACY_TOL):
     """Integrate the particle flow from ``init`` and record snapshots at ``times``.
 
     Parameters
@@ -108,6 +110,12 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         is trained (b ≡ 0, so that w = 0 is the kink).
     probes : ndarray, shape (P, d), optional
         Inputs for the "kernel" and "output" records.
+    accuracy_tol : float or None, optional
+        Fixed steps only (RK4 with ``dt``, Euler-Maruyama): every 25th RK4 step (40th Euler
+        step, drift only) is repeated as two steps of dt/2; the local errors so estimated,
+        summed over the run (Euler-Maruyama: over the last unit of time), must stay below
+        accuracy_tol·(1 + max|θ|), else :class:`solvers.AccuracyError`. Costs ~8% more drift
+        evaluations; None skips the check. The estimate is returned as ``error_estimate``.
 
     Returns
     -------
@@ -121,6 +129,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         If some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
     RuntimeError
         With ``check_energy``, if the energy increases.
+    solvers.AccuracyError
+        (A RuntimeError) if a fixed step's estimated error exceeds ``accuracy_tol``.
     ValueError
         On an invalid argument (the message names it).
 
@@ -165,6 +175,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     rtol = check_real(rtol, "rtol")
     if not 1e-13 <= rtol <= 0.1:  # below 1e-13 the steps shrink to rounding and never end
         raise ValueError(f"rtol: must lie in [1e-13, 0.1], got {rtol!r}")
+    accuracy_tol = check_accuracy_tol(accuracy_tol)
     if progress is None:
         progress = sys.stderr.isatty()
     rng = np.random.default_rng(np.random.SeedSequence(seed))
@@ -198,6 +209,12 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     stepper = None
     if method == "dopri5":
         stepper = DormandPrince(velocity if events is None else events.velocity, rtol, atol=rtol)
+    accuracy = None
+    if method == "euler":  # the drift's Euler step, doubled every 40 steps (3 drifts per 40)
+        accuracy = StepDoublingCheck(lambda X, s, h: X + h * velocity(X, s), 1, accuracy_tol, EULER_EVERY,
+                                     "flow (Euler-Maruyama)", dt=dt, horizon=1.0)
+    elif dt is not None:   # two RK4 half steps every 25 steps (8 drifts per 100)
+        accuracy = StepDoublingCheck(rk4, 4, accuracy_tol, RK4_EVERY, "flow (RK4)", dt=dt)
     if check_energy is None:
         check_energy = method == "rk4" and dt is not None
     energy = _energy(model, as_params(W), W, lam) if check_energy and beta is None else None
@@ -249,6 +266,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
                             f"flow: the energy R_N/α² + (λ/N)Σ|θ|² increased by {new_energy - energy:.3e} at "
                             f"t = {t + step:.6g} (step {step:.3g}); reduce dt or rtol")
                     energy = new_energy
+                if accuracy is not None:  # after the divergence and energy checks (they say more)
+                    accuracy.after(W, t, step, None if method == "euler" else W_new)
                 W = W_new
                 t += step
                 steps += 1
@@ -271,4 +290,5 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
                           radii=collect("radii"), risk=collect("risk"), weights=collect("weights"),
                           params=collect("params"), kernel=collect("kernel"), output=collect("output"),
                           movement=collect("movement"), steps=steps, interrupted=interrupted, eps=h, seed=seed,
-                          dynamics="flow", risk_kind=getattr(model, "risk_kind", "population"))
+                          dynamics="flow", risk_kind=getattr(model, "risk_kind", "population"),
+                          error_estimate=None if accuracy is None or accuracy_tol is None else accuracy.estimate)

@@ -4,7 +4,8 @@
 
     dX_i/dt = −2ξ(t) ∂_rψ(X_i; ρ̄_t),   ∂_rψ(r; ρ̄) = v'(r) + (1/n) Σ_k ∂_r u(r, X_k),
 
-integrated by classical RK4 with a fixed step. Particles live on r ≥ 0: every stage
+integrated by classical RK4 with a fixed step (its error estimated by step doubling, see
+:mod:`solvers._step_check`). Particles live on r ≥ 0: every stage
 evaluates the field at max(X, 0) and every step projects X ← max(X, 0), so a particle
 at 0 stays while its velocity points inward and leaves when it points outward
 (∂_rψ(0+) is the right limit). In 1-D the particles stay ordered, so they remain
@@ -12,7 +13,6 @@ quantiles of ρ̄_t: an independent check of the finite-volume solver.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,8 @@ from scipy.interpolate import CubicSpline
 from meanfield import KernelFeatures
 
 from meanfield._validation import check_radial_model, check_times, xi_function
+from ._step_check import ACCURACY_TOL, RK4_EVERY, StepDoublingCheck, check_accuracy_tol
+from ._time_stepping import march
 from .radial_pde import InitialLaw
 
 
@@ -31,11 +33,18 @@ class RadialLagrangianSolution:
     Parameters
     ----------
     times : ndarray, shape (S,)
-        Snapshot times.
+        Snapshot times reached.
     radii : ndarray, shape (S, n)
         Sorted particle radii (equal weights 1/n) per snapshot.
     steps : int
         Number of RK4 steps taken.
+    status : {"finished", "interrupted"}
+        "interrupted" after a Ctrl-C: the last snapshot is the state reached, at the time reached.
+    message : str
+        A sentence saying how the run ended, and when.
+    error_estimate : float or None
+        The step-doubling estimate of the global error (max-norm, see ``accuracy_tol``);
+        None if not checked.
 
     Examples
     --------
@@ -48,6 +57,9 @@ class RadialLagrangianSolution:
     times: np.ndarray
     radii: np.ndarray
     steps: int
+    status: str = "finished"
+    message: str = ""
+    error_estimate: float | None = None
 
     def mean_radius(self, k):
         """(1/n) Σ_i X_i(t_k), the mean radius of snapshot k.
@@ -136,7 +148,7 @@ class _FeatureTable:
 
 
 def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), n=2000,
-                            dt=1e-3, xi=None, exact_features=False, progress=None):
+                            dt=1e-3, xi=None, exact_features=False, progress=None, accuracy_tol=ACCURACY_TOL):
     """Quantile particles X_i(0) = F_0^{-1}((i−½)/n) moved by RK4 with step ``dt``;
     returns a :class:`RadialLagrangianSolution` with the radii at ``times``.
 
@@ -164,16 +176,23 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
         the model's tol, an interpolated table of the dense kernel).
     progress : bool, optional
         Show a tqdm progress bar (None: only if stderr is a TTY).
+    accuracy_tol : float or None, optional
+        Every 25th step is repeated as two steps of dt/2 (step doubling, ~8% more work) and
+        the summed local errors (max-norm) must stay below accuracy_tol·(1 + max X);
+        None skips the check.
 
     Returns
     -------
     RadialLagrangianSolution
-        Sorted radii at ``times``.
+        Sorted radii at ``times``. A Ctrl-C (noticed between steps) returns the snapshots
+        reached, the last one the state at the interruption, with ``status`` "interrupted".
 
     Raises
     ------
     ValueError
         On an invalid argument (the message names it), or d < 2.
+    solvers.AccuracyError
+        (A RuntimeError) if the estimated error exceeds ``accuracy_tol``: reduce ``dt``.
 
     Examples
     --------
@@ -194,6 +213,7 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
         raise ValueError(f"dt: must be positive, got {dt!r}")
     times = check_times(times)
     xi_of = xi_function(xi)
+    accuracy_tol = check_accuracy_tol(accuracy_tol)
     law = InitialLaw(init, kappa, model.d)
     x = np.sort(law.quantiles((np.arange(n) + 0.5) / n))
 
@@ -211,28 +231,25 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
             return radial_velocity(model, y, xi_of(s))
         return table.velocity(y, xi_of(s))
 
-    if progress is None:
-        progress = sys.stderr.isatty()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=float(times[-1]), unit="t", desc=f"radial particles (n={n})")
-    snaps, t, steps = [], 0.0, 0
-    try:
-        for t_next in times:
-            while t < t_next - 1e-12:
-                h = min(dt, t_next - t)
-                k1 = vel(x, t)
-                k2 = vel(x + 0.5 * h * k1, t + 0.5 * h)
-                k3 = vel(x + 0.5 * h * k2, t + 0.5 * h)
-                k4 = vel(x + h * k3, t + h)
-                x = np.maximum(x + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4), 0.0)
-                t = t_next if t + h >= t_next - 1e-12 else t + h
-                steps += 1
-                if bar is not None:
-                    bar.update(h)
-            snaps.append(np.sort(x))
-    finally:
-        if bar is not None:
-            bar.close()
-    return RadialLagrangianSolution(times=times, radii=np.array(snaps), steps=steps)
+    def rk4(y, s, h):
+        k1 = vel(y, s)
+        k2 = vel(y + 0.5 * h * k1, s + 0.5 * h)
+        k3 = vel(y + 0.5 * h * k2, s + 0.5 * h)
+        k4 = vel(y + h * k3, s + h)
+        return np.maximum(y + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4), 0.0)
+
+    check = StepDoublingCheck(rk4, 4, accuracy_tol, RK4_EVERY, "solve_radial_lagrangian", dt=dt)
+
+    def step(y, s, t_left):
+        h = min(dt, t_left)
+        new = rk4(y, s, h)
+        if np.all(np.isfinite(new)):  # else march reports the non-finite state
+            check.after(y, s, h, new)
+        return new, h
+
+    run = march(x, times, step, lambda y, s: np.sort(y), progress=progress,
+                desc=f"radial particles (n={n})", what="particle radii", snap_tol=1e-12, step_name="RK4 steps")
+    radii = np.array(run.snapshots) if run.snapshots else np.zeros((0, n))
+    return RadialLagrangianSolution(times=run.reached, radii=radii, steps=run.steps, status=run.status,
+                                    message=run.message,
+                                    error_estimate=None if accuracy_tol is None else check.estimate)

@@ -32,7 +32,6 @@ first cell as a discrete atom. Outer boundary: see ``solve_radial_pde``.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +43,7 @@ from meanfield.isotropic_gaussians import KernelMatrix
 
 from meanfield._validation import (as_finite_array, check_int, check_noise, check_radial_model, check_times,
                                    xi_function)
+from ._time_stepping import march
 
 #: mass allowed in the outer 10% of the cells before an automatic domain grows
 GROW_THRESHOLD = 1e-14
@@ -275,7 +275,7 @@ class RadialPDESolution:
         R/2 (noiseless) or F (noisy, entropy relative to r^{d−1}dr): the energy the dynamics
         dissipates.
     times : ndarray, shape (S,)
-        Snapshot times.
+        Snapshot times reached.
     steps : int
         Number of time steps taken.
     beta : float or None
@@ -286,6 +286,10 @@ class RadialPDESolution:
         Rows [t, energy] after every step, if recorded.
     min_mass : float
         Smallest cell mass met during the run (≤ 0; a negative value is round-off).
+    status : {"finished", "interrupted"}
+        "interrupted" after a Ctrl-C: the last snapshot is the state reached, at the time reached.
+    message : str
+        A sentence saying how the run ended, and when.
 
     Examples
     --------
@@ -310,6 +314,8 @@ class RadialPDESolution:
     lam: float = 0.0
     energy_trace: np.ndarray | None = None
     min_mass: float = field(default=0.0)
+    status: str = "finished"
+    message: str = ""
 
     def mean_radius(self, k):
         """∫ r ρ̄_{t_k}(dr) (exact for the piecewise-constant density).
@@ -473,7 +479,9 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
     Returns
     -------
     RadialPDESolution
-        Snapshots at ``times`` (mass, density, risk, free energy).
+        Snapshots at ``times`` (mass, density, risk, free energy); ``status`` "finished", or
+        "interrupted" (Ctrl-C, noticed between steps: the snapshots reached, the last one the
+        state at the interruption, mass conserved).
 
     Raises
     ------
@@ -519,55 +527,40 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
     dt_max = np.inf if dt is None else float(dt)
     noisy = beta is not None
 
-    snaps, risks, energies = [], [], []
-    trace = [] if record_energy else None
-    t, steps, min_mass = 0.0, 0, 0.0
-    if progress is None:
-        progress = sys.stderr.isatty()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=float(times[-1]), unit="t", desc=f"radial PDE ({grid.cells} cells)")
-    rate = np.empty(grid.cells)
-    buf = np.empty(grid.cells)
+    trace = [(0.0, grid.free_energy(m, beta, lam))] if record_energy else None
+    state = {"grid": grid, "min_mass": 0.0, "rate": np.empty(grid.cells), "buf": np.empty(grid.cells)}
 
-    def energy(mm):
-        return grid.free_energy(mm, beta, lam)
+    def step(mm, t, t_left):
+        g = state["grid"]
+        if noisy:
+            return _noisy_step(g, mm, t, t_left, xi_of, beta, lam, cfl, dt_max)
+        if state["rate"].size != g.cells:
+            state["rate"], state["buf"] = np.empty(g.cells), np.empty(g.cells)
+        return _cch_step(g, mm, t, t_left, xi_of, cfl, mc, dt_max, state["rate"], state["buf"])
 
-    if trace is not None:
-        trace.append((0.0, energy(m)))
-    try:
-        for t_next in times:
-            while t < t_next - 1e-14 * max(1.0, t_next):
-                if rate.size != grid.cells:
-                    rate, buf = np.empty(grid.cells), np.empty(grid.cells)
-                if noisy:
-                    m, h = _noisy_step(grid, m, t, t_next - t, xi_of, beta, lam, cfl, dt_max)
-                else:
-                    m, h = _cch_step(grid, m, t, t_next - t, xi_of, cfl, mc, dt_max, rate, buf)
-                t = t_next if t + h >= t_next - 1e-14 * max(1.0, t_next) else t + h
-                steps += 1
-                min_mass = min(min_mass, float(m.min()))
-                if not np.all(np.isfinite(m)):
-                    raise FloatingPointError(f"non-finite masses at t={t:g}")
-                m, grid = _check_outer(model, grid, m, auto, t)
-                if trace is not None:
-                    trace.append((t, energy(m)))
-                if bar is not None:
-                    bar.update(h)
-            snaps.append(m.copy())
-            risks.append(grid.risk(m))
-            energies.append(energy(m))
-    finally:
-        if bar is not None:
-            bar.close()
-    mass = np.zeros((len(snaps), grid.cells))
-    for k, s in enumerate(snaps):
+    def after(mm, t):
+        state["min_mass"] = min(state["min_mass"], float(mm.min()))
+        mm, state["grid"] = _check_outer(model, state["grid"], mm, auto, t)
+        if trace is not None:
+            trace.append((t, state["grid"].free_energy(mm, beta, lam)))
+        return mm
+
+    def record(mm, t):
+        g = state["grid"]
+        return mm.copy(), g.risk(mm), g.free_energy(mm, beta, lam)
+
+    run = march(m, times, step, record, after, progress=progress, desc=f"radial PDE ({grid.cells} cells)",
+                what="masses")
+    grid = state["grid"]
+    mass = np.zeros((len(run.snapshots), grid.cells))
+    for k, (s, _, _) in enumerate(run.snapshots):
         mass[k, :s.size] = s
     return RadialPDESolution(
-        r=grid.r, edges=grid.edges, density=mass / grid.dr, mass=mass, risk=np.array(risks),
-        free_energy=np.array(energies), times=times, steps=steps, beta=beta, lam=float(lam),
-        energy_trace=None if trace is None else np.array(trace), min_mass=min_mass)
+        r=grid.r, edges=grid.edges, density=mass / grid.dr, mass=mass,
+        risk=np.array([snap[1] for snap in run.snapshots]),
+        free_energy=np.array([snap[2] for snap in run.snapshots]), times=run.reached, steps=run.steps,
+        beta=beta, lam=float(lam), energy_trace=None if trace is None else np.array(trace),
+        min_mass=state["min_mass"], status=run.status, message=run.message)
 
 
 def _cch_step(grid, m, t, t_left, xi_of, cfl, mc, dt_max, rate, buf):

@@ -6,7 +6,8 @@
 
 ψ from :class:`meanfield.AnisotropicGaussians`: the kernel is low rank (features indexed by
 (k, j)), so one field evaluation costs O(M · K²), not O(M²), and M = 1e5 particles are
-practical. Classical RK4 with a fixed step; the radii live on r ≥ 0: every stage evaluates
+practical. Classical RK4 with a fixed step (its error estimated by step doubling, see
+:mod:`solvers._step_check`); the radii live on r ≥ 0: every stage evaluates
 the field at (r₁, r₂) ← max(·, 0) and every step projects, so a particle on an axis stays
 while its velocity points inward (ψ is even in r₁ and r₂: on the axes ∂ψ = 0 anyway).
 
@@ -16,7 +17,6 @@ initial law (iid draws of it by default: the sampling error is that of M draws).
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -25,6 +25,8 @@ import numpy as np
 from meanfield import AnisotropicGaussians
 
 from meanfield._validation import check_times, check_real, xi_function
+from ._step_check import ACCURACY_TOL, RK4_EVERY, StepDoublingCheck, check_accuracy_tol
+from ._time_stepping import march
 
 
 @dataclass
@@ -49,6 +51,9 @@ class ReducedLagrangianSolution:
         A sentence saying how the run ended, and when.
     wall_time : float
         Seconds.
+    error_estimate : float or None
+        The step-doubling estimate of the global error (max-norm, see ``accuracy_tol``);
+        None if not checked.
 
     Examples
     --------
@@ -67,6 +72,7 @@ class ReducedLagrangianSolution:
     status: str = "finished"
     message: str = ""
     wall_time: float = field(default=0.0)
+    error_estimate: float | None = None
 
     def mean(self, k):
         """Mean (a, b, r₁, r₂) of snapshot k.
@@ -84,7 +90,8 @@ class ReducedLagrangianSolution:
         return self.weights @ self.points[k]
 
 
-def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None, progress=None):
+def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None, progress=None,
+                             accuracy_tol=ACCURACY_TOL):
     """Move the reduced particles ``init`` (M, 4) by RK4 with step ``dt`` and record them at ``times``.
 
     dX_m/dt = −2ξ(t) ∇ψ(X_m; ρ̄_t), ρ̄_t = Σ_m w_m δ_{X_m(t)}; r₁, r₂ are projected onto ≥ 0.
@@ -106,11 +113,16 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
         Non-negative particle weights with a positive sum (uniform by default).
     progress : bool, optional
         Show a tqdm progress bar (None: only if stderr is a TTY).
+    accuracy_tol : float or None, optional
+        Every 25th step is repeated as two steps of dt/2 (step doubling, ~8% more work) and
+        the summed local errors (max-norm) must stay below accuracy_tol·(1 + max|X|); None
+        skips the check.
 
     Returns
     -------
     ReducedLagrangianSolution
-        ``status`` "finished", "interrupted" (Ctrl-C: the snapshots reached) or "failed"
+        ``status`` "finished", "interrupted" (Ctrl-C, noticed between steps: the snapshots
+        reached, the last one the state at the interruption) or "failed"
         (non-finite state, e.g. ``dt`` too large), with a ``message`` saying why.
 
     Raises
@@ -118,6 +130,8 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
     ValueError
         If ``model`` is not an :class:`meanfield.AnisotropicGaussians`, or ``init``, ``times``,
         ``dt``, ``xi`` or ``weights`` is invalid (the message names it).
+    solvers.AccuracyError
+        (A RuntimeError) if the estimated error exceeds ``accuracy_tol``: reduce ``dt``.
 
     Examples
     --------
@@ -139,49 +153,36 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
         raise ValueError(f"dt: must be positive, got {dt!r}")
     xi_of = xi_function(xi)
     w = model.check_weights(weights, x.shape[0])
-    if progress is None:
-        progress = sys.stderr.isatty()
+    accuracy_tol = check_accuracy_tol(accuracy_tol)
 
     def vel(y, s):
         y = y.copy()
         np.maximum(y[:, 2:], 0.0, out=y[:, 2:])
         return model.velocity(y, w, xi_of(s))
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=float(times[-1]), unit="t", desc=f"reduced particles (M={x.shape[0]})")
-    snaps, risks, reached = [], [], []
-    t, steps, status, message = 0.0, 0, "finished", ""
+    def rk4(y, s, h):
+        k1 = vel(y, s)
+        k2 = vel(y + 0.5 * h * k1, s + 0.5 * h)
+        k3 = vel(y + 0.5 * h * k2, s + 0.5 * h)
+        k4 = vel(y + h * k3, s + h)
+        y = y + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+        np.maximum(y[:, 2:], 0.0, out=y[:, 2:])
+        return y
+
+    check = StepDoublingCheck(rk4, 4, accuracy_tol, RK4_EVERY, "solve_reduced_lagrangian", dt=dt)
+
+    def step(y, s, t_left):
+        h = min(dt, t_left)
+        new = rk4(y, s, h)
+        if np.all(np.isfinite(new)):
+            check.after(y, s, h, new)
+        return new, h
+
     start = time.perf_counter()
-    try:
-        for t_next in times:
-            while t < t_next - 1e-12:
-                h = min(dt, t_next - t)
-                k1 = vel(x, t)
-                k2 = vel(x + 0.5 * h * k1, t + 0.5 * h)
-                k3 = vel(x + 0.5 * h * k2, t + 0.5 * h)
-                k4 = vel(x + h * k3, t + h)
-                x = x + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
-                np.maximum(x[:, 2:], 0.0, out=x[:, 2:])
-                t = t_next if t + h >= t_next - 1e-12 else t + h
-                steps += 1
-                if not np.all(np.isfinite(x)):
-                    raise FloatingPointError(f"non-finite particle state at t = {t:.6g}")
-                if bar is not None:
-                    bar.update(h)
-            snaps.append(x.copy())
-            risks.append(model.risk(x, w))
-            reached.append(t)
-    except KeyboardInterrupt:
-        status, message = "interrupted", f"interrupted (Ctrl-C) at t = {t:.6g} after {steps} steps"
-    except FloatingPointError as exc:
-        status, message = "failed", f"failed: {exc} (step dt = {dt} too large?)"
-    finally:
-        if bar is not None:
-            bar.close()
-    if status == "finished":
-        message = f"finished: {steps} RK4 steps, last snapshot at t = {reached[-1]:.6g}"
-    points = np.array(snaps) if snaps else np.zeros((0,) + x.shape)
-    return ReducedLagrangianSolution(np.array(reached), points, w, np.array(risks), steps, status, message,
-                                     time.perf_counter() - start)
+    run = march(x, times, step, lambda y, s: (y.copy(), model.risk(y, w)), progress=progress,
+                desc=f"reduced particles (M={x.shape[0]})", what=f"particle state (step dt = {dt} too large?)",
+                failures=(FloatingPointError,), snap_tol=1e-12, step_name="RK4 steps")
+    points = np.array([s[0] for s in run.snapshots]) if run.snapshots else np.zeros((0,) + x.shape)
+    return ReducedLagrangianSolution(run.reached, points, w, np.array([s[1] for s in run.snapshots]), run.steps,
+                                     run.status, run.message, time.perf_counter() - start,
+                                     None if accuracy_tol is None else check.estimate)

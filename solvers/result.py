@@ -49,6 +49,9 @@ class ParticleResult:
         Read-only, from ``interrupted``.
     message : str
         A sentence saying how the run ended, and when (filled in when not given).
+    error_estimate : float or None
+        The flow's fixed-step methods (RK4 with ``dt``, Euler-Maruyama): the step-doubling
+        estimate of the global error (max-norm, see ``accuracy_tol``); else None.
 
     Raises
     ------
@@ -80,6 +83,7 @@ class ParticleResult:
     movement: np.ndarray | None = None
     risk_kind: str = "population"
     message: str = field(default="")
+    error_estimate: float | None = None
 
     def __post_init__(self):
         self.times = np.asarray(self.times, dtype=float).reshape(-1)

@@ -378,6 +378,8 @@ def radial_pde_reference(model_spec, kappa, times, cells, beta=None, lam=0.0):
     """
     sol = solve_radial_pde(model_from_spec(model_spec), init="gaussian", kappa=kappa, times=list(times),
                            cells=cells, beta=beta, lam=lam, progress=False)
+    if sol.status != "finished":  # Ctrl-C: a partial reference must not be used (nor cached)
+        raise KeyboardInterrupt(sol.message)
     return {"edges": np.asarray(sol.edges), "density": np.asarray(sol.density), "risk": np.asarray(sol.risk)}
 
 

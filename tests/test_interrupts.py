@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,3 +52,105 @@ def test_sgd_returns_partial_result_on_sigint():
     assert 0 < result["steps"] < 10_000_000  # stopped before t = 100
     assert result["finite"]
     assert result["times"][-1] == pytest.approx(result["steps"] * 1e-5)
+
+
+# Each script runs a short call first (compiles the kernels), prints "started", then a run far too long
+# to finish; after SIGINT it prints the partial result as JSON.
+SOLVER_SCRIPTS = {
+    "flow": """
+import json
+import numpy as np
+from meanfield import IsotropicGaussians, ramp
+from solvers import init_gaussian, run_particle_flow
+model = IsotropicGaussians(0.8, 40, ramp())
+W0 = init_gaussian(400, 40, 0.8, seed=0)
+run_particle_flow(model, W0, [0.01], progress=False)
+print("started", flush=True)
+res = run_particle_flow(model, W0, [0.01, 1e4], method="rk4", dt=1e-3, record=("weights", "risk"), progress=False)
+print(json.dumps({"status": res.status, "message": res.message, "times": res.times.tolist(),
+                  "steps": res.steps, "finite": bool(np.all(np.isfinite(res.weights))),
+                  "risk_ok": bool(abs(res.risk[-1] - model.population_risk(res.weights[-1])) < 1e-12)}), flush=True)
+""",
+    "radial_pde": """
+import json
+import numpy as np
+from meanfield import IsotropicGaussians, ramp
+from solvers import solve_radial_pde
+model = IsotropicGaussians(0.8, 40, ramp())
+solve_radial_pde(model, times=[0, 0.01], cells=100, progress=False)
+print("started", flush=True)
+sol = solve_radial_pde(model, times=[0, 0.01, 1e4], cells=4000, progress=False)
+print(json.dumps({"status": sol.status, "message": sol.message, "times": sol.times.tolist(), "steps": sol.steps,
+                  "mass": sol.mass.sum(axis=1).tolist(), "min": float(sol.mass.min()),
+                  "risk_ok": bool(abs(sol.risk[-1] - (model.r_sharp + sol.mass[-1] @ (model.v(sol.r)
+                                  + model.radial_kernel(sol.r).potential(sol.mass[-1]) + model.v(sol.r))))
+                                  < 1e-9)}), flush=True)
+""",
+    "anisotropic_pde": """
+import json
+import numpy as np
+from meanfield import AnisotropicGaussians, ramp
+from solvers import solve_anisotropic_pde
+model = AnisotropicGaussians(0.8, 12, 4, ramp(), train=("w",), kmax=8)
+solve_anisotropic_pde(model, times=[0, 0.01], cells=(20, 20), r_max=(2.5, 2.2), beta=30.0, progress=False)
+print("started", flush=True)
+sol = solve_anisotropic_pde(model, times=[0, 0.01, 1e4], cells=(120, 120), r_max=(2.5, 2.2), beta=30.0, lam=1.0,
+                            progress=False)
+print(json.dumps({"status": sol.status, "message": sol.message, "times": sol.times.tolist(), "steps": sol.steps,
+                  "mass": sol.mass.sum(axis=(1, 2)).tolist(), "min": float(sol.mass.min()),
+                  "risk_ok": True}), flush=True)
+""",
+    "radial_lagrangian": """
+import json
+import numpy as np
+from meanfield import IsotropicGaussians, ramp
+from solvers import solve_radial_lagrangian
+model = IsotropicGaussians(0.8, 40, ramp())
+solve_radial_lagrangian(model, times=[0, 0.01], n=100, progress=False)
+print("started", flush=True)
+sol = solve_radial_lagrangian(model, times=[0, 0.01, 1e4], n=4000, dt=1e-3, progress=False)
+print(json.dumps({"status": sol.status, "message": sol.message, "times": sol.times.tolist(), "steps": sol.steps,
+                  "mass": [1.0] * len(sol.times), "min": float(sol.radii.min()),
+                  "risk_ok": bool(sol.radii.shape == (len(sol.times), 4000)
+                                  and np.all(np.isfinite(sol.radii)))}), flush=True)
+""",
+    "reduced_lagrangian": """
+import json
+import numpy as np
+from meanfield import AnisotropicGaussians, ramp
+from solvers import solve_reduced_lagrangian
+model = AnisotropicGaussians(0.8, 12, 4, ramp(), kmax=8)
+X0 = model.init(4000, 0.8, seed=0)
+solve_reduced_lagrangian(model, X0[:100], times=[0, 0.01], progress=False)
+print("started", flush=True)
+sol = solve_reduced_lagrangian(model, X0, times=[0, 0.01, 1e4], dt=1e-3, progress=False)
+print(json.dumps({"status": sol.status, "message": sol.message, "times": sol.times.tolist(), "steps": sol.steps,
+                  "mass": [float(sol.weights.sum())] * len(sol.times), "min": float(sol.points[:, :, 2:].min()),
+                  "risk_ok": bool(abs(sol.risk[-1] - model.risk(sol.points[-1], sol.weights)) < 1e-12)}),
+      flush=True)
+""",
+}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("solver", sorted(SOLVER_SCRIPTS))
+def test_solvers_return_partial_results_on_sigint(solver):
+    """Ctrl-C during a run far too long to finish: the solver returns (exit 0) the snapshots reached
+    plus the state at the interruption (a time between the last requested snapshot reached and
+    the next), status "interrupted", total mass 1 (the schemes conserve it), masses/radii ≥ 0,
+    and the recorded risk is that of the recorded state."""
+    lines, code, err = run_and_interrupt(SOLVER_SCRIPTS[solver])
+    assert code == 0, err
+    assert "SystemError" not in err and "Traceback" not in err, err
+    res = json.loads(lines[-1])
+    assert res["status"] == "interrupted" and res["message"].startswith("interrupted (Ctrl-C)"), res
+    assert 0 < res["steps"]
+    times = res["times"]
+    assert times[-2] == pytest.approx(0.01) and 0.01 < times[-1] < 1e4  # the last one: where it stopped
+    assert f"t = {times[-1]:.6g}" in res["message"]
+    if solver != "flow":
+        np.testing.assert_allclose(res["mass"], 1.0, rtol=0, atol=1e-12)
+        assert res["min"] >= 0.0
+    else:
+        assert res["finite"]
+    assert res["risk_ok"]

@@ -646,7 +646,7 @@ class AnisotropicGaussians:
             Non-negative weights w_m of the points of ρ̄ = Σ_m w_m δ_{X_m}, with a positive sum
             (normalised); None = uniform.
         xi : float
-            Step-size factor ξ (not validated here).
+            Step-size factor ξ, finite and ≥ 0.
 
         Returns
         -------
@@ -657,9 +657,11 @@ class AnisotropicGaussians:
         ------
         ValueError
             If a point array is not a finite (M, 4) array with r₁, r₂ ≥ 0 (see :meth:`check_points`)
-            or the weights are invalid (see :meth:`check_weights`).
+            or the weights are invalid (see :meth:`check_weights`), or ``xi`` is negative or
+            not finite.
         """
         X = self.check_points(X, "X")
+        xi = check_positive(xi, "xi", strict=False)
         return -2.0 * xi * self.psi_gradient(X, X, weights)
 
     # ------------------------------------------------------------------ truncation

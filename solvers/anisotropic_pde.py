@@ -37,7 +37,7 @@ from scipy.sparse.linalg import spsolve
 
 from meanfield import AnisotropicGaussians
 
-from meanfield._validation import check_int, check_noise, check_times, check_real, xi_function
+from meanfield._validation import check_int, check_noise, check_positive, check_times, check_real, xi_function
 from ._time_stepping import march
 from .radial_pde import _bernoulli, _limited_slope
 
@@ -348,7 +348,7 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     model : AnisotropicGaussians
         With ``train=("w",)`` and finite d.
     kappa : float
-        Initial law w ~ N(0, κ²/d I_d) (ignored when ``init`` is given).
+        Initial law w ~ N(0, κ²/d I_d), κ > 0 (ignored when ``init`` is given).
     times : array_like of float
         Non-decreasing snapshot times ≥ 0.
     cells : int or (int, int)
@@ -417,7 +417,7 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     xi_of = xi_function(xi)
     grid = AnisotropicGrid(model, cells, r_max)
     if init is None:
-        m = grid.initial_masses(check_real(kappa, "kappa"))
+        m = grid.initial_masses(check_positive(kappa, "kappa"))
     else:
         m = np.array(init, dtype=float)
         if m.shape != grid.shape or not np.all(np.isfinite(m)) or np.any(m < 0) or m.sum() <= 0:

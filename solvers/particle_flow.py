@@ -33,8 +33,8 @@ from tqdm.auto import tqdm
 from ._adaptive import DormandPrince
 from ._origin import OriginEvents
 from .result import ParticleResult
-from meanfield._validation import (check_int, check_noise, check_probes, check_real, check_record, check_times,
-                                   xi_function)
+from meanfield._validation import (check_int, check_noise, check_positive, check_probes, check_real, check_record,
+                                   check_times, xi_function)
 from ._interrupt import deferred_interrupt
 from ._step_check import ACCURACY_TOL, EULER_EVERY, RK4_EVERY, StepDoublingCheck, check_accuracy_tol
 from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
@@ -98,9 +98,9 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         Evaluate E = R_N/α² + (λ/N)Σ‖θ‖² after every noiseless step and raise RuntimeError
         if it increases by more than ``energy_tol``·(1 + |E|); None (the default): on for a
         fixed ``dt`` (RK4 has no error estimate then, and a too-large step would otherwise
-        return a wrong state silently), off for the adaptive methods. Not applied with ``beta``.
+        return a wrong state silently), off for the adaptive methods; True with ``beta`` raises.
     energy_tol : float
-        Relative energy increase tolerated by ``check_energy``.
+        Relative energy increase tolerated by ``check_energy``, finite and ≥ 0.
     origin : bool, optional
         dopri5 only: treat w = 0 as an event (:mod:`solvers._origin`): a particle whose
         ‖w‖ falls below √rtol·(1 + max|θ₀|) is put at the origin and frozen while its radial
@@ -158,6 +158,10 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         return params0.with_flat(train, X)
     xi_of = xi_function(xi)
     beta, lam = check_noise(beta, lam)
+    energy_tol = check_positive(energy_tol, "energy_tol", strict=False)
+    if check_energy and beta is not None:
+        raise ValueError("check_energy: the Langevin flow (beta given) has no decreasing energy to check; "
+                         "leave check_energy unset (its fixed steps are checked by accuracy_tol)")
     if method is None:
         method = "euler" if beta is not None else ("dopri5" if dt is None else "rk4")
     if method not in ("dopri5", "rk4", "euler"):

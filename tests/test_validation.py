@@ -152,3 +152,26 @@ def test_params_compare_by_value():
     assert p != q
     assert p != Params(a=[1.0], W=[[0.5, 0.0]], b=[0.0])
     assert (p == "not params") is False
+
+
+def test_solver_settings_that_were_silently_reinterpreted():
+    """κ < 0 ran as |κ| and κ = 0 'failed' with non-finite masses; a NaN or negative energy_tol
+    disabled the energy check; check_energy=True with beta was ignored; velocity took any ξ."""
+    from meanfield import AnisotropicGaussians, IsotropicGaussians, relu
+    from solvers import run_particle_flow, solve_anisotropic_pde
+    aniso = AnisotropicGaussians(0.5, d=20, s0=4, activation=relu(), train=("w",), kmax=10)
+    for kappa in (-0.8, 0.0, float("nan")):
+        with pytest.raises(ValueError, match="kappa"):
+            solve_anisotropic_pde(aniso, kappa=kappa, times=[0, 0.1], cells=10, progress=False)
+    X = aniso.init(5, seed=0)
+    for xi in (-1.0, float("inf")):
+        with pytest.raises(ValueError, match="xi"):
+            aniso.velocity(X, xi=xi)
+    np.testing.assert_allclose(aniso.velocity(X, xi=0.5), 0.5 * aniso.velocity(X, xi=1.0), rtol=1e-15)
+    model = IsotropicGaussians(0.8, 40, ramp())
+    W0 = np.random.default_rng(0).standard_normal((4, 40)) * 0.8 / np.sqrt(40)
+    for tol in (float("nan"), -1e-3):
+        with pytest.raises(ValueError, match="energy_tol"):
+            run_particle_flow(model, W0, times=[0, 0.1], dt=0.05, energy_tol=tol, progress=False)
+    with pytest.raises(ValueError, match="check_energy"):
+        run_particle_flow(model, W0, times=[0, 0.1], dt=0.05, beta=10.0, check_energy=True, progress=False)

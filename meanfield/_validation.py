@@ -181,3 +181,16 @@ def check_radial_model(model):
             f"model: the radial solvers need d >= 2, got d = {model.d}; at d = 1 the 'radius' |w| forgets "
             "the sign of w (the law of w ∈ R is not a law of |w|, and particles pass through w = 0 instead "
             "of stopping there), so the radial PDE does not describe the dynamics: use run_particle_flow or run_sgd")
+
+
+def check_accuracy_tol(value):
+    """``accuracy_tol`` of the fixed-step solvers: None (no check) or a tolerance in [1e-12, 1];
+    returns it as a float or None."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"accuracy_tol: must be None (no check) or a number in [1e-12, 1], got {value!r}")
+    value = float(value)
+    if not 1e-12 <= value <= 1.0:
+        raise ValueError(f"accuracy_tol: must be None (no check) or lie in [1e-12, 1], got {value!r}")
+    return value

@@ -45,18 +45,6 @@ class AccuracyError(RuntimeError):
     """
 
 
-def check_accuracy_tol(value):
-    """None (no check) or a tolerance in [1e-12, 1]; returns it as a float or None."""
-    if value is None or value is False:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"accuracy_tol: must be None (no check) or a number in [1e-12, 1], got {value!r}")
-    value = float(value)
-    if not 1e-12 <= value <= 1.0:
-        raise ValueError(f"accuracy_tol: must be None (no check) or lie in [1e-12, 1], got {value!r}")
-    return value
-
-
 class StepDoublingCheck:
     """Global error estimate E(t) of a fixed-step method by step doubling every ``every`` steps.
 

@@ -33,10 +33,10 @@ from tqdm.auto import tqdm
 from ._adaptive import DormandPrince
 from ._origin import OriginEvents
 from .result import ParticleResult
-from meanfield._validation import (check_int, check_noise, check_positive, check_probes, check_real, check_record,
-                                   check_times, xi_function)
+from meanfield._validation import (check_accuracy_tol, check_int, check_noise, check_positive, check_probes,
+                                   check_real, check_record, check_times, xi_function)
 from ._interrupt import deferred_interrupt
-from ._step_check import ACCURACY_TOL, EULER_EVERY, RK4_EVERY, StepDoublingCheck, check_accuracy_tol
+from ._step_check import ACCURACY_TOL, EULER_EVERY, RK4_EVERY, StepDoublingCheck
 from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
 
 DEFAULT_DT_LANGEVIN = 1e-3

@@ -20,8 +20,8 @@ from scipy.interpolate import CubicSpline
 
 from meanfield import KernelFeatures
 
-from meanfield._validation import check_radial_model, check_times, xi_function
-from ._step_check import ACCURACY_TOL, RK4_EVERY, StepDoublingCheck, check_accuracy_tol
+from meanfield._validation import check_accuracy_tol, check_radial_model, check_times, xi_function
+from ._step_check import ACCURACY_TOL, RK4_EVERY, StepDoublingCheck
 from ._time_stepping import march
 from .radial_pde import InitialLaw
 

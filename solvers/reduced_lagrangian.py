@@ -24,8 +24,8 @@ import numpy as np
 
 from meanfield import AnisotropicGaussians
 
-from meanfield._validation import check_times, check_real, xi_function
-from ._step_check import ACCURACY_TOL, RK4_EVERY, StepDoublingCheck, check_accuracy_tol
+from meanfield._validation import check_accuracy_tol, check_real, check_times, xi_function
+from ._step_check import ACCURACY_TOL, RK4_EVERY, StepDoublingCheck
 from ._time_stepping import march
 
 

@@ -19,8 +19,9 @@ from numba import njit, prange
 from .gaussian_integrals import gauss_mean, gauss_pair
 
 
-#: Largest variance A = Σ_l w_l² s_l² (and |mean|) accepted: products of two scales stay finite.
-MAX_VARIANCE = 1e300
+#: Largest pre-activation scale √A = √(Σ_l w_l² s_l²) and |mean| accepted (products of two stay finite).
+MAX_SCALE = 1e150
+MAX_VARIANCE = MAX_SCALE**2
 
 
 @njit(cache=True)
@@ -37,7 +38,7 @@ def class_moments(W, b, means, variances):
             for l in range(d):
                 mean += W[i, l] * means[k, l]
                 var += W[i, l] * W[i, l] * variances[k, l]
-            if not (var <= MAX_VARIANCE and abs(mean) <= MAX_VARIANCE):
+            if not (var <= MAX_VARIANCE and abs(mean) <= MAX_SCALE):
                 raise ValueError("theta: a neuron's pre-activation scale √(Σ_l w_l² s_l²) or mean ⟨w, μ⟩ + b "
                                  "exceeds 1e150 (or is not finite): its Gaussian integrals overflow")
             m[k, i] = mean

@@ -39,6 +39,7 @@ from .activations import KIND_TANH, act_deriv, act_deriv2, act_strip, act_value
 #: ~46 κs nodes a dimension and loses ~1e-16 per node).
 WIDE = 4.0
 _PANEL = 0.5  # panel width × κ
+_FINE_PANELS = 20  # panels of the finest width next to a transition (then doubling)
 _RANGE = 9.0  # |G| ≤ 9: ∫_{|g|>9} φ < 3e-19
 _SQRT_HALF = math.sqrt(0.5)
 # The trapezoidal rule for smooth σ at narrow scales (also smooth_pair_sums): nodes on
@@ -100,10 +101,11 @@ def wide_mean(kind, p, m, s):
 
 @njit(cache=True)
 def _offsets(length, fine, width, out, count):
-    """Append to out[count:] the offsets d₁ < d₂ < … ≤ ``length`` (last = length) of panels growing
-    from ``fine`` by factors of 2 up to ``width``, then of width ≤ ``width``; returns the new count."""
+    """Append to out[count:] the offsets d₁ < d₂ < … ≤ ``length`` (last = length) of panels: _FINE_PANELS
+    of width ``fine``, then growing by factors of 2 up to ``width``; returns the new count."""
     d = 0.0
     step = min(fine, width)
+    steps = 0
     while True:
         nxt = d + step
         if nxt >= length or length - nxt < 0.25 * step:
@@ -112,7 +114,9 @@ def _offsets(length, fine, width, out, count):
         out[count] = nxt
         count += 1
         d = nxt
-        step = min(2.0 * step, width)
+        steps += 1
+        if steps >= _FINE_PANELS:  # ~10 fine widths resolved (a Gaussian transition), then growing
+            step = min(2.0 * step, width)
 
 
 @njit(cache=True)
@@ -121,7 +125,7 @@ def panel_edges(lo, hi, width, point, fine):
     an edge and the panels next to it grow geometrically from ``fine`` (≤ width) on both sides."""
     if not fine > 0.0 or fine > width:
         fine = width
-    graded = 2 * (int(math.log2(width / fine)) + 2) if fine < width else 0
+    graded = 2 * (int(math.log2(width / fine)) + 2 + _FINE_PANELS) if fine < width else 0
     out = np.empty(int((hi - lo) / width) + graded + 8)
     if not lo < point < hi:
         out[0] = lo
@@ -208,7 +212,7 @@ def _sign_moments(k1, p1, k2, p2, m1, s1, m2, s2, c):
     # y = hx/c, i.e. x* = s₂ (hx/c − hy), of width root s₂/|c| in x
     if c != 0.0:
         point = s2 * (hx / c - hy)
-        fine = root * s2 / abs(c)
+        fine = 0.5 * root * s2 / abs(c)
     else:
         point = math.inf
         fine = math.inf
@@ -222,17 +226,24 @@ def _sign_moments(k1, p1, k2, p2, m1, s1, m2, s2, c):
         for n in range(GL_X01.shape[0]):
             x = a + (b - a) * GL_X01[n]
             w = (b - a) * GL_W01[n] * norm_pdf(hy + x / s2) / s2
-            arg = c * (hy + x / s2) - hx
+            y = hy + x / s2
+            arg = c * y - hx
             if root > 0.0:
                 sgn = math.erf(_SQRT_HALF * arg / root)
+                slope = c / (s2 * root) * 2.0 * norm_pdf(arg / root)  # dS/dx
             else:
                 sgn = 1.0 if arg > 0.0 else (-1.0 if arg < 0.0 else 0.0)
-            r, d1, d2 = tail_terms(k2, p2, abs(x))
+                slope = 0.0
+            r, d1, _ = tail_terms(k2, p2, abs(x))
             if x < 0.0:
-                r, d2 = -r, -d2
+                r = -r
             out0 += w * sgn * r
             out1 += w * sgn * d1
-            out2 += w * sgn * d2
+            # ∫ σ₂'' p_v S = −∫ σ₂' (p_v' S + p_v S') (by parts: σ₂'' is odd and S slowly varying, the
+            # direct sum would cancel to ~1e-16/(its width × S')); p_v' = −(y/s₂) p_v
+            out2 += w * d1 * (y * sgn / s2 - slope)
+    if root == 0.0 and c != 0.0 and lo < point < hi:  # S jumps by 2 sgn(c) at `point`
+        out2 -= 2.0 * math.copysign(1.0, c) * tail_terms(k2, p2, abs(point))[1] * norm_pdf(hy + point / s2) / s2
     return out0, out1, 0.5 * out2
 
 
@@ -266,7 +277,7 @@ def wide_pair_ordered(k1, p1, k2, p2, m1, s1, m2, s2, c, ):
         for j in range(panels):
             for n in range(GL_X01.shape[0]):
                 x = (j + GL_X01[n]) * width
-                r, d1, d2 = tail_terms(k1, p1, x)
+                r, d1, _ = tail_terms(k1, p1, x)
                 for side in (1.0, -1.0):
                     w = width * GL_W01[n] * norm_pdf(hx + side * x / s1) / s1
                     if w == 0.0:
@@ -275,7 +286,9 @@ def wide_pair_ordered(k1, p1, k2, p2, m1, s1, m2, s2, c, ):
                     g, dg, ag = smooth_mean(k2, p2, mean, root * s2, )
                     value += w * side * r * g
                     dm1 += w * d1 * g
-                    da1 += w * side * d2 * g
+                    # ∫ σ₁'' p_u g = −∫ σ₁' (p_u' g + p_u g') by parts (σ₁'' odd: no cancellation),
+                    # p_u' = −(z/s₁) p_u, z = (t − m₁)/s₁; g' = (c s₂/s₁) E[σ₂'(v) | u = t]
+                    da1 += w * d1 * ((hx + side * x / s1) * g - c * s2 * dg) / s1
                     dc += w * d1 * dg
                     dm2 += w * side * r * dg
                     da2 += w * side * r * ag

@@ -131,8 +131,8 @@ def smooth_pair_sums(kind, p, a, b, c):
             return g, 2.0 * a * ga + c * b * gc, a * b * gc
         # ∂_C G underflows: ab E σ'(aX)σ'(bY) = (Σ jumps)² φ₂(t₀/a, t₀/b; c) + O(1/(slope² ab))
         rest = (1.0 - c) * (1.0 + c)
-        if rest <= 0.0:
-            raise ValueError("a, b: ∂K/∂c at |c| = 1 grows like a·b/(a + b) and is not evaluated beyond a·b = 1e250")
+        if rest <= 0.0:  # ∂_cK ~ ab/(a + b) at |c| = 1: not evaluated (pair_gradient_direct raises)
+            return g, 2.0 * a * ga + c * b * gc, math.nan
         h, k = p[2] / a, p[2] / b
         dens = math.exp(-(h * h - 2.0 * c * h * k + k * k) / (2.0 * rest)) / (2.0 * math.pi * math.sqrt(rest))
         return g, 2.0 * a * ga + c * b * gc, 4.0 * p[0] * p[0] * dens
@@ -301,6 +301,8 @@ def pair_gradient_direct(kind, p, a, b, c):
     if kind == KIND_PIECEWISE_LINEAR:
         return pl_pair_gradient(p, a, b, c)
     _, da, dc = smooth_pair_sums(kind, p, a, b, c)
+    if math.isnan(dc):
+        raise ValueError("a, b: ∂K/∂c at |c| = 1 grows like a·b/(a + b) and is not evaluated beyond a·b = 1e250")
     return da, dc
 
 

@@ -22,7 +22,9 @@ cancellation. Pairs E σ₁(u)σ₂(v) (u = m₁ + s₁X, v = m₂ + s₂Y, corr
 mean by :func:`wide_mean` or the narrow rule (v | u = t ~ N(m₂ + c s₂(t − m₁)/s₁, (1 − c²)s₂²), a
 function of t on scales ≥ 1/κ₁); E sgn(u − t₀₁)F(v) = ∫ F(t) p_v(t) erf(·) dt for decaying F
 (σ₂', σ₂'', r₂), the erf of the conditional law of u | v = t, on panels refined geometrically
-towards its transition (width √(1 − c²) s₂/|c|, a jump at |c| = 1).
+towards its transition (width √(1 − c²) s₂/|c|, a jump at |c| = 1). The ∂_A terms of pairs,
+∫ σ'' p F with σ'' odd and p F slowly varying, are integrated by parts, −∫ σ' (p F)' (a direct sum
+would cancel to ~1e-16 over the relative variation of p F across the width 1/κ).
 """
 from __future__ import annotations
 

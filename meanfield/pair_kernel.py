@@ -27,7 +27,7 @@ from ._ramps import (GL_W01, GL_X01, INDICATOR, MAX_PANELS, NARROW, RAMP_DOWN, R
                      piecewise_1d, ramp_mean, ramp_product_1d, segment_slopes)
 from .activations import KIND_PIECEWISE_LINEAR, Activation, act_strip, act_value, act_value_deriv
 from ._validation import as_finite_array, check_instance
-from ._wide_smooth import _HALF_RANGE, WIDE, _trapezoid, wide_pair
+from ._wide_smooth import _HALF_RANGE, WIDE, _trapezoid, smooth_mean, wide_pair
 
 C_SERIES = 0.5
 K_SERIES = 48
@@ -126,6 +126,13 @@ def smooth_pair_sums(kind, p, a, b, c):
     :func:`meanfield._wide_smooth.wide_pair` (step + remainder, cost independent of the scale):
     K = G, ∂_aK = 2a ∂_{A₁}G + c b ∂_C G, ∂_cK = ab ∂_C G at zero means."""
     if p[1] * max(a, b) >= WIDE:
+        if min(a, b) < _TINY:  # σ(0·X) = σ(0): K = σ(0) E σ(bY) (Stein: E Yσ(bY) = b E σ'(bY))
+            f0, g0 = act_value_deriv(kind, p, 0.0)
+            if a < _TINY:
+                mean, dm, _ = smooth_mean(kind, p, 0.0, b)
+                return f0 * mean, g0 * c * b * dm, a * b * g0 * dm
+            mean, dm, da = smooth_mean(kind, p, 0.0, a)
+            return f0 * mean, 2.0 * a * da * f0, a * b * g0 * dm
         g, _, _, ga, _, gc = wide_pair(kind, p, kind, p, 0.0, a, 0.0, b, c)
         if a * b <= 1e250:
             return g, 2.0 * a * ga + c * b * gc, a * b * gc

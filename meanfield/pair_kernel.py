@@ -27,10 +27,14 @@ from ._ramps import (GL_W01, GL_X01, INDICATOR, MAX_PANELS, NARROW, RAMP_DOWN, R
                      piecewise_1d, ramp_mean, ramp_product_1d, segment_slopes)
 from .activations import KIND_PIECEWISE_LINEAR, Activation, act_strip, act_value, act_value_deriv
 from ._validation import as_finite_array, check_instance
-from ._wide_smooth import _HALF_RANGE, WIDE, _trapezoid, smooth_mean, wide_pair
+from ._wide_smooth import _HALF_RANGE, _trapezoid, smooth_mean, wide_pair
 
 C_SERIES = 0.5
 K_SERIES = 48
+#: slope · max(a, b) from which smooth σ take the wide rule of :mod:`meanfield._wide_smooth` instead
+#: of the trapezoidal rule (~50 ms a pair there, growing like the square).
+PAIR_WIDE = 30.0
+
 _TINY = 1e-100  # scale below which σ(aX) equals σ(0) to double precision
 _TAIL = 40.0  # |threshold| beyond which a Gaussian ramp is 0 or linear to double precision
 
@@ -122,10 +126,10 @@ def smooth_pair_sums(kind, p, a, b, c):
     each a trapezoidal sum over (U, V). σ(a(αu + βv)) is analytic in u for |Im u| <
     w/(α max(a, b)) and in v for |Im v| < w/(β max(a, b)), w = act_strip: the spacing
     follows (few nodes in V near c = 1, in U near c = −1; one where the factor is 0).
-    Cost ∝ (slope · max(a, b))² nodes: used while slope · max(a, b) < WIDE (≤ ~0.5 ms); beyond,
+    Cost ∝ (slope · max(a, b))² nodes: used while slope · max(a, b) < PAIR_WIDE (≤ ~50 ms); beyond,
     :func:`meanfield._wide_smooth.wide_pair` (step + remainder, cost independent of the scale):
     K = G, ∂_aK = 2a ∂_{A₁}G + c b ∂_C G, ∂_cK = ab ∂_C G at zero means."""
-    if p[1] * max(a, b) >= WIDE:
+    if p[1] * max(a, b) >= PAIR_WIDE:
         if min(a, b) < _TINY:  # σ(0·X) = σ(0): K = σ(0) E σ(bY) (Stein: E Yσ(bY) = b E σ'(bY))
             f0, g0 = act_value_deriv(kind, p, 0.0)
             if a < _TINY:
@@ -197,12 +201,13 @@ def pair_series(ha, hb, c):
 
 def _series_points(activation, kind, p, a, b):
     """Where Mehler's series may be used: everywhere for piecewise-linear σ; for smooth σ where
-    slope · max(a, b) < WIDE (the Hermite quadratures lose accuracy at steep scales), the rest
+    slope · max(a, b) is within the Hermite quadratures' accurate range (they raise beyond), the rest
     taking the direct rule. Returns (mask, a, b) with the scales outside the mask set to 0
     (their coefficients are not used)."""
     if kind == KIND_PIECEWISE_LINEAR:
         return np.ones(a.shape, bool), a, b
-    ok = p[1] * np.maximum(a, b) < WIDE
+    limit = getattr(activation, "hermite_steepness", None)
+    ok = p[1] * np.maximum(a, b) < (limit() if limit is not None else 0.0)
     return ok, np.where(ok, a, 0.0), np.where(ok, b, 0.0)
 
 
@@ -291,7 +296,7 @@ def self_pair_gradient(kind, p, a):
     or the trapezoidal rule of :func:`smooth_pair_sums` at c = 1 (one node set, one tanh a node)."""
     if kind == KIND_PIECEWISE_LINEAR:
         return pl_pair_gradient(p, a, a, 1.0)[0]
-    if p[1] * a >= WIDE:
+    if p[1] * a >= PAIR_WIDE:
         return smooth_pair_sums(kind, p, a, a, 1.0)[1]
     h, n = _trapezoid(act_strip(kind, p) / a if a > 0.0 else math.inf)
     total = 0.0

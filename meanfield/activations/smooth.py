@@ -113,6 +113,10 @@ class Tanh(Activation):
         th = np.tanh(self.slope * (t - self.center))  # 1 − tanh²: no cosh overflow for large |t|
         return self.amplitude * self.slope * (1.0 - th * th)
 
+    def hermite_steepness(self):
+        """Largest slope·a where the Hermite coefficients are accurate to ~1e-14 (beyond, they raise)."""
+        return self.panels * 2**_MAX_LEVEL / _PANELS_PER_STEEPNESS
+
     def _rule(self, level):
         """Nodes and weights (with φ) of the composite rule of panels · 2^level panels."""
         if level not in self._rules:
@@ -148,7 +152,7 @@ class Tanh(Activation):
             E σ(aG)² = shift² E_0 + 2 shift amplitude Σ_n w_n th + amplitude² Σ_n w_n th².
         """
         a = a.ravel()
-        _check_steepness(self.slope * a, self.panels * 2**_MAX_LEVEL / _PANELS_PER_STEEPNESS, self.panels)
+        _check_steepness(self.slope * a, self.hermite_steepness(), self.panels)
         h = np.empty((kmax + 1, a.size)) if values else None
         dh = np.empty((kmax + 1, a.size)) if derivatives else None
         m2 = np.empty(a.size) if second else None
@@ -245,6 +249,10 @@ class Erf(Activation):
     def kernel_spec(self):
         return KIND_ERF, self._params
 
+    def hermite_steepness(self):
+        """Largest slope·a where the Hermite coefficients are accurate to ~1e-14 (beyond, they raise)."""
+        return self.panels / 4.0
+
     def sup_norm(self):
         return abs(self.shift) + abs(self.amplitude)
 
@@ -261,7 +269,7 @@ class Erf(Activation):
         """h_k(a) = Σ_n w_n σ(a x_n) p_k(x_n) (or h_k'(a) = Σ_n w_n σ'(a x_n) x_n p_k(x_n)),
         p_k = He_k/√k!, by the node rule."""
         a = as_finite_array(a, "a", nonnegative=True)
-        _check_steepness(self.slope * a, self.panels / 4.0, self.panels)
+        _check_steepness(self.slope * a, self.hermite_steepness(), self.panels)
         x, w = self._nodes, self._weights
         basis = Tanh._node_hermite(x, kmax) * w[:, None]  # (nodes, kmax+1)
         t = a.reshape(-1, 1) * x

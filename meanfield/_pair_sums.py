@@ -19,9 +19,14 @@ from numba import njit, prange
 from .gaussian_integrals import gauss_mean, gauss_pair
 
 
+#: Largest pre-activation scale √A = √(Σ_l w_l² s_l²) and |mean| accepted (products of two stay finite).
+MAX_SCALE = 1e150
+MAX_VARIANCE = MAX_SCALE**2
+
+
 @njit(cache=True)
 def class_moments(W, b, means, variances):
-    """m[k, i] = ⟨w_i, μ_k⟩ + b_i and s[k, i] = √(Σ_l w_il² s_kl²)."""
+    """m[k, i] = ⟨w_i, μ_k⟩ + b_i and s[k, i] = √(Σ_l w_il² s_kl²); raises beyond MAX_VARIANCE."""
     n_k = means.shape[0]
     n, d = W.shape
     m = np.empty((n_k, n))
@@ -33,6 +38,9 @@ def class_moments(W, b, means, variances):
             for l in range(d):
                 mean += W[i, l] * means[k, l]
                 var += W[i, l] * W[i, l] * variances[k, l]
+            if not (var <= MAX_VARIANCE and abs(mean) <= MAX_SCALE):
+                raise ValueError("theta: a neuron's pre-activation scale √(Σ_l w_l² s_l²) or mean ⟨w, μ⟩ + b "
+                                 "exceeds 1e150 (or is not finite): its Gaussian integrals overflow")
             m[k, i] = mean
             s[k, i] = np.sqrt(var)
     return m, s

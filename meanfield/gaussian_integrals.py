@@ -36,8 +36,12 @@ from ._validation import as_finite_array, check_instance
 from .activations import (KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, Activation, act_deriv,
                           act_deriv2, act_strip, act_value)
 from ._ramps import ramp_mean, segment_slopes
+from ._wide_smooth import WIDE, smooth_mean, wide_pair
 from .pair_kernel import _trapezoid, any_narrow, orthant_moments, ramp_pair_mean
 
+#: 1 − ρ² above which two erf σ take the closed form (near ρ = ±1 the orthant probability loses
+#: ~√(1 − ρ²) × the rounding of ρ: the wide rule of :mod:`meanfield._wide_smooth` instead).
+ERF_CLOSED_REST = 1e-6
 #: Standard deviation below which u = m + sG is taken as the constant m (σ(sG) = σ(0) to rounding).
 TINY_SCALE = 1e-100
 
@@ -85,25 +89,7 @@ def gauss_mean(kind, p, m, s):
         if kind == KIND_PIECEWISE_LINEAR and any_narrow(p, 1, s):
             value = _bounded_mean(p, m, s)  # the closed form cancels: error ~1e-16 s
         return value, dm, 0.5 * da / s
-    if kind == KIND_ERF:
-        kappa, nu, gamma, t0 = _erf_parts(p)
-        q2 = 1.0 + gamma * gamma * s * s
-        q = math.sqrt(q2)
-        h = gamma * (m - t0) / q
-        dens = nu * norm_pdf(h)
-        return kappa + nu * norm_cdf(h), dens * gamma / q, -dens * h * gamma * gamma / (2.0 * q2)
-    step, count = _trapezoid(act_strip(kind, p) / s)
-    value = 0.0
-    dm = 0.0
-    da = 0.0
-    for j in range(-count, count + 1):
-        x = j * step
-        w = step * norm_pdf(x) if count > 0 else 1.0
-        t = m + s * x
-        value += w * act_value(kind, p, t)
-        dm += w * act_deriv(kind, p, t)
-        da += w * act_deriv2(kind, p, t)
-    return value, dm, 0.5 * da
+    return smooth_mean(kind, p, m, s)
 
 
 @njit(cache=True)
@@ -186,25 +172,41 @@ def _pl_pair_closed(k1, p1, k2, p2, m1, s1, m2, s2, c):
 
 
 @njit(cache=True)
+def _erf_rest(g1, s1, g2, s2, c):
+    """1 − ρ² for ρ = c γ₁s₁γ₂s₂/√((1 + γ₁²s₁²)(1 + γ₂²s₂²)), without cancellation:
+    ((1 − c)(1 + c) + f₁² + f₂² + f₁²f₂²)/((1 + f₁²)(1 + f₂²)), f_i = 1/(γ_i s_i)."""
+    f1 = 1.0 / (g1 * s1) if g1 * s1 > 0.0 else math.inf
+    f2 = 1.0 / (g2 * s2) if g2 * s2 > 0.0 else math.inf
+    if not (f1 < 1e150 and f2 < 1e150):
+        return 1.0  # a variance 0: ρ = 0
+    e1, e2 = f1 * f1, f2 * f2
+    return ((1.0 - c) * (1.0 + c) + e1 + e2 + e1 * e2) / ((1.0 + e1) * (1.0 + e2))
+
+
+@njit(cache=True)
 def _erf_pair(p1, p2, m1, s1, m2, s2, c):
     """Closed form for two erf σ: G = κ₁κ₂ + κ₁ν₂Φ(h₂) + κ₂ν₁Φ(h₁) + ν₁ν₂Φ₂(h₁, h₂; ρ)."""
     kap1, nu1, g1, t1 = _erf_parts(p1)
     kap2, nu2, g2, t2 = _erf_parts(p2)
-    q1s, q2s = 1.0 + g1 * g1 * s1 * s1, 1.0 + g2 * g2 * s2 * s2
-    q1, q2 = math.sqrt(q1s), math.sqrt(q2s)
-    h1, h2 = g1 * (m1 - t1) / q1, g2 * (m2 - t2) / q2
-    rho = g1 * g2 * c * s1 * s2 / (q1 * q2)
-    rest = max((1.0 - rho) * (1.0 + rho), 1e-300)
+    q1, q2 = math.hypot(1.0 / g1, s1), math.hypot(1.0 / g2, s2)  # √(1 + γ²A)/γ without overflow
+    h1, h2 = (m1 - t1) / q1, (m2 - t2) / q2
+    rho = c * (s1 / q1) * (s2 / q2)
+    rest = _erf_rest(g1, s1, g2, s2, c)
     root = math.sqrt(rest)
     both = bvn_upper(-h1, -h2, rho)  # P(Z₁ ≤ h₁, Z₂ ≤ h₂)
-    dens = math.exp(-(h1 * h1 - 2.0 * rho * h1 * h2 + h2 * h2) / (2.0 * rest)) / (2.0 * math.pi * root)
+    # h₁² − 2ρh₁h₂ + h₂² = (h₁ − h₂)² + 2(1 − ρ)h₁h₂ (ρ > 0), (h₁ + h₂)² − 2(1 + ρ)h₁h₂ (ρ ≤ 0)
+    if rho > 0.0:
+        quad = (h1 - h2) ** 2 + 2.0 * (rest / (1.0 + rho)) * h1 * h2
+    else:
+        quad = (h1 + h2) ** 2 - 2.0 * (rest / (1.0 - rho)) * h1 * h2
+    dens = math.exp(-max(quad, 0.0) / (2.0 * rest)) / (2.0 * math.pi * root)
     dh1 = kap2 * nu1 * norm_pdf(h1) + nu1 * nu2 * norm_pdf(h1) * norm_cdf((h2 - rho * h1) / root)
     dh2 = kap1 * nu2 * norm_pdf(h2) + nu1 * nu2 * norm_pdf(h2) * norm_cdf((h1 - rho * h2) / root)
     value = kap1 * kap2 + kap1 * nu2 * norm_cdf(h2) + kap2 * nu1 * norm_cdf(h1) + nu1 * nu2 * both
     drho = nu1 * nu2 * dens
-    da1 = -(dh1 * h1 + drho * rho) * g1 * g1 / (2.0 * q1s)
-    da2 = -(dh2 * h2 + drho * rho) * g2 * g2 / (2.0 * q2s)
-    return value, dh1 * g1 / q1, dh2 * g2 / q2, da1, da2, drho * g1 * g2 / (q1 * q2)
+    da1 = -((dh1 * h1 + drho * rho) / q1) / (2.0 * q1)
+    da2 = -((dh2 * h2 + drho * rho) / q2) / (2.0 * q2)
+    return value, dh1 / q1, dh2 / q2, da1, da2, (drho / q1) / q2
 
 
 @njit(cache=True)
@@ -258,8 +260,10 @@ def gauss_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
         return _pl_pair(k1, p1, k2, p2, m1, s1, m2, s2, c)
     if _is_pl(k1) or _is_pl(k2):
         raise ValueError("gauss_pair: no exact rule for a piecewise-linear σ paired with a smooth one")
-    if k1 == KIND_ERF and k2 == KIND_ERF:
+    if k1 == KIND_ERF and k2 == KIND_ERF and _erf_rest(p1[1], s1, p2[1], s2, c) > ERF_CLOSED_REST:
         return _erf_pair(p1, p2, m1, s1, m2, s2, c)
+    if max(s1 * p1[1], s2 * p2[1]) >= WIDE:  # the trapezoid would take ~(46 κs)² nodes
+        return wide_pair(k1, p1, k2, p2, m1, s1, m2, s2, c)
     return _smooth_pair(k1, p1, k2, p2, m1, s1, m2, s2, c)
 
 

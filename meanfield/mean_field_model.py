@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_finite_array
-from ._pair_sums import mean_sums, pair_sums
+from ._pair_sums import class_moments, mean_sums, pair_sums
 from .activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH
 from .data import ArrayData, DataLaw, GaussianMixture, TeacherStudent
 from .gaussian_integrals import gaussian_pair
@@ -394,8 +394,8 @@ class MeanFieldModel:
         out = np.zeros((theta.n, theta2.n))
         for pk, mu, s in zip(weights, means, stds):
             var = s**2
-            m1, m2 = theta.W @ mu + theta.b, theta2.W @ mu + theta2.b
-            s1, s2 = np.sqrt((theta.W**2) @ var), np.sqrt((theta2.W**2) @ var)
+            (m1, s1), (m2, s2) = (class_moments(t.W, t.b, mu[None, :], var[None, :]) for t in (theta, theta2))
+            m1, s1, m2, s2 = m1[0], s1[0], m2[0], s2[0]
             scale = np.outer(s1, s2)
             c = np.divide((theta.W * var) @ theta2.W.T, scale, out=np.zeros_like(scale), where=scale > 0)
             if theta2 is theta:

@@ -28,19 +28,17 @@ from ._ramps import (GL_W01, GL_X01, INDICATOR, MAX_PANELS, NARROW, RAMP_DOWN, R
 from .activations import (KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, Activation, act_strip, act_value,
                           act_value_deriv)
 from ._validation import as_finite_array, check_instance
+from ._wide_smooth import _HALF_RANGE, _trapezoid, smooth_mean, wide_pair
 
 C_SERIES = 0.5
 K_SERIES = 48
+#: slope · max(a, b) from which smooth σ take the wide rule of :mod:`meanfield._wide_smooth` instead
+#: of the trapezoidal rule (~50 ms a pair there, growing like the square).
+PAIR_WIDE = 30.0
+
 _TINY = 1e-100  # scale below which σ(aX) equals σ(0) to double precision
 _TAIL = 40.0  # |threshold| beyond which a Gaussian ramp is 0 or linear to double precision
 
-# Trapezoidal rule for smooth σ (smooth_pair_sums): nodes on |x| ≤ _HALF_RANGE
-# (∫_{|x|>9} φ < 3e-19), spacing h = 2π τ / _ALIASING with τ = 0.8 × the strip half-width
-# of analyticity (capped at _MAX_STRIP, where the Gaussian itself limits h ≤ 0.47):
-# the aliasing error of ∫ φ F is ~ e^{−2πτ/h} = e^{−40} relative.
-_HALF_RANGE = 9.0
-_ALIASING = 40.0
-_MAX_STRIP = 3.0
 
 
 @njit(cache=True)
@@ -123,26 +121,35 @@ def pl_pair_closed_form(p, a, b, c):
 
 
 @njit(cache=True)
-def _trapezoid(strip):
-    """(spacing h, J) of the rule x_j = j h, |j| ≤ J, for ∫ φ(x) F(x) dx with F analytic
-    in |Im x| < strip; (0, 0), a single node at 0, when F is constant (strip = inf)."""
-    if not math.isfinite(strip):
-        return 0.0, 0
-    h = 2.0 * math.pi * min(0.8 * strip, _MAX_STRIP) / _ALIASING
-    return h, int(math.ceil(_HALF_RANGE / h))
-
-
-@njit(cache=True)
 def smooth_pair_sums(kind, p, a, b, c):
     """(K, ∂_aK, ∂_cK) at (a, b, c) for smooth σ: with X = αU + βV, Y = αU − βV,
         K = E[σ(aX)σ(bY)],  ∂_aK = E[σ'(aX) X σ(bY)],  ∂_cK = ab E[σ'(aX)σ'(bY)] (Price),
     each a trapezoidal sum over (U, V). σ(a(αu + βv)) is analytic in u for |Im u| <
     w/(α max(a, b)) and in v for |Im v| < w/(β max(a, b)), w = act_strip: the spacing
     follows (few nodes in V near c = 1, in U near c = −1; one where the factor is 0).
-    Cost ∝ (slope · max(a, b))² nodes at most: ~0.3–0.7 ms for slope · max(a, b) ≈ 3,
-    ~50 ms at 30."""
+    Cost ∝ (slope · max(a, b))² nodes: used while slope · max(a, b) < PAIR_WIDE (≤ ~50 ms); beyond,
+    :func:`meanfield._wide_smooth.wide_pair` (step + remainder, cost independent of the scale):
+    K = G, ∂_aK = 2a ∂_{A₁}G + c b ∂_C G, ∂_cK = ab ∂_C G at zero means."""
     if kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS:
         raise ValueError("smooth_pair_sums: a piecewise-linear σ takes its closed form, not the smooth rule")
+    if p[1] * max(a, b) >= PAIR_WIDE:
+        if min(a, b) < _TINY:  # σ(0·X) = σ(0): K = σ(0) E σ(bY) (Stein: E Yσ(bY) = b E σ'(bY))
+            f0, g0 = act_value_deriv(kind, p, 0.0)
+            if a < _TINY:
+                mean, dm, _ = smooth_mean(kind, p, 0.0, b)
+                return f0 * mean, g0 * c * b * dm, a * b * g0 * dm
+            mean, dm, da = smooth_mean(kind, p, 0.0, a)
+            return f0 * mean, 2.0 * a * da * f0, a * b * g0 * dm
+        g, _, _, ga, _, gc = wide_pair(kind, p, kind, p, 0.0, a, 0.0, b, c)
+        if a * b <= 1e250:
+            return g, 2.0 * a * ga + c * b * gc, a * b * gc
+        # ∂_C G underflows: ab E σ'(aX)σ'(bY) = (Σ jumps)² φ₂(t₀/a, t₀/b; c) + O(1/(slope² ab))
+        rest = (1.0 - c) * (1.0 + c)
+        if rest <= 0.0:  # ∂_cK ~ ab/(a + b) at |c| = 1: not evaluated (pair_gradient_direct raises)
+            return g, 2.0 * a * ga + c * b * gc, math.nan
+        h, k = p[2] / a, p[2] / b
+        dens = math.exp(-(h * h - 2.0 * c * h * k + k * k) / (2.0 * rest)) / (2.0 * math.pi * math.sqrt(rest))
+        return g, 2.0 * a * ga + c * b * gc, 4.0 * p[0] * p[0] * dens
     alpha = math.sqrt(max(0.0, 0.5 * (1.0 + c)))
     beta = math.sqrt(max(0.0, 0.5 * (1.0 - c)))
     scale = max(a, b) / act_strip(kind, p)
@@ -195,11 +202,22 @@ def pair_series(ha, hb, c):
     return out
 
 
+def _series_points(activation, kind, p, a, b):
+    """Where Mehler's series may be used: everywhere for piecewise-linear σ; for smooth σ where
+    slope · max(a, b) is within the Hermite quadratures' accurate range (they raise beyond), the rest
+    taking the direct rule. Returns (mask, a, b) with the scales outside the mask set to 0
+    (their coefficients are not used)."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        return np.ones(a.shape, bool), a, b
+    ok = p[1] * np.maximum(a, b) < activation.hermite_steepness()  # smooth σ: Tanh or Erf
+    return ok, np.where(ok, a, 0.0), np.where(ok, b, 0.0)
+
+
 @njit(cache=True)
-def _pair_kernel_many(kind, p, a, b, c, ha, hb):
+def _pair_kernel_many(kind, p, a, b, c, ha, hb, series):
     out = np.empty(a.shape[0])
     for i in range(a.shape[0]):
-        if abs(c[i]) <= C_SERIES:
+        if abs(c[i]) <= C_SERIES and series[i]:
             out[i] = pair_series(ha[i], hb[i], c[i])
         else:
             out[i] = pair_direct(kind, p, a[i], b[i], c[i])
@@ -258,10 +276,11 @@ def pair_kernel(activation, a, b, c):
     a, b, c, shape = _pair_arguments(a, b, c)
     if activation.kernel_spec()[0] == KIND_PIECEWISE_LINEAR_TAILS:
         return _unbounded_pair(activation, a, b, c)[0].reshape(shape)
-    ha = activation.hermite(a, K_SERIES - 1)
-    hb = activation.hermite(b, K_SERIES - 1)
     kind, p = activation.kernel_spec()
-    return _pair_kernel_many(kind, p, a, b, c, ha, hb).reshape(shape)
+    series, a_s, b_s = _series_points(activation, kind, p, a, b)
+    ha = activation.hermite(a_s, K_SERIES - 1)
+    hb = activation.hermite(b_s, K_SERIES - 1)
+    return _pair_kernel_many(kind, p, a, b, c, ha, hb, series).reshape(shape)
 
 
 def _unbounded_pair(activation, a, b, c):
@@ -328,6 +347,8 @@ def self_pair_gradient(kind, p, a):
         return pl_pair_gradient(p, a, a, 1.0)[0]
     if kind == KIND_PIECEWISE_LINEAR_TAILS:
         raise ValueError("self_pair_gradient: no rule for σ with linear tails")
+    if p[1] * a >= PAIR_WIDE:
+        return smooth_pair_sums(kind, p, a, a, 1.0)[1]
     h, n = _trapezoid(act_strip(kind, p) / a if a > 0.0 else math.inf)
     total = 0.0
     for i in range(-n, n + 1):
@@ -343,6 +364,8 @@ def pair_gradient_direct(kind, p, a, b, c):
     if kind == KIND_PIECEWISE_LINEAR:
         return pl_pair_gradient(p, a, b, c)
     _, da, dc = smooth_pair_sums(kind, p, a, b, c)
+    if math.isnan(dc):
+        raise ValueError("a, b: ∂K/∂c at |c| = 1 grows like a·b/(a + b) and is not evaluated beyond a·b = 1e250")
     return da, dc
 
 
@@ -363,11 +386,11 @@ def pair_gradient_series(ha, dha, hb, c):
 
 
 @njit(cache=True)
-def _pair_gradient_many(kind, p, a, b, c, ha, dha, hb):
+def _pair_gradient_many(kind, p, a, b, c, ha, dha, hb, series):
     da = np.empty(a.shape[0])
     dc = np.empty(a.shape[0])
     for i in range(a.shape[0]):
-        if abs(c[i]) <= C_SERIES:
+        if abs(c[i]) <= C_SERIES and series[i]:
             da[i], dc[i] = pair_gradient_series(ha[i], dha[i], hb[i], c[i])
         else:
             da[i], dc[i] = pair_gradient_direct(kind, p, a[i], b[i], c[i])
@@ -419,9 +442,10 @@ def pair_kernel_gradient(activation, a, b, c):
     if kind == KIND_PIECEWISE_LINEAR_TAILS:
         _, da, dc = _unbounded_pair(activation, a, b, c)
         return da.reshape(shape), dc.reshape(shape)
-    da, dc = _pair_gradient_many(kind, p, a, b, c, activation.hermite(a, K_SERIES - 1),
-                                 activation.hermite(a, K_SERIES - 1, derivative=True),
-                                 activation.hermite(b, K_SERIES - 1))
+    series, a_s, b_s = _series_points(activation, kind, p, a, b)
+    da, dc = _pair_gradient_many(kind, p, a, b, c, activation.hermite(a_s, K_SERIES - 1),
+                                 activation.hermite(a_s, K_SERIES - 1, derivative=True),
+                                 activation.hermite(b_s, K_SERIES - 1), series)
     return da.reshape(shape), dc.reshape(shape)
 
 

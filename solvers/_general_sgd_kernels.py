@@ -28,8 +28,9 @@ from meanfield.activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_T
 
 from ._data_streams import draw_point
 from ._normal_rng import fill_normals
-from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, NOISE_CHUNK, NOISE_GROUP, _total, axpy_forward_transposed,
-                           axpy_noise_range, axpy_transposed, forward_transposed, replay_weight_noise)
+from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, NOISE_CHUNK, NOISE_GROUP, _total, add_squares_transposed,
+                           axpy_forward_transposed, axpy_noise_range, axpy_transposed, forward_transposed,
+                           largest_norm_or_inf, replay_weight_noise)
 
 
 @njit(cache=True)
@@ -85,23 +86,12 @@ def draw_general_step(state, noise_states, data, order, n_particles, d, batch, n
 
 
 @njit(cache=True)
-def _max_abs(WT, a, b):
-    """max |θ| over W, a, b, or inf if any is NaN or inf."""
-    largest = 0.0
-    for v in (a, b):
-        for i in range(v.shape[0]):
-            x = abs(v[i])
-            if not x <= 1.7e308:
-                return math.inf
-            largest = max(largest, x)
-    d, n = WT.shape
-    for k in range(d):
-        for i in range(n):
-            x = abs(WT[k, i])
-            if not x <= 1.7e308:
-                return math.inf
-            largest = max(largest, x)
-    return largest
+def _max_norm(WT, a, b, norms):
+    """max_i ‖θ_i‖ = max_i √(a_i² + ‖w_i‖² + b_i²), or inf if some θ_i is not finite."""
+    for i in range(norms.shape[0]):
+        norms[i] = a[i] * a[i] + b[i] * b[i]
+    add_squares_transposed(WT, norms)
+    return largest_norm_or_inf(norms)
 
 
 @njit(cache=True)
@@ -114,8 +104,9 @@ def general_sgd_block(WT, a, b, state, noise_states, order, step_counter, step_s
     (:func:`solvers._sgd_kernels.initial_noise_states`); ``alpha`` the output scale and
     (offset_WT (d, N⁰), offset_a, offset_b) the frozen centring neurons (N⁰ = 0: none); ``state`` (uint64 (2, 4): data and
     noise streams) and ``step_counter`` (int64[1]) advance in place. Returns −1, or the global
-    step after which some |θ| exceeded ``threshold`` or was not finite (checked every
-    DIVERGENCE_CHECK_EVERY steps and at the end of the block)."""
+    step after which some particle had ‖θ_i‖ = √(a_i² + ‖w_i‖² + b_i²) > ``threshold`` or was not
+    finite (checked every DIVERGENCE_CHECK_EVERY steps and at the end of the block; run_sgd replays
+    the steps since the last check one by one to find the first such step)."""
     d, n = WT.shape
     data_state = state[0]
     x = np.empty((batch, d), WT.dtype)
@@ -140,6 +131,7 @@ def general_sgd_block(WT, a, b, state, noise_states, order, step_counter, step_s
     coef = np.empty((batch, n), WT.dtype)  # (2s/b) e_j a_i σ'(z_ji+)
     step_a = np.empty(n)
     step_b = np.empty(n)
+    norms = np.empty(n)  # ‖θ_i‖² at a divergence check
     n_steps = step_sizes.shape[0]
     ready = False
     for step in range(n_steps):
@@ -209,7 +201,7 @@ def general_sgd_block(WT, a, b, state, noise_states, order, step_counter, step_s
             for i in range(n):
                 b[i] = decay * b[i] + step_b[i] + (noise_scale * noise_b[i] if noisy else 0.0)
         step_counter[0] += 1
-        if check and not _max_abs(WT, a, b) <= threshold:
+        if check and not _max_norm(WT, a, b, norms) <= threshold:
             return step_counter[0]
     return -1
 

@@ -184,18 +184,37 @@ def activation_and_slope(kind, p, t, values, slopes):
             slopes[i] = act_deriv(kind, p, t[i])
 
 
-@njit(cache=True, fastmath={"reassoc"})
-def max_abs_or_inf(W):
-    """max |w_ik|, or inf if any entry is NaN or inf (detected through the sum of
-    |w_ik|, which NaN/inf poison; only re-association is allowed, so it vectorises)."""
+@njit(cache=True)
+def add_squares_transposed(WT, norms):
+    """norms[i] += Σ_k w_ik² for WT = Wᵀ (d, N) (in float64, whatever WT's dtype)."""
+    d, n = WT.shape
+    for k in range(d):
+        for i in range(n):
+            w = np.float64(WT[k, i])
+            norms[i] += w * w
+
+
+@njit(cache=True)
+def largest_norm_or_inf(norms):
+    """max_i √norms[i] for squared norms, or inf if some is NaN or inf (a non-finite θ_i or a
+    square beyond the float64 range: ‖θ_i‖ > 1.3e154)."""
     largest = 0.0
-    total = 0.0
-    for i in range(W.shape[0]):
-        for k in range(W.shape[1]):
-            a = abs(W[i, k])
-            total += a
-            largest = a if a > largest else largest
-    return largest if total <= 1.7e308 else math.inf
+    for i in range(norms.shape[0]):
+        x = norms[i]
+        if not x <= 1.7e308:
+            return math.inf
+        largest = max(largest, x)
+    return math.sqrt(largest)
+
+
+@njit(cache=True)
+def max_norm_or_inf(WT, norms):
+    """max_i ‖w_i‖ over the particles (the columns of WT = Wᵀ), or inf if some w_i is not
+    finite; ``norms`` (N,) is scratch."""
+    for i in range(norms.shape[0]):
+        norms[i] = 0.0
+    add_squares_transposed(WT, norms)
+    return largest_norm_or_inf(norms)
 
 
 # The transposed-layout loops below run over the neurons i (contiguous in
@@ -365,9 +384,10 @@ def sgd_block(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv
     data stream, noise seed words), ``noise_states`` (:func:`initial_noise_states`)
     and ``step_counter`` (int64[1], the global step index) are advanced in place, so
     an interruption between calls always leaves (W, states, counter) consistent.
-    Returns −1, or the global step index after which W was found non-finite or
-    beyond ``threshold`` in absolute value (checked every DIVERGENCE_CHECK_EVERY
-    steps and at the end of the block).
+    Returns −1, or the global step index after which some particle was found non-finite or
+    with ‖w_i‖ > ``threshold`` (checked every DIVERGENCE_CHECK_EVERY steps and at the end of
+    the block; :func:`solvers.sgd.run_sgd` replays the steps since the last check one by
+    one to find the first such step).
 
     Noiseless with b = 1, the update of step k and the forward pass of step k+1
     share one pass over W (:func:`axpy_forward_transposed`): the data point of
@@ -392,6 +412,7 @@ def sgd_block(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv
     z64 = np.empty(n)
     values = np.empty(n)  # σ(z_ji)
     slopes = np.empty(n)  # σ'(z_ji+)
+    norms = np.empty(n)  # ‖w_i‖² at a divergence check
     # per-step coefficients in W's dtype so the float32 update runs in float32
     coef = np.empty((batch, n), WT.dtype)  # (2s/b)(y_j − ŷ_j) σ'(z_ji+)
     factors = np.empty(2, WT.dtype)  # (1 − 2λs, 1)
@@ -436,7 +457,7 @@ def sgd_block(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv
                                          noise_states[c], noise, lo, min(n, lo + NOISE_CHUNK))
             ready = False
         step_counter[0] += 1
-        if check and not max_abs_or_inf(WT) <= threshold:
+        if check and not max_norm_or_inf(WT, norms) <= threshold:
             return step_counter[0]
     return -1
 
@@ -523,6 +544,7 @@ def sgd_block_threaded(WT, state, noise_states, step_counter, step_sizes, batch,
     slopes = np.empty((batch, n))
     coef = np.empty((batch, n), WT.dtype)
     step_coef = np.empty(batch)
+    norms = np.empty(n)  # ‖w_i‖² at a divergence check
     factors = np.empty(2, WT.dtype)
     factors[1] = 1.0
     n_steps = step_sizes.shape[0]
@@ -555,7 +577,7 @@ def sgd_block_threaded(WT, state, noise_states, step_counter, step_sizes, batch,
                               bounds[t], bounds[t + 1])
             ready = False
         step_counter[0] += 1
-        if check and not max_abs_or_inf(WT) <= threshold:
+        if check and not max_norm_or_inf(WT, norms) <= threshold:
             return step_counter[0]
     return -1
 

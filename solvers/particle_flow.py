@@ -126,7 +126,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     Raises
     ------
     DivergenceError
-        If some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
+        If some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite (``.step``: the step
+        after which it did).
     RuntimeError
         With ``check_energy``, if the energy increases.
     solvers.AccuracyError

@@ -31,10 +31,10 @@ from meanfield._validation import (RECORD_KEYS, check_dtype, check_int, check_no
 from ._data_streams import initial_order
 from ._interrupt import deferred_interrupt
 from ._general_sgd_kernels import general_sgd_block
-from ._sgd_kernels import initial_noise_states, initial_rng_state, noise_chunks, sgd_block, sgd_block_threaded
+from ._sgd_kernels import DIVERGENCE_CHECK_EVERY, initial_noise_states, initial_rng_state, noise_chunks, sgd_block, sgd_block_threaded
 from .result import ParticleResult
 
-#: |w| beyond this (or NaN/inf) is reported as divergence.
+#: A particle with ‖θ_i‖ = √(a_i² + ‖w_i‖² + b_i²) beyond this (or non-finite) is reported as divergence.
 DIVERGENCE_THRESHOLD = 1e8
 #: Upper bound on the steps of one kernel call (progress / Ctrl-C / checkpoint granularity).
 MAX_BLOCK_STEPS = 100_000
@@ -43,14 +43,16 @@ BLOCK_WORK = 2e8
 
 
 class DivergenceError(FloatingPointError):
-    """SGD iterates became non-finite or exceeded DIVERGENCE_THRESHOLD.
+    """The iterates became non-finite or exceeded DIVERGENCE_THRESHOLD.
 
-    A ``FloatingPointError``; raised by :func:`run_sgd` and :func:`run_particle_flow`.
+    A ``FloatingPointError``; raised by :func:`run_sgd` (some particle's norm
+    ‖θ_i‖ = √(a_i² + ‖w_i‖² + b_i²)) and :func:`run_particle_flow`.
 
     Parameters
     ----------
     step : int
-        The step (or drift evaluation) at which the divergence was detected.
+        The first step (or drift evaluation) after which the iterates were beyond the threshold
+        or non-finite.
     time : float
         The corresponding time t.
 
@@ -63,8 +65,8 @@ class DivergenceError(FloatingPointError):
 
     def __init__(self, step, time):
         self.step, self.time = int(step), float(time)
-        super().__init__(f"SGD diverged: |θ| > {DIVERGENCE_THRESHOLD:g} or non-finite, detected at step "
-                         f"{self.step} (t = {self.time:g}); reduce eps or lam")
+        super().__init__(f"diverged: iterates beyond {DIVERGENCE_THRESHOLD:g} (run_sgd: a particle's norm) or non-finite, first "
+                         f"after step {self.step} (t = {self.time:g}); reduce eps or lam")
 
 
 def _step_size_function(xi, eps):
@@ -285,7 +287,10 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     Raises
     ------
     DivergenceError
-        If some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite.
+        If some particle's ‖θ_i‖ (over a, w, b) exceeds DIVERGENCE_THRESHOLD or becomes
+        non-finite; ``.step`` is the first such step exactly (the kernels check every
+        DIVERGENCE_CHECK_EVERY steps; on a failed check the steps since the last passed one
+        are replayed one by one, bitwise as in the run).
     ValueError
         On an invalid argument (the message names it).
 
@@ -368,6 +373,25 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
                                  data_tuple, spec.output_scale, offset_WT, offset_a, offset_b,
                                  DIVERGENCE_THRESHOLD)
 
+    def saved_state():
+        return WT.copy(), a.copy(), b.copy(), order.copy(), state.copy(), noise_states.copy()
+
+    def first_bad_step(start, failed, saved):
+        """The first step after which some ‖θ_i‖ > DIVERGENCE_THRESHOLD or θ_i is non-finite, given
+        that the check after step ``failed`` failed and the state ``saved`` at ``start`` passed:
+        the kernels are bitwise block-invariant, so the steps up to the last passed check
+        (a multiple of DIVERGENCE_CHECK_EVERY) are replayed in one call, the rest one by one."""
+        for target, source in zip((WT, a, b, order, state, noise_states), saved):
+            target[...] = source
+        counter[0] = start
+        last_passed = max(start, (failed - 1) // DIVERGENCE_CHECK_EVERY * DIVERGENCE_CHECK_EVERY)
+        if last_passed > start and kernel_block(start, last_passed - start) >= 0:
+            return int(counter[0])  # not reached: that check passed before
+        for step in range(last_passed, failed):
+            if kernel_block(step, 1) >= 0:
+                return step + 1
+        return failed
+
     interrupted = False
     bar = tqdm(total=int(target_steps[-1]), initial=int(counter[0]), disable=not progress,
                unit="step", desc="sgd")
@@ -376,8 +400,11 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
             while counter[0] < target:
                 start = int(counter[0])
                 count = min(block_steps, int(target) - start)
+                saved = saved_state()
                 with deferred_interrupt():
                     failed = kernel_block(start, count)
+                    if failed >= 0:
+                        failed = first_bad_step(start, failed, saved)
                 if failed >= 0:
                     raise DivergenceError(failed, failed * eps)
                 bar.update(int(counter[0]) - start)

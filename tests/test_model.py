@@ -129,7 +129,8 @@ def test_hermite_coefficients_against_quadrature(name):
             assert dh_table[k, i] == pytest.approx(dref, abs=1e-9)
     # high orders: dh_k/da equals the central difference of h_k (the derivative recurrence
     # against the value recurrence), and the table is the k-major copy of hermite
-    a = np.array([0.3, 3.6, 50.0])
+    # (tanh: up to slope·a = 40, the range of its quadrature; beyond it raises, see below)
+    a = np.array([0.3, 3.6, 20.0 if isinstance(act, Tanh) else 50.0])
     step = 1e-5
     h_table, dh_table = act.hermite_table(a, 47)
     h_up, _ = act.hermite_table(a + step, 47)
@@ -137,6 +138,9 @@ def test_hermite_coefficients_against_quadrature(name):
     np.testing.assert_allclose(dh_table, (h_up - h_down) / (2 * step), rtol=0, atol=1e-7)
     np.testing.assert_array_equal(h_table, act.hermite(a, 47).T)
     assert h_table.flags.c_contiguous and dh_table.flags.c_contiguous
+    if isinstance(act, Tanh):
+        with pytest.raises(ValueError, match="slope·a"):  # beyond the rule's range: no silent ~1e-10..1e-6 error
+            act.hermite(np.array([1.0, 60.0 / act.slope]), 5)
     if isinstance(act, Tanh):  # steep points (slope·a up to 40) take a finer rule: as a 4096-panel one
         fine = Tanh(act.amplitude, act.slope, act.center, act.shift, panels=4096)
         a = np.array([1.0, 12.0, 20.0]) / act.slope

@@ -4,9 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtr
 
-from .._gaussian import bvn_upper
 from .._validation import as_finite_array, check_int, check_real
 from ._kinds import KIND_ERF, KIND_TANH, _SQRT_2_OVER_PI, _SQRT_HALF
 from .base import Activation
@@ -31,7 +29,97 @@ def _gauss_legendre_composite(lo, hi, panels, order):
     return nodes, weights
 
 
-class Tanh(Activation):
+class _SmoothActivation(Activation):
+    """A smooth activation whose one-variable Gaussian moments E σ(aG), E σ'(aG)G and E σ(aG)²
+    are exact at every scale (the Hermite quadratures lose accuracy at steep scales and raise
+    beyond :meth:`hermite_steepness`): computed by :mod:`meanfield.gaussian_integrals` (erf
+    closed forms; tanh by the step-plus-remainder rule of :mod:`meanfield._wide_smooth` once
+    slope·a ≥ 4)."""
+
+    def gaussian_mean(self, a):
+        """m(a) = E σ(aG), exact for every a ≥ 0.
+
+        Parameters
+        ----------
+        a : array_like
+            Non-negative, finite scales (any shape).
+
+        Returns
+        -------
+        ndarray
+            m(a), the shape of ``a``.
+
+        Examples
+        --------
+        >>> from meanfield import sigmoid
+        >>> float(sigmoid().gaussian_mean(1e12))   # σ − ½ is odd, at any scale
+        0.5
+        """
+        from ..gaussian_integrals import gaussian_mean as _mean
+        a = as_finite_array(a, "a", nonnegative=True)
+        return _mean(self, a, 0.0)[0]
+
+    def gaussian_mean_derivative(self, a):
+        """m'(a) = E[σ'(aG) G] = 2a ∂_A E σ(m + √A G) at m = 0 (Gaussian integration by parts).
+
+        Parameters
+        ----------
+        a : array_like
+            Non-negative, finite scales (any shape).
+
+        Returns
+        -------
+        ndarray
+            m'(a), the shape of ``a``.
+
+        Examples
+        --------
+        σ(t) = tanh(t − 1) has m(a) = E tanh(aG − 1); at a = 0, m'(0) = 0 (E G = 0):
+
+        >>> from meanfield import Tanh
+        >>> float(Tanh(center=1.0).gaussian_mean_derivative(0.0))
+        0.0
+        """
+        from ..gaussian_integrals import gaussian_mean as _mean
+        a = as_finite_array(a, "a", nonnegative=True)
+        return 2.0 * a * _mean(self, a, 0.0)[2]
+
+    def gaussian_second_moment(self, a):
+        """E σ(aG)² = E σ(aX)σ(aY) at corr(X, Y) = 1, exact for every a ≥ 0.
+
+        Parameters
+        ----------
+        a : array_like
+            Non-negative, finite scales (any shape).
+
+        Returns
+        -------
+        ndarray
+            E σ(aG)², the shape of ``a``.
+
+        Examples
+        --------
+        For erf(t/√2), E σ(aG)² = (2/π) arcsin(a²/(1 + a²)): 1/3 at a = 1.
+
+        >>> from meanfield import erf
+        >>> round(float(erf().gaussian_second_moment(1.0)), 12)
+        0.333333333333
+        """
+        from ..gaussian_integrals import gaussian_pair as _pair
+        a = as_finite_array(a, "a", nonnegative=True)
+        return _pair(self, a, 0.0, a, 0.0, 1.0)[0]
+
+
+def _check_steepness(a, limit, panels):
+    """Raise when some slope·a exceeds the accurate range of a Hermite quadrature."""
+    steep = float(np.max(a, initial=0.0))
+    if steep > limit:
+        raise ValueError(f"a: slope·a = {steep:.3g} exceeds {limit:.3g}, the range where the Hermite "
+                         f"coefficients of this activation are accurate to ~1e-14 (panels={panels}); "
+                         "use more panels, or gaussian_mean / gaussian_pair / pair_kernel (exact at every scale)")
+
+
+class Tanh(_SmoothActivation):
     """σ(t) = shift + amplitude · tanh(slope · (t − center)).
 
     Gaussian coefficients by a composite Gauss-Legendre rule on G ∈ [−12, 12]
@@ -100,6 +188,21 @@ class Tanh(Activation):
         th = np.tanh(self.slope * (t - self.center))  # 1 − tanh²: no cosh overflow for large |t|
         return self.amplitude * self.slope * (1.0 - th * th)
 
+    def hermite_steepness(self):
+        """Largest slope·a where the Hermite coefficients are accurate to ~1e-14 (beyond, they raise).
+
+        Returns
+        -------
+        float
+            panels · 2^levels / 25 (41 with the default panels).
+
+        Examples
+        --------
+        >>> round(Tanh().hermite_steepness(), 2)
+        40.96
+        """
+        return self.panels * 2**_MAX_LEVEL / _PANELS_PER_STEEPNESS
+
     def _rule(self, level):
         """Nodes and weights (with φ) of the composite rule of panels · 2^level panels."""
         if level not in self._rules:
@@ -135,6 +238,7 @@ class Tanh(Activation):
             E σ(aG)² = shift² E_0 + 2 shift amplitude Σ_n w_n th + amplitude² Σ_n w_n th².
         """
         a = a.ravel()
+        _check_steepness(self.slope * a, self.hermite_steepness(), self.panels)
         h = np.empty((kmax + 1, a.size)) if values else None
         dh = np.empty((kmax + 1, a.size)) if derivatives else None
         m2 = np.empty(a.size) if second else None
@@ -187,10 +291,6 @@ class Tanh(Activation):
         h, dh, m2 = self._tables(a, kmax, values=True, derivatives=derivatives, second=second_moment)
         return (h, dh, m2) if second_moment else (h, dh)
 
-    def gaussian_second_moment(self, a):
-        a = as_finite_array(a, "a", nonnegative=True)
-        return self._tables(a, 0, second=True)[2].reshape(a.shape)
-
 
 def sigmoid():
     """σ(t) = 1/(1 + e^{−t}) = ½ + ½ tanh(t/2), as a :class:`Tanh` (same Gaussian machinery).
@@ -207,7 +307,7 @@ def sigmoid():
     return Tanh(amplitude=0.5, slope=0.5, center=0.0, shift=0.5)
 
 
-class Erf(Activation):
+class Erf(_SmoothActivation):
     """σ(t) = shift + amplitude · erf(slope · (t − center)/√2); the default erf(t/√2) = 2Φ(t) − 1
     is the Saad–Solla committee-machine activation, whose Gaussian pair integrals are
     bivariate normal probabilities (closed forms in :mod:`meanfield.gaussian_integrals`).
@@ -247,6 +347,7 @@ class Erf(Activation):
         panels = check_int(panels, "panels", minimum=1, maximum=MAX_PANELS)
         self.amplitude, self.slope, self.center, self.shift = params
         self._params = np.array(params)
+        self.panels = panels
         nodes, weights = _gauss_legendre_composite(-12.0, 12.0, int(panels), 8)
         self._nodes, self._weights = nodes, weights * _INV_SQRT_2PI * np.exp(-0.5 * nodes**2)
 
@@ -255,6 +356,21 @@ class Erf(Activation):
 
     def kernel_spec(self):
         return KIND_ERF, self._params
+
+    def hermite_steepness(self):
+        """Largest slope·a where the Hermite coefficients are accurate to ~1e-14 (beyond, they raise).
+
+        Returns
+        -------
+        float
+            panels / 4 (16 with the default panels).
+
+        Examples
+        --------
+        >>> Erf().hermite_steepness()
+        16.0
+        """
+        return self.panels / 4.0
 
     def sup_norm(self):
         return abs(self.shift) + abs(self.amplitude)
@@ -293,33 +409,12 @@ class Erf(Activation):
         """
         a = as_finite_array(a, "a", nonnegative=True)
         kmax = check_int(kmax, "kmax", minimum=0)
+        _check_steepness(self.slope * a, self.hermite_steepness(), self.panels)
         x, w = self._nodes, self._weights
         basis = Tanh._node_hermite(x, kmax) * w[:, None]  # (nodes, kmax+1)
         t = a.reshape(-1, 1) * x
         sampled = self.derivative(t) * x if derivative else self(t)
         return (sampled @ basis).reshape(a.shape + (kmax + 1,))
-
-    def gaussian_second_moment(self, a):
-        """E σ(aG)² = κ² + 2κν Φ(h) + ν² P(Z₁ ≤ h, Z₂ ≤ h), σ = κ + ν Φ(γ(t − t₀)),
-        h = −γt₀/√(1 + γ²a²), corr(Z₁, Z₂) = γ²a²/(1 + γ²a²).
-
-        Parameters
-        ----------
-        a : array_like
-            Non-negative, finite scales (any shape).
-
-        Returns
-        -------
-        ndarray
-            E σ(aG)², the shape of ``a``.
-        """
-        a = as_finite_array(a, "a", nonnegative=True)
-        kappa, nu, gamma = self.shift - self.amplitude, 2.0 * self.amplitude, self.slope
-        q2 = 1.0 + gamma**2 * a**2
-        h = -gamma * self.center / np.sqrt(q2)
-        rho = gamma**2 * a**2 / q2
-        both = np.vectorize(bvn_upper)(-h, -h, rho)
-        return kappa**2 + 2 * kappa * nu * ndtr(h) + nu**2 * both
 
 
 def erf():

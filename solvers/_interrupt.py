@@ -16,8 +16,10 @@ import threading
 @contextlib.contextmanager
 def deferred_interrupt():
     """Run the body with SIGINT recorded instead of raised; raise KeyboardInterrupt after it
-    if one arrived. Outside the main thread (where handlers cannot be set) it does nothing."""
-    if threading.current_thread() is not threading.main_thread():
+    if one arrived. Outside the main thread (where handlers cannot be set), or where SIGINT is
+    ignored (a background job), it does nothing."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):  # no Ctrl-C to defer
         yield
         return
     received = []

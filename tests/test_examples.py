@@ -151,6 +151,7 @@ def test_example_ctrl_c_keeps_work_and_exits_nonzero(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "isotropic_gaussians.py"), "--quick",
                              "--out", str(tmp_path), "--no-flow"], cwd=tmp_path, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as at a terminal
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     for line in proc.stderr:  # wait until a long SGD run of figure 4 has started

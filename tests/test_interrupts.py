@@ -27,10 +27,16 @@ print(json.dumps({"status": res.status, "steps": res.steps, "times": res.times.t
 """
 
 
+def sigint_as_at_a_terminal():
+    """In the child before exec: SIGINT's default action, so that Python installs its Ctrl-C
+    handler (a shell running the tests in the background makes its children ignore SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_and_interrupt(script, wait_s=2.0, timeout_s=600):
     """Start ``script``, wait for its "started" line, send SIGINT after ``wait_s``; (stdout lines, code)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", script], preexec_fn=sigint_as_at_a_terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, cwd=str(ROOT))
     deadline = time.monotonic() + timeout_s
     line = proc.stdout.readline()

@@ -55,9 +55,42 @@ RISK_SERIES_TOL = 1e-14
 #: ~0.1 ms a particle, the quadrature ~1 ms a pair.
 LONG_TERMS = 1024
 LONG_TABLE_FRACTION = 8
+#: potential_gradient, piecewise-linear σ: the pairs with |c| > C_SERIES take the Mehler series too
+#: (under the per-pair bound of _pair_series_terms; ~0.1–0.5 µs against ~5 µs a scale for the
+#: closed form, which serves the pairs beyond the table's reach) when the cosines of
+#: LONG_SAMPLE_ROWS evenly spaced particles with all others predict at least LONG_MIN_PARTNERS
+#: such partners per particle (a longer table costs ~1–2 µs a particle per 100 terms);
+#: LONG_TERMS instead of MAX_TERMS when at least LONG_MIN_FAR partners per particle lie beyond
+#: MAX_TERMS' reach (small d).
+LONG_SAMPLE_ROWS = 64
+LONG_MIN_PARTNERS = 0.25
+LONG_MIN_FAR = 1.0
 #: ... the Parseval tails beyond the Hermite table are E σ² − Σ_k h_k² plus this times E σ²
 #: (an upper bound on the rounding of that difference, so the bound stays an upper bound).
 TAIL_FLOOR = 64 * np.finfo(float).eps
+
+
+def _long_series_terms(unit_t):
+    """Hermite table length for the drift of piecewise-linear σ: K_SERIES, or the terms the
+    largest sampled off-diagonal |c| < 1 needs by the pair rule with T_K/T_1 ≤ 1 (capped at
+    MAX_TERMS, or LONG_TERMS, see LONG_SAMPLE_ROWS). Only a cost choice: every pair the table
+    cannot serve within its bound takes the closed form."""
+    n = unit_t.shape[1]
+    if n < 2:
+        return K_SERIES
+    rows = np.unique(np.linspace(0, n - 1, min(n, LONG_SAMPLE_ROWS)).astype(np.int64))
+    cos = np.abs(unit_t[:, rows].T @ unit_t)
+    cos[np.arange(rows.size), rows] = 0.0
+    big = cos[(cos > C_SERIES) & (cos < 1.0)]
+    per_particle = big.size / rows.size
+    if per_particle < LONG_MIN_PARTNERS:
+        return K_SERIES
+    unit_tails = np.ones((1, LONG_TERMS + 1, 1))
+    terms = _pair_series_terms(float(big.max()), 0, 0, unit_tails, GRADIENT_SERIES_TOL, True) or LONG_TERMS
+    if terms > MAX_TERMS:
+        far = np.count_nonzero(big > _reach(MAX_TERMS, GRADIENT_SERIES_TOL, True)) / rows.size
+        terms = LONG_TERMS if far >= LONG_MIN_FAR else MAX_TERMS
+    return max(K_SERIES, terms)
 
 
 @dataclass(frozen=True)
@@ -403,23 +436,26 @@ class IsotropicGaussians:
         if smooth:
             largest = _largest_cosine(unit_t) if r.size > 1 else np.zeros(r.size)
             tol = GRADIENT_SERIES_TOL if derivatives else RISK_SERIES_TOL
-            # the pair rule with T_K/T_0 ≤ 1 (any σ): enough terms for every pair with |c| ≤ top
+            # the pair rule with T_K/T_1 ≤ 1 (any σ): enough terms for every pair with |c| ≤ top
             unit_tails = np.ones((1, LONG_TERMS + 1, 1))
             terms = _pair_series_terms(float(largest.max()), 0, 0, unit_tails, tol, derivatives) or LONG_TERMS
             reach = _reach(MAX_TERMS, tol, derivatives)
             if np.count_nonzero(largest > reach) * LONG_TABLE_FRACTION < r.size:
                 terms = min(terms, MAX_TERMS)  # the few pairs beyond MAX_TERMS' reach take the quadrature
             terms = max(K_SERIES, terms)
+        elif derivatives:
+            terms = _long_series_terms(unit_t)
         else:
             terms = K_SERIES
-        # E σ² for the tails (smooth σ) and as K(a, a, 1) in R_N; the drift of piecewise-linear σ needs neither
-        with_second = smooth or not derivatives
+        long_series = smooth or terms > K_SERIES
+        # E σ² for the tails (long series) and as K(a, a, 1) in R_N
+        with_second = long_series or not derivatives
         tables = [self.activation.hermite_table(s * r, terms - 1, second_moment=with_second, derivatives=derivatives)
                   for s in self.scales]
         h_t = np.stack([t[0] for t in tables])
         dh_t = np.stack([t[1] for t in tables]) if derivatives else None
         second = np.stack([t[2] for t in tables]) if with_second else None
-        if smooth:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
+        if long_series:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
             # E σ² − Σ_k h_k² carries rounding of ~1e-16 E σ²: bounded above by TAIL_FLOOR E σ²
             squares = h_t**2
             rest = np.maximum(second - squares.sum(axis=1), 0.0) + TAIL_FLOOR * second
@@ -662,19 +698,21 @@ def _mehler_tail(k_lo, k_hi, c, h_t, f, j):
 @njit(cache=True)
 def _pair_series_terms(c_abs, i, j, tails, tol, derivatives):
     """Terms K ≤ tails.shape[1] − 1 of the Mehler series for the pair (i, j), both scales,
-    or 0 if no K meets the bound (then the pair takes the quadrature). With
+    or 0 if no K meets the bound (then the pair takes the quadrature or the closed form). With
     T_K = Σ_{k≥K} h_k² (tails, Parseval) and Cauchy-Schwarz the omitted terms obey
 
         |Σ_{k≥K} c^k h_k(a) h_k(b)|            ≤ |c|^K √(T_K(a) T_K(b)),
         |Σ_{k≥K} k c^(k−1) h_k(a) h_k(b)|      ≤ K|c|^(K−1) √(T_K(a) T_K(b)),
         |Σ_{k≥K} c^k h_k'(a) h_k(b)|           ≤ (2/a)(K+2)|c|^K √(T_K(a) T_K(b)),
 
-    the last from a h_k'(a) = √((k+1)(k+2)) h_{k+2}(a) + k h_k(a) (Stein); K is the smallest
-    with the bound (factor (K+2)|c|^(K−1) for ``derivatives``, |c|^K otherwise) ≤ tol ·
-    √(T_0(a) T_0(b)), where T_0 = E σ(aG)², and K ≥ |c|/(1−|c|) (monotone factors). So the
-    omitted part of the value and of the c-sum is ≤ tol √(T_0 T_0), that of the a-sum
-    ≤ (2|c|/a) tol √(T_0 T_0): in the drift, where it enters as ½ s ∂_aK with a = s r_i, as
-    ∂_cK / r_i does, both are ≤ tol √(T_0 T_0) / r_i."""
+    the last from a h_k'(a) = √((k+1)(k+2)) h_{k+2}(a) + k h_k(a) (Stein; σ absolutely
+    continuous); K is the smallest with the bound (factor (K+2)|c|^(K−1) for ``derivatives``,
+    |c|^K otherwise) ≤ tol · √(T_1(a) T_1(b)), where T_1 = Var σ(aG) (not E σ², which holds
+    σ(0)² as a → 0 while every term k ≥ 1 vanishes like a), and K ≥ |c|/(1−|c|) (monotone
+    factors). So the omitted part of the value and of the c-sum is ≤ tol √(T_1 T_1), that of
+    the a-sum ≤ (2|c|/a) tol √(T_1 T_1): in the drift, where it enters as ½ s ∂_aK with
+    a = s r_i, as ∂_cK / r_i does, both are ≤ tol √(T_1 T_1) / r_i, and √T_1(s r_i) ≤ s r_i
+    sup|σ'|."""
     n_max = tails.shape[1] - 1
     if n_max < 1 or c_abs >= 1.0:
         return 0
@@ -687,7 +725,7 @@ def _pair_series_terms(c_abs, i, j, tails, tol, derivatives):
         ok = True
         for si in range(tails.shape[0]):
             bound = factor * math.sqrt(tails[si, terms, i] * tails[si, terms, j])
-            if bound > tol * math.sqrt(tails[si, 0, i] * tails[si, 0, j]):
+            if bound > tol * math.sqrt(tails[si, 1, i] * tails[si, 1, j]):
                 ok = False
                 break
         if ok:
@@ -818,8 +856,13 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, 
                         continue
                     j = j0 + jj
                     terms_ij = 0 if j == i else _pair_series_terms(abs(c), i, j, tails, GRADIENT_SERIES_TOL, True)
-                    if terms_ij > 0:  # smooth σ: the long series (its Parseval bound allows it)
-                        daj, dcj = _mehler_tail(0, terms_ij, c, h_t, factors[b], j)
+                    if terms_ij > 0:  # the long series (its Parseval bound allows it)
+                        if terms_ij > terms:  # the chunk's sums hold the terms k < terms
+                            daj, dcj = _mehler_tail(terms, terms_ij, c, h_t, factors[b], j)
+                            daj += da[jj]
+                            dcj += dc[jj]
+                        else:
+                            daj, dcj = _mehler_tail(0, terms_ij, c, h_t, factors[b], j)
                         acc_r += daj - c * dcj * inv_r
                         mb[jj] += dcj * inv_r
                         continue

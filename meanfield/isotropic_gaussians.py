@@ -93,6 +93,30 @@ def _long_series_terms(unit_t):
     return max(K_SERIES, terms)
 
 
+def _series_tables(activation, scales, r, terms, long_series, derivatives):
+    """(h_t, dh_t, tails, second) of ``IsotropicGaussians._pair_tables`` for k < terms: tails
+    (Parseval, T_K = Σ_{k≥K} h_k², summed within the table, E σ² − Σ_k h_k² + TAIL_FLOOR E σ²
+    beyond it) only for ``long_series`` (else shape (2, 0, N)), second = E σ(s r G)² unless the
+    drift needs neither (piecewise-linear σ without the long series)."""
+    # E σ² for the tails (long series) and as K(a, a, 1) in R_N
+    with_second = long_series or not derivatives
+    tables = [activation.hermite_table(s * r, terms - 1, second_moment=with_second, derivatives=derivatives)
+              for s in scales]
+    h_t = np.stack([t[0] for t in tables])
+    dh_t = np.stack([t[1] for t in tables]) if derivatives else None
+    second = np.stack([t[2] for t in tables]) if with_second else None
+    if long_series:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
+        # E σ² − Σ_k h_k² carries rounding of ~1e-16 E σ²: bounded above by TAIL_FLOOR E σ²
+        squares = h_t**2
+        rest = np.maximum(second - squares.sum(axis=1), 0.0) + TAIL_FLOOR * second
+        tails = np.empty((2, terms + 1, r.size))
+        tails[:, terms] = rest
+        tails[:, :terms] = np.cumsum(squares[:, ::-1], axis=1)[:, ::-1] + rest[:, None, :]
+    else:
+        tails = np.zeros((2, 0, r.size))
+    return h_t, dh_t, tails, second
+
+
 @dataclass(frozen=True)
 class KernelFeatures:
     """Low-rank form of the radial kernel on points r_1..r_M:
@@ -423,13 +447,17 @@ class IsotropicGaussians:
         h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j) (None unless ``derivatives``)
         and tails[s, K, j] ≥ T_K(s r_j) = Σ_{k≥K} h_k(s r_j)² = E σ(s r_j G)² − Σ_{k<K} h_k(s r_j)²
         (Parseval; summed within the table, TAIL_FLOOR added to the rest); second[s, j] =
-        E σ(s r_j G)² (the pair kernel at c = 1; None for the drift of piecewise-linear σ).
+        E σ(s r_j G)² (the pair kernel at c = 1; None for the drift of piecewise-linear σ
+        without the long series).
 
-        Piecewise-linear σ: K_SERIES terms and no tails (pairs with |c| > C_SERIES use the
-        closed form). Smooth σ: the series also serves those pairs (~1 µs against ~0.5 ms
+        Smooth σ: the series also serves the pairs with |c| > C_SERIES (~1 µs against ~0.5 ms
         for the quadrature), so the tables hold as many terms as the largest off-diagonal
         |c| needs (see :func:`_pair_series_terms`), between K_SERIES and MAX_TERMS, or
         LONG_TERMS when many particles have a partner beyond MAX_TERMS' reach (small d).
+        Piecewise-linear σ: R_N takes K_SERIES terms and the closed form beyond C_SERIES; the
+        drift the same, or, when sampled cosines predict enough pairs beyond C_SERIES
+        (:func:`_long_series_terms`), a longer table with tails, so that those pairs take the
+        series where its bound allows (~0.1–0.5 µs against ~5 µs for the closed form).
         """
         kind, _ = self.activation.kernel_spec()
         smooth = kind != KIND_PIECEWISE_LINEAR
@@ -447,24 +475,7 @@ class IsotropicGaussians:
             terms = _long_series_terms(unit_t)
         else:
             terms = K_SERIES
-        long_series = smooth or terms > K_SERIES
-        # E σ² for the tails (long series) and as K(a, a, 1) in R_N
-        with_second = long_series or not derivatives
-        tables = [self.activation.hermite_table(s * r, terms - 1, second_moment=with_second, derivatives=derivatives)
-                  for s in self.scales]
-        h_t = np.stack([t[0] for t in tables])
-        dh_t = np.stack([t[1] for t in tables]) if derivatives else None
-        second = np.stack([t[2] for t in tables]) if with_second else None
-        if long_series:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
-            # E σ² − Σ_k h_k² carries rounding of ~1e-16 E σ²: bounded above by TAIL_FLOOR E σ²
-            squares = h_t**2
-            rest = np.maximum(second - squares.sum(axis=1), 0.0) + TAIL_FLOOR * second
-            tails = np.empty((2, terms + 1, r.size))
-            tails[:, terms] = rest
-            tails[:, :terms] = np.cumsum(squares[:, ::-1], axis=1)[:, ::-1] + rest[:, None, :]
-        else:
-            tails = np.zeros((2, 0, r.size))
-        return h_t, dh_t, tails, second
+        return _series_tables(self.activation, self.scales, r, terms, smooth or terms > K_SERIES, derivatives)
 
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network
@@ -490,12 +501,14 @@ class IsotropicGaussians:
 
         ∇Ψ(w_i) = v'(r_i) ŵ_i + (1/N) Σ_j ½ Σ_s [s ∂_aK ŵ_i + (∂_cK / r_i)(ŵ_j − c_ij ŵ_i)],
         K evaluated at (s r_i, s r_j, c_ij), c_ij = ŵ_i·ŵ_j (Mehler series for |c| ≤ ½; the
-        j = i term has c = 1 and no angular part). Pairs with |c| > ½: closed form for
-        piecewise-linear σ; for smooth σ the Mehler series with as many terms as the
-        pair's Parseval bound needs (≤ GRADIENT_SERIES_TOL · √(E σ(aG)² E σ(bG)²), up to
-        MAX_TERMS or LONG_TERMS; :func:`_pair_series_terms`), the quadrature of
-        :func:`~meanfield.pair_kernel.smooth_pair_sums` (~0.5 ms a pair) only where that
-        fails (|c| near 1: small d, near-duplicates).
+        j = i term has c = 1 and no angular part). Pairs with |c| > ½: the Mehler series
+        with as many terms as the pair's Parseval bound needs (≤ GRADIENT_SERIES_TOL ·
+        √(Var σ(aG) Var σ(bG)), up to MAX_TERMS or LONG_TERMS; :func:`_pair_series_terms`)
+        where that bound allows, else the closed form (piecewise-linear σ) or the quadrature
+        of :func:`~meanfield.pair_kernel.smooth_pair_sums` (~0.5 ms a pair; smooth σ): |c|
+        near 1 (small d, near-duplicates). Piecewise-linear σ takes the long series only
+        when sampled cosines predict enough such pairs (:func:`_long_series_terms`; the
+        closed form costs ~5 µs a pair and scale, the series ~0.1–0.5 µs).
         This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
         kinked at 0, the gradient is defined as the population average of the SGD
         direction with σ'(0+): E_x[σ'(0+)(ŷ(x) − y) x] = σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
@@ -796,8 +809,9 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, 
     series with as many terms as the chunk's largest such |c| needs (k|c|^(k−1) ≤
     GRADIENT_SERIES_TOL for the first omitted k) or, when few pairs lie above C_SPLIT,
     as many as |c| ≤ C_SPLIT needs plus per-pair tails for those few. Pairs with |c| > C_SERIES:
-    for smooth σ (tails given) the series with the terms :func:`_pair_series_terms` asks for,
-    else, and for j = i (c = 1, no angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
+    with tails given (smooth σ, or piecewise-linear σ with the long table) the series with the
+    terms :func:`_pair_series_terms` asks for (continuing the chunk's sums), else, and for
+    j = i (c = 1, no angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
     direction with σ'(0+): mixing_ij = ½ Σ_s s σ'(0+) h_1(s r_j), radial_i = 0.
     """
     d, n = unit_t.shape

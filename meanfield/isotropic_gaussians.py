@@ -105,16 +105,36 @@ def _series_tables(activation, scales, r, terms, long_series, derivatives):
     h_t = np.stack([t[0] for t in tables])
     dh_t = np.stack([t[1] for t in tables]) if derivatives else None
     second = np.stack([t[2] for t in tables]) if with_second else None
-    if long_series:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
-        # E σ² − Σ_k h_k² carries rounding of ~1e-16 E σ²: bounded above by TAIL_FLOOR E σ²
-        squares = h_t**2
-        rest = np.maximum(second - squares.sum(axis=1), 0.0) + TAIL_FLOOR * second
-        tails = np.empty((2, terms + 1, r.size))
-        tails[:, terms] = rest
-        tails[:, :terms] = np.cumsum(squares[:, ::-1], axis=1)[:, ::-1] + rest[:, None, :]
+    if long_series:
+        tails = np.empty((h_t.shape[0], terms + 1, r.size))
+        _parseval_tails(h_t, second, tails)
     else:
         tails = np.zeros((2, 0, r.size))
     return h_t, dh_t, tails, second
+
+
+@njit(cache=True)
+def _parseval_tails(h_t, second, tails):
+    """tails[s, K, j] = Σ_{K≤k<terms} h_t[s, k, j]² + rest[s, j], K = 0..terms, with the rest
+    beyond the table max(E σ² − Σ_k h_k², 0) + TAIL_FLOOR E σ² (the difference carries rounding
+    of ~1e-16 E σ²: the floor keeps the tails upper bounds). Two passes over k, j innermost."""
+    n_s, terms, n = h_t.shape
+    for s in range(n_s):
+        row = tails[s, terms]
+        for j in range(n):
+            row[j] = 0.0
+        for k in range(terms):
+            h = h_t[s, k]
+            for j in range(n):
+                row[j] += h[j] * h[j]
+        for j in range(n):
+            row[j] = max(second[s, j] - row[j], 0.0) + TAIL_FLOOR * second[s, j]
+        for k in range(terms - 1, -1, -1):
+            h = h_t[s, k]
+            above = tails[s, k + 1]
+            out = tails[s, k]
+            for j in range(n):
+                out[j] = above[j] + h[j] * h[j]
 
 
 @dataclass(frozen=True)

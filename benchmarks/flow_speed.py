@@ -49,11 +49,13 @@ import math
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from _timing import best_time
 import time
 
-from meanfield import IsotropicGaussians, Tanh, pair_kernel_gradient, ramp
+import meanfield.isotropic_gaussians as ig
+from meanfield import IsotropicGaussians, Tanh, nonmonotone, pair_kernel_gradient, ramp
 from solvers import init_gaussian, run_particle_flow
 
 
@@ -66,15 +68,15 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="N = 1000 only, fewer repeats")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "flow_speed.json")
     parser.add_argument("--only-integrators", action="store_true", help="only the integrator study")
+    parser.add_argument("--only-routes", action="store_true", help="only the kinked drift, long series vs closed form")
     args = parser.parse_args(argv)
+    if args.only_routes:
+        _merge(args.out, "kinked_drift", route_study(1000 if args.quick else 2000, 2 if args.quick else 3))
+        return
     model = IsotropicGaussians(delta=0.8, d=40, activation=ramp())
     integrators = integrator_study(model, 200 if args.quick else 400)
     if args.only_integrators:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        old = json.loads(args.out.read_text()) if args.out.exists() else {}
-        old["integrators"] = integrators
-        args.out.write_text(json.dumps(old, indent=2))
-        print(f"wrote {args.out}")
+        _merge(args.out, "integrators", integrators)
         return
     sizes = (1000,) if args.quick else (1000, 4000)
     repeats = 2 if args.quick else 5
@@ -92,10 +94,91 @@ def main(argv=None):
     missed = [c["N"] for c in cases if not c["target_met"]]
     print(f"target ratio <= {TARGET_RATIO:g}: " + (f"missed at N = {missed}" if missed else "met"))
     tanh = smooth_case(1000 if args.quick else 4000, repeats)
+    kinked = route_study(1000 if args.quick else 2000, repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"cases": cases, "target_ratio": TARGET_RATIO, "tanh": tanh,
-                                    "integrators": integrators}, indent=2))
+                                    "integrators": integrators, "kinked_drift": kinked}, indent=2))
     print(f"wrote {args.out}")
+
+
+def _merge(path, key, value):
+    """Write ``value`` under ``key`` into the JSON at ``path``, keeping its other entries."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old[key] = value
+    path.write_text(json.dumps(old, indent=2))
+    print(f"wrote {path}")
+
+
+class _ClosedFormRoute:
+    """Within the block, the drift of piecewise-linear σ takes the closed form for every pair
+    with |c| > ½ (the route before the long series): LONG_MIN_PARTNERS = ∞, restored on exit."""
+
+    def __enter__(self):
+        self._saved = ig.LONG_MIN_PARTNERS
+        ig.LONG_MIN_PARTNERS = math.inf
+
+    def __exit__(self, *exc):
+        ig.LONG_MIN_PARTNERS = self._saved
+
+
+@njit  # no cache: a cached copy would keep an outdated inlined _pair_series_terms (another file)
+def _route_counts(cos, tails):
+    """Pairs i ≠ j by route: (|c| ≤ ½, long series, closed form) and the mean terms of the long series."""
+    n = cos.shape[0]
+    small = series = closed = 0
+    terms_sum = 0.0
+    for i in range(n):
+        for j in range(n):
+            c = abs(cos[i, j])
+            if i == j:
+                continue
+            if c <= ig.C_SERIES:
+                small += 1
+                continue
+            terms = ig._pair_series_terms(c, i, j, tails, ig.GRADIENT_SERIES_TOL, True) if tails.shape[1] else 0
+            if terms > 0:
+                series += 1
+                terms_sum += terms
+            else:
+                closed += 1
+    return small, series, closed, terms_sum / max(series, 1)
+
+
+def route_study(n, repeats, dims=(5, 20, 40)):
+    """One drift evaluation of the kinked case (non-monotone σ, Δ = 0.5, κ = 0.4, iid N particles)
+    at each d: the long Mehler series for the pairs with |c| > ½ against the closed form for all
+    of them (the previous route), timed alternately in the same run (best of ``repeats``), with
+    the pairs per route and the reference drift (ramp, Δ = 0.8, d = 40) as a second baseline."""
+    print(f"\nkinked drift, N = {n}: long series vs closed form for |c| > 1/2 (same run)")
+    print(f"{'d':>4} {'terms':>6} {'|c|<=1/2':>9} {'series':>8} {'closed':>8} {'mean K':>7} "
+          f"{'new [s]':>8} {'old [s]':>8} {'old/new':>8} {'new/ref':>8}")
+    reference = IsotropicGaussians(0.8, 40, ramp())
+    W_ref = init_gaussian(n, 40, 0.8, seed=0)
+    ref = best_time(lambda: reference.potential_gradient(W_ref), repeats)
+    rows = []
+    for d in dims:
+        model = IsotropicGaussians(0.5, d, nonmonotone())
+        W = init_gaussian(n, d, 0.4, seed=0)
+        r, _, unit = model._particles(W)
+        _, _, tails, _ = model._pair_tables(r, np.ascontiguousarray(unit.T), derivatives=True)
+        small, series, closed, mean_terms = _route_counts(np.clip(unit @ unit.T, -1.0, 1.0), tails)
+        new = old = math.inf
+        for _ in range(repeats):  # alternate, so that both see the same machine load
+            new = min(new, best_time(lambda: model.potential_gradient(W), 1))
+            with _ClosedFormRoute():
+                old = min(old, best_time(lambda: model.potential_gradient(W), 1))
+        with _ClosedFormRoute():
+            baseline = model.potential_gradient(W)
+        diff = float(np.max(np.abs(model.potential_gradient(W) - baseline)) / np.max(np.abs(baseline)))
+        rows.append(dict(d=d, N=n, table_terms=int(tails.shape[1] - 1) if tails.shape[1] else ig.K_SERIES,
+                         pairs_small=int(small), pairs_series=int(series), pairs_closed=int(closed),
+                         mean_series_terms=float(mean_terms), new_s=new, old_s=old, speedup=old / new,
+                         new_over_reference=new / ref, max_relative_difference=diff))
+        print(f"{d:>4} {rows[-1]['table_terms']:>6} {small:>9} {series:>8} {closed:>8} {mean_terms:>7.1f} "
+              f"{new:>8.3f} {old:>8.3f} {old / new:>8.2f} {new / ref:>8.2f}   (max rel. diff {diff:.1e})", flush=True)
+    print(f"reference drift (ramp, d = 40): {ref:.3f} s")
+    return dict(N=n, reference_s=ref, cases=rows)
 
 
 class _Counting:

@@ -96,8 +96,9 @@ def _long_series_terms(unit_t):
 def _series_tables(activation, scales, r, terms, long_series, derivatives):
     """(h_t, dh_t, tails, second) of ``IsotropicGaussians._pair_tables`` for k < terms: tails
     (Parseval, T_K = Σ_{k≥K} h_k², summed within the table, E σ² − Σ_k h_k² + TAIL_FLOOR E σ²
-    beyond it) only for ``long_series`` (else shape (2, 0, N)), second = E σ(s r G)² unless the
-    drift needs neither (piecewise-linear σ without the long series)."""
+    beyond it; particle-major, tails[j, K, s]) only for ``long_series`` (else shape (N, 0, 2)),
+    second = E σ(s r G)² unless the drift needs neither (piecewise-linear σ without the long
+    series)."""
     # E σ² for the tails (long series) and as K(a, a, 1) in R_N
     with_second = long_series or not derivatives
     tables = [activation.hermite_table(s * r, terms - 1, second_moment=with_second, derivatives=derivatives)
@@ -106,35 +107,35 @@ def _series_tables(activation, scales, r, terms, long_series, derivatives):
     dh_t = np.stack([t[1] for t in tables]) if derivatives else None
     second = np.stack([t[2] for t in tables]) if with_second else None
     if long_series:
-        tails = np.empty((h_t.shape[0], terms + 1, r.size))
+        tails = np.empty((r.size, terms + 1, h_t.shape[0]))
         _parseval_tails(h_t, second, tails)
     else:
-        tails = np.zeros((2, 0, r.size))
+        tails = np.zeros((r.size, 0, 2))
     return h_t, dh_t, tails, second
 
 
 @njit(cache=True)
 def _parseval_tails(h_t, second, tails):
-    """tails[s, K, j] = Σ_{K≤k<terms} h_t[s, k, j]² + rest[s, j], K = 0..terms, with the rest
+    """tails[j, K, s] = Σ_{K≤k<terms} h_t[s, k, j]² + rest[s, j], K = 0..terms, with the rest
     beyond the table max(E σ² − Σ_k h_k², 0) + TAIL_FLOOR E σ² (the difference carries rounding
-    of ~1e-16 E σ²: the floor keeps the tails upper bounds). Two passes over k, j innermost."""
+    of ~1e-16 E σ²: the floor keeps the tails upper bounds). Particle-major: one pair's bound
+    (:func:`_pair_series_terms`) reads two contiguous rows."""
     n_s, terms, n = h_t.shape
+    total = np.zeros(n)
     for s in range(n_s):
-        row = tails[s, terms]
         for j in range(n):
-            row[j] = 0.0
+            total[j] = 0.0
         for k in range(terms):
             h = h_t[s, k]
             for j in range(n):
-                row[j] += h[j] * h[j]
+                total[j] += h[j] * h[j]
         for j in range(n):
-            row[j] = max(second[s, j] - row[j], 0.0) + TAIL_FLOOR * second[s, j]
-        for k in range(terms - 1, -1, -1):
-            h = h_t[s, k]
-            above = tails[s, k + 1]
-            out = tails[s, k]
-            for j in range(n):
-                out[j] = above[j] + h[j] * h[j]
+            tails[j, terms, s] = max(second[s, j] - total[j], 0.0) + TAIL_FLOOR * second[s, j]
+        for j in range(n):
+            acc = tails[j, terms, s]
+            for k in range(terms - 1, -1, -1):
+                acc += h_t[s, k, j] * h_t[s, k, j]
+                tails[j, k, s] = acc
 
 
 @dataclass(frozen=True)
@@ -465,7 +466,7 @@ class IsotropicGaussians:
     def _pair_tables(self, r, unit_t, derivatives):
         """Hermite tables of the pair kernels, k-major (the kernels loop over j):
         h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j) (None unless ``derivatives``)
-        and tails[s, K, j] ≥ T_K(s r_j) = Σ_{k≥K} h_k(s r_j)² = E σ(s r_j G)² − Σ_{k<K} h_k(s r_j)²
+        and tails[j, K, s] ≥ T_K(s r_j) = Σ_{k≥K} h_k(s r_j)² = E σ(s r_j G)² − Σ_{k<K} h_k(s r_j)²
         (Parseval; summed within the table, TAIL_FLOOR added to the rest); second[s, j] =
         E σ(s r_j G)² (the pair kernel at c = 1; None for the drift of piecewise-linear σ
         without the long series).
@@ -554,7 +555,8 @@ class IsotropicGaussians:
         h_t, dh_t, tails, _ = self._pair_tables(r, unit_t, derivatives=True)
         dsigma0 = float(self.activation.derivative(0.0))
         kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
-        radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0)
+        h_j = np.ascontiguousarray(h_t.transpose(2, 1, 0))  # particle-major, for the per-pair series
+        radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0)
         radial = radial / n + np.where(zero, 0.0, self._dv_from_slopes(dh_t[:, 0]))  # h_0' = m'
         return radial[:, None] * unit + angular / n
 
@@ -715,13 +717,14 @@ def _series_terms(c_abs, n_terms):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _mehler_tail(k_lo, k_hi, c, h_t, f, j):
-    """The terms k_lo ≤ k < k_hi of the sums of :func:`_mehler_gradient` for one pair:
+def _mehler_tail(k_lo, k_hi, c, hj, f):
+    """The terms k_lo ≤ k < k_hi of the sums of :func:`_mehler_gradient` for one pair, hj[k, s] =
+    h_k(s r_j) (particle-major row of h_j, contiguous in k):
     (½ Σ_s s Σ_k c^k h_k'(a) h_k(b), ½ Σ_s Σ_k k c^(k−1) h_k(a) h_k(b))."""
     x = 0.0
     y = 0.0
     for k in range(k_hi - 1, k_lo - 1, -1):
-        g0, g1 = h_t[0, k, j], h_t[1, k, j]
+        g0, g1 = hj[k, 0], hj[k, 1]
         x = x * c + (f[k, 0] * g0 + f[k, 1] * g1)
         y = y * c + (f[k, 2] * g0 + f[k, 3] * g1)
     low = c ** (k_lo - 1)
@@ -752,23 +755,50 @@ def _pair_series_terms(c_abs, i, j, tails, tol, derivatives):
     start = 1
     if derivatives:
         start = max(2, int(math.ceil(c_abs / (1.0 - c_abs))))
-    power = c_abs ** (start - 1)
-    for terms in range(start, n_max + 1):
-        factor = (terms + 2) * power if derivatives else power * c_abs
-        ok = True
-        for si in range(tails.shape[0]):
-            bound = factor * math.sqrt(tails[si, terms, i] * tails[si, terms, j])
-            if bound > tol * math.sqrt(tails[si, 1, i] * tails[si, 1, j]):
-                ok = False
-                break
-        if ok:
+    if start > n_max or not _series_bound_met(c_abs, n_max, i, j, tails, tol, derivatives):
+        return 0
+    lo, hi = start, n_max  # the bound holds at hi and both factors decrease in K: bisect
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _series_bound_met(c_abs, mid, i, j, tails, tol, derivatives):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(cache=True)
+def _pair_series_terms_from(c_abs, first, i, j, tails, tol):
+    """A number of terms K ≥ first that meets the drift's bound of :func:`_pair_series_terms`
+    (not necessarily the smallest: candidates first, then × 5/4 + 1 up to the table's end, a few
+    bound evaluations instead of a bisection's ~10), or 0 if the table's end does not."""
+    n_max = tails.shape[1] - 1
+    if n_max < 1 or c_abs >= 1.0:
+        return 0
+    terms = min(max(first, 2, int(math.ceil(c_abs / (1.0 - c_abs)))), n_max)
+    while True:
+        if _series_bound_met(c_abs, terms, i, j, tails, tol, True):
             return terms
-        power *= c_abs
-    return 0
+        if terms == n_max:
+            return 0
+        terms = min(n_max, terms + terms // 4 + 1)
+
+
+@njit(cache=True)
+def _series_bound_met(c_abs, terms, i, j, tails, tol, derivatives):
+    """Whether factor² T_K(a) T_K(b) ≤ tol² T_1(a) T_1(b) at K = terms for every scale (the rule
+    of :func:`_pair_series_terms`, squared)."""
+    power = c_abs ** (terms - 1)
+    factor = (terms + 2) * power if derivatives else power * c_abs
+    ti, tj = tails[i], tails[j]
+    for si in range(tails.shape[2]):
+        if factor * factor * (ti[terms, si] * tj[terms, si]) > tol * tol * (ti[1, si] * tj[1, si]):
+            return False
+    return True
 
 
 def _reach(terms, tol, derivatives):
-    """Largest |c| (to 1e-6) whose pair rule with T_K/T_0 ≤ 1 needs at most ``terms`` terms."""
+    """Largest |c| (to 1e-6) whose pair rule with T_K/T_1 ≤ 1 needs at most ``terms`` terms."""
     lo, hi = C_SERIES, 1.0
     unit_tails = np.ones((1, terms + 1, 1))
     while hi - lo > 1e-6:
@@ -818,14 +848,14 @@ def _largest_cosine(unit_t):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, radial, angular):
+def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0, radial, angular):
     """Rows i0 .. i1 − 1 of ∇Ψ(w_i) = radial_i ŵ_i + angular_i, angular_i = Σ_j mixing_ij ŵ_j
     (both before the 1/N), in one pass over chunks of GRADIENT_J_BLOCK neurons j and
     without any N×N array: per chunk the cosines, the Mehler sums, the mixing weights
     and Σ_j mixing_ij ŵ_j, each chunk of ŵ and h shared by the block's rows.
 
     unit_t[:, j] = ŵ_j (0 for w_j = 0); h_t[s, k, j] = h_k(s r_j) (k-major, so the loops
-    over j vectorise), dh_t[s, k, j] = h_k'(s r_j). Pairs with |c_ij| ≤ C_SERIES use the
+    over j vectorise), h_j[j, k, s] the same particle-major (the per-pair series), dh_t[s, k, j] = h_k'(s r_j). Pairs with |c_ij| ≤ C_SERIES use the
     series with as many terms as the chunk's largest such |c| needs (k|c|^(k−1) ≤
     GRADIENT_SERIES_TOL for the first omitted k) or, when few pairs lie above C_SPLIT,
     as many as |c| ≤ C_SPLIT needs plus per-pair tails for those few. Pairs with |c| > C_SERIES:
@@ -879,8 +909,8 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, 
                 for jj in range(m):
                     c = cb[jj]
                     if C_SPLIT < abs(c) <= C_SERIES:
-                        da_tail, dc_tail = _mehler_tail(terms, _series_terms(abs(c), n_terms), c, h_t, factors[b],
-                                                        j0 + jj)
+                        da_tail, dc_tail = _mehler_tail(terms, _series_terms(abs(c), n_terms), c, h_j[j0 + jj],
+                                                        factors[b])
                         acc_r += da_tail - c * dc_tail * inv_r
                         mb[jj] += dc_tail * inv_r
             if n_big[b] > 0:  # the direct pairs of this chunk (rare for large d)
@@ -889,14 +919,12 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, 
                     if abs(c) <= C_SERIES:
                         continue
                     j = j0 + jj
-                    terms_ij = 0 if j == i else _pair_series_terms(abs(c), i, j, tails, GRADIENT_SERIES_TOL, True)
+                    terms_ij = 0 if j == i else _pair_series_terms_from(abs(c), terms, i, j, tails, GRADIENT_SERIES_TOL)
                     if terms_ij > 0:  # the long series (its Parseval bound allows it)
-                        if terms_ij > terms:  # the chunk's sums hold the terms k < terms
-                            daj, dcj = _mehler_tail(terms, terms_ij, c, h_t, factors[b], j)
-                            daj += da[jj]
-                            dcj += dc[jj]
-                        else:
-                            daj, dcj = _mehler_tail(0, terms_ij, c, h_t, factors[b], j)
+                        # the chunk's sums hold the terms k < terms ≤ terms_ij
+                        daj, dcj = _mehler_tail(terms, terms_ij, c, h_j[j], factors[b])
+                        daj += da[jj]
+                        dcj += dc[jj]
                         acc_r += daj - c * dcj * inv_r
                         mb[jj] += dcj * inv_r
                         continue
@@ -1053,24 +1081,24 @@ def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, tails, diag):
 
 
 @njit(cache=True)
-def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0):
+def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
-        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, tails,
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
                         dsigma0, radial, angular)
     return radial, angular
 
 
 @njit(cache=True, parallel=True)
-def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0):
+def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
     for blk in prange(n_blocks):
         i0 = blk * GRADIENT_ROW_BLOCK
-        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, tails,
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
                         dsigma0, radial, angular)
     return radial, angular

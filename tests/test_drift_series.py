@@ -69,7 +69,7 @@ def test_long_series_equals_the_closed_form_pair_by_pair(d, act):
     da, dc = (np.array([x[q] for x in sums]) for q in (0, 1))  # (pairs, scales)
     for si, s in enumerate(model.scales):
         exact_da, exact_dc = pair_kernel_gradient(act, s * r[i], s * r[j], c)
-        scale = np.sqrt(tails[si, 1, i] * tails[si, 1, j])
+        scale = np.sqrt(tails[i, 1, si] * tails[j, 1, si])
         # the bound's 1e-11 (× 10), plus rounding relative to the k = 0 term h_0'(a) h_0(b)
         assert np.all(np.abs(dc[:, si] - exact_dc) <= 1e-10 * scale)
         assert np.all(np.abs(da[:, si] - exact_da) <= 1e-10 * scale * 2.0 / (s * r[i]) + 1e-13 * np.abs(exact_da))
@@ -116,7 +116,7 @@ def test_series_and_closed_form_against_mpmath(a, b, c):
     terms = _pair_series_terms(abs(c), 0, 1, tails, GRADIENT_SERIES_TOL, True)
     assert terms > K_SERIES
     da, dc = _series_sums(h, dh, c, terms, 0, 1)
-    scale = math.sqrt(tails[0, 1, 0] * tails[0, 1, 1])
+    scale = math.sqrt(tails[0, 1, 0] * tails[1, 1, 0])
     for value in (closed_dc, dc[0]):
         assert abs(value - exact_dc) <= 1e-10 * scale
     for value in (closed_da, da[0]):

@@ -39,7 +39,25 @@ Measured (one run, loaded machine): dopri5 errors 1.5e-5, 2.0e-6, 2.3e-7, 2.5e-8
 2.2e-8, 3.1e-9, 4.4e-10 with 96, 108, 132, 180, 252, 396: step doubling needs 1.6× the
 drift evaluations of dopri5 for the same error (median over dopri5's runs).
 
-    python benchmarks/flow_speed.py [--quick] [--out FILE] [--only-integrators]
+Kinked drift (non-monotone σ, Δ = 0.5, κ = 0.4, iid particles; the issue's heldout-style case
+at d = 20): one drift evaluation with the long Mehler series for the pairs with |c| > ½ (under
+the per-pair Parseval bound; the closed form only beyond the table's reach) against the closed
+form for all of them (the route before), timed alternately in the same run, with the pairs per
+route and the reference drift (ramp, Δ = 0.8, d = 40) as a second baseline. JSON
+"kinked_drift": {"N", "reference_s", "cases": [{"d", "N", "table_terms", "pairs_small",
+"pairs_series", "pairs_closed", "mean_series_terms", "new_s", "old_s", "speedup",
+"new_over_reference", "max_relative_difference"}]}.
+
+Measured (N = 2000, one run, machine loaded 5–7 by other jobs: the absolute times are ~2× the
+unloaded ones, the alternated old/new ratios hold): pairs (i ≠ j) with |c| ≤ ½ / long series /
+closed form and the series' mean terms: d = 5: 2748640 / 1246810 / 2550, 81 terms (1024-term
+table); d = 20: 3914170 / 83806 / 24, 42 terms (121); d = 40: 3994606 / 3394 / 0, 39 terms (69).
+Drift new vs old: d = 5 1.07 s vs 15.7 s (14.7×), d = 20 0.27 s vs 1.17 s (4.3×), d = 40
+0.180 s vs 0.177 s (0.98×: 0.08% of the pairs beyond ½); the reference drift 0.159 s (timed
+once, first). At N = 1000 (quieter machine): 6.5×, 3.1×, 1.2× and d = 20 at 0.97× the
+reference drift. Drift difference new vs old ≤ 2e-15 of its largest entry.
+
+    python benchmarks/flow_speed.py [--quick] [--out FILE] [--only-integrators] [--only-routes]
 """
 from __future__ import annotations
 

@@ -19,7 +19,9 @@ d = 20 drift, ≈ 2.8× the d = 40 one per evaluation: 2.1% of its pairs have |c
 the closed form). With the long series (pairs with |c| > ½ on the Mehler series under the
 per-pair bound, see ``flow_speed.py --only-routes``), one run on a machine loaded 7–9:
 reference 310.7 s, kinked 206.5 s, wall_ratio 0.66 (the load fell between the two runs);
-RUN2. Target ≤ 3×: met. Mean radius against the PDE: kinked 0.3957, 1.7485,
+a second run (load 4–5, steady): reference 27.5 s, 140 evaluations, 23 steps; kinked 54.0 s,
+224 evaluations, 36 steps: wall_ratio 1.96, one drift evaluation 0.233 s vs 0.177 s (1.32×),
+estimated_ratio 2.11. Target ≤ 3×: met. Mean radius against the PDE: kinked 0.3957, 1.7485,
 1.9666, 2.0728 vs 0.3950, 1.7484, 1.9668, 2.0733 at t = 0, 0.5, 1, 2 (within 5e-4); atom at
 t = 0.5: 0 particles vs a first-cell mass of 4e-4 (within 2/N = 1e-3); the same numbers
 before and after the long series. Before the origin events (RK4 step doubling) this case

@@ -13,8 +13,6 @@ from solvers import init_gaussian, run_particle_flow
 
 from _pairwise import pairwise_gradient
 
-mpmath = pytest.importorskip("mpmath")
-
 
 def _clustered(n, d, seed):
     """n particles in R^d whose directions are a few random axes plus noise: many pairs with
@@ -77,7 +75,7 @@ def test_long_series_equals_the_closed_form_pair_by_pair(d, act):
     assert served >= 100 and largest > 0.9
 
 
-def _mp_gradient(p, a, b, c):
+def _mp_gradient(mpmath, p, a, b, c):
     """(∂_aK, ∂_cK) of K(a, b, c) = E σ(aX) σ(bY) for σ = y₀ + Σ_i c_i (t − t_i)₊ by 1-D mpmath
     quadrature (30 digits), with s = √(1 − c²):
         ∂_cK = ab Σ_ij c_i c_j ∫_{t_i/a}^∞ φ(x) Φ((c x − t_j/b)/s) dx,
@@ -108,9 +106,10 @@ def _mp_gradient(p, a, b, c):
 def test_series_and_closed_form_against_mpmath(a, b, c):
     """The long series (its own per-pair term count) and the closed form against mpmath for the
     non-monotone σ, within 1e-10 √(T_1(a) T_1(b)) (× 2/a for ∂_aK)."""
+    mpmath = pytest.importorskip("mpmath")
     act = nonmonotone()
     _, p = act.kernel_spec()
-    exact_da, exact_dc = _mp_gradient(p, a, b, c)
+    exact_da, exact_dc = _mp_gradient(mpmath, p, a, b, c)
     closed_da, closed_dc = pair_kernel_gradient(act, a, b, c)
     h, dh, tails, _ = _series_tables(act, np.ones(1), np.array([a, b]), 1024, True, True)
     terms = _pair_series_terms(abs(c), 0, 1, tails, GRADIENT_SERIES_TOL, True)

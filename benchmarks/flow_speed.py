@@ -39,7 +39,25 @@ Measured (one run, loaded machine): dopri5 errors 1.5e-5, 2.0e-6, 2.3e-7, 2.5e-8
 2.2e-8, 3.1e-9, 4.4e-10 with 96, 108, 132, 180, 252, 396: step doubling needs 1.6× the
 drift evaluations of dopri5 for the same error (median over dopri5's runs).
 
-    python benchmarks/flow_speed.py [--quick] [--out FILE] [--only-integrators]
+Kinked drift (non-monotone σ, Δ = 0.5, κ = 0.4, iid particles; the issue's heldout-style case
+at d = 20): one drift evaluation with the long Mehler series for the pairs with |c| > ½ (under
+the per-pair Parseval bound; the closed form only beyond the table's reach) against the closed
+form for all of them (the route before), timed alternately in the same run, with the pairs per
+route and the reference drift (ramp, Δ = 0.8, d = 40) as a second baseline. JSON
+"kinked_drift": {"N", "reference_s", "cases": [{"d", "N", "table_terms", "pairs_small",
+"pairs_series", "pairs_closed", "mean_series_terms", "new_s", "old_s", "speedup",
+"new_over_reference", "max_relative_difference"}]}.
+
+Measured (N = 2000, one run, machine loaded 5–7 by other jobs: the absolute times are ~2× the
+unloaded ones, the alternated old/new ratios hold): pairs (i ≠ j) with |c| ≤ ½ / long series /
+closed form and the series' mean terms: d = 5: 2748640 / 1246810 / 2550, 81 terms (1024-term
+table); d = 20: 3914170 / 83806 / 24, 42 terms (121); d = 40: 3994606 / 3394 / 0, 39 terms (69).
+Drift new vs old: d = 5 1.07 s vs 15.7 s (14.7×), d = 20 0.27 s vs 1.17 s (4.3×), d = 40
+0.180 s vs 0.177 s (0.98×: 0.08% of the pairs beyond ½); the reference drift 0.159 s (timed
+once, first). At N = 1000 (quieter machine): 6.5×, 3.1×, 1.2× and d = 20 at 0.97× the
+reference drift. Drift difference new vs old ≤ 2e-15 of its largest entry.
+
+    python benchmarks/flow_speed.py [--quick] [--out FILE] [--only-integrators] [--only-routes]
 """
 from __future__ import annotations
 
@@ -53,7 +71,7 @@ import numpy as np
 from _timing import CountingModel, best_time
 import time
 
-from meanfield import IsotropicGaussians, Tanh, pair_kernel_gradient, ramp
+from meanfield import IsotropicGaussians, Tanh, nonmonotone, pair_kernel_gradient, ramp
 from solvers import init_gaussian, run_particle_flow
 
 
@@ -66,15 +84,15 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="N = 1000 only, fewer repeats")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "flow_speed.json")
     parser.add_argument("--only-integrators", action="store_true", help="only the integrator study")
+    parser.add_argument("--only-routes", action="store_true", help="only the kinked drift, long series vs closed form")
     args = parser.parse_args(argv)
+    if args.only_routes:
+        _merge(args.out, "kinked_drift", route_study(1000 if args.quick else 2000, 2 if args.quick else 3))
+        return
     model = IsotropicGaussians(delta=0.8, d=40, activation=ramp())
     integrators = integrator_study(model, 200 if args.quick else 400)
     if args.only_integrators:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        old = json.loads(args.out.read_text()) if args.out.exists() else {}
-        old["integrators"] = integrators
-        args.out.write_text(json.dumps(old, indent=2))
-        print(f"wrote {args.out}")
+        _merge(args.out, "integrators", integrators)
         return
     sizes = (1000,) if args.quick else (1000, 4000)
     repeats = 2 if args.quick else 5
@@ -92,10 +110,59 @@ def main(argv=None):
     missed = [c["N"] for c in cases if not c["target_met"]]
     print(f"target ratio <= {TARGET_RATIO:g}: " + (f"missed at N = {missed}" if missed else "met"))
     tanh = smooth_case(1000 if args.quick else 4000, repeats)
+    kinked = route_study(1000 if args.quick else 2000, repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"cases": cases, "target_ratio": TARGET_RATIO, "tanh": tanh,
-                                    "integrators": integrators}, indent=2))
+                                    "integrators": integrators, "kinked_drift": kinked}, indent=2))
     print(f"wrote {args.out}")
+
+
+def _merge(path, key, value):
+    """Write ``value`` under ``key`` into the JSON at ``path``, keeping its other entries."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old[key] = value
+    path.write_text(json.dumps(old, indent=2))
+    print(f"wrote {path}")
+
+
+def _pairs_beyond_half(W):
+    """Off-diagonal pairs i ≠ j with |cos∠(w_i, w_j)| > ½ (the pairs the two routes treat differently)."""
+    unit = W / np.linalg.norm(W, axis=1, keepdims=True)
+    cos = np.abs(unit @ unit.T)
+    np.fill_diagonal(cos, 0.0)
+    return int(np.count_nonzero(cos > 0.5))
+
+
+def route_study(n, repeats, dims=(5, 20, 40)):
+    """One drift evaluation of the kinked case (non-monotone σ, Δ = 0.5, κ = 0.4, iid N particles)
+    at each d: the long Mehler series for the pairs with |c| > ½ (``drift_series=True``, the
+    default) against the closed form for all of them (``drift_series=False``, the previous route),
+    timed alternately in the same run (best of ``repeats``), with the pairs beyond ½ and the
+    reference drift (ramp, Δ = 0.8, d = 40) as a second baseline."""
+    print(f"\nkinked drift, N = {n}: long series vs closed form for |c| > 1/2 (same run)")
+    print(f"{'d':>4} {'|c|>1/2':>9} {'new [s]':>8} {'old [s]':>8} {'old/new':>8} {'new/ref':>8}")
+    reference = IsotropicGaussians(0.8, 40, ramp())
+    W_ref = init_gaussian(n, 40, 0.8, seed=0)
+    ref = best_time(lambda: reference.potential_gradient(W_ref), repeats)
+    rows = []
+    for d in dims:
+        series_route = IsotropicGaussians(0.5, d, nonmonotone())
+        closed_route = IsotropicGaussians(0.5, d, nonmonotone(), drift_series=False)
+        W = init_gaussian(n, d, 0.4, seed=0)
+        beyond = _pairs_beyond_half(W)
+        new = old = math.inf
+        for _ in range(repeats):  # alternate, so that both see the same machine load
+            new = min(new, best_time(lambda: series_route.potential_gradient(W), 1))
+            old = min(old, best_time(lambda: closed_route.potential_gradient(W), 1))
+        baseline = closed_route.potential_gradient(W)
+        diff = float(np.max(np.abs(series_route.potential_gradient(W) - baseline)) / np.max(np.abs(baseline)))
+        rows.append(dict(d=d, N=n, pairs_beyond_half=beyond, new_s=new, old_s=old, speedup=old / new,
+                         new_over_reference=new / ref, max_relative_difference=diff))
+        print(f"{d:>4} {beyond:>9} {new:>8.3f} {old:>8.3f} {old / new:>8.2f} {new / ref:>8.2f}"
+              f"   (max rel. diff {diff:.1e})", flush=True)
+    print(f"reference drift (ramp, d = 40): {ref:.3f} s")
+    return dict(N=n, reference_s=ref, cases=rows)
 
 
 def integrator_study(model, n, t_end=1.0, rtols=(1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9), reference_rtol=1e-11):

@@ -55,9 +55,87 @@ RISK_SERIES_TOL = 1e-14
 #: ~0.1 ms a particle, the quadrature ~1 ms a pair.
 LONG_TERMS = 1024
 LONG_TABLE_FRACTION = 8
+#: potential_gradient, piecewise-linear σ: the pairs with |c| > C_SERIES take the Mehler series too
+#: (under the per-pair bound of _pair_series_terms; ~0.1–0.5 µs against ~5 µs a scale for the
+#: closed form, which serves the pairs beyond the table's reach) when the cosines of
+#: LONG_SAMPLE_ROWS evenly spaced particles with all others predict at least LONG_MIN_PARTNERS
+#: such partners per particle (a longer table costs ~1–2 µs a particle per 100 terms);
+#: LONG_TERMS instead of MAX_TERMS when at least LONG_MIN_FAR partners per particle lie beyond
+#: MAX_TERMS' reach (small d).
+LONG_SAMPLE_ROWS = 64
+LONG_MIN_PARTNERS = 0.25
+LONG_MIN_FAR = 1.0
 #: ... the Parseval tails beyond the Hermite table are E σ² − Σ_k h_k² plus this times E σ²
 #: (an upper bound on the rounding of that difference, so the bound stays an upper bound).
 TAIL_FLOOR = 64 * np.finfo(float).eps
+
+
+def _long_series_terms(unit_t):
+    """Hermite table length for the drift of piecewise-linear σ: K_SERIES, or the terms the
+    largest sampled off-diagonal |c| < 1 needs by the pair rule with T_K/T_1 ≤ 1 (capped at
+    MAX_TERMS, or LONG_TERMS, see LONG_SAMPLE_ROWS). Only a cost choice: every pair the table
+    cannot serve within its bound takes the closed form."""
+    n = unit_t.shape[1]
+    if n < 2:
+        return K_SERIES
+    rows = np.unique(np.linspace(0, n - 1, min(n, LONG_SAMPLE_ROWS)).astype(np.int64))
+    cos = np.abs(unit_t[:, rows].T @ unit_t)
+    cos[np.arange(rows.size), rows] = 0.0
+    big = cos[(cos > C_SERIES) & (cos < 1.0)]
+    per_particle = big.size / rows.size
+    if per_particle < LONG_MIN_PARTNERS:
+        return K_SERIES
+    unit_tails = np.ones((1, LONG_TERMS + 1, 1))
+    terms = _pair_series_terms(float(big.max()), 0, 0, unit_tails, GRADIENT_SERIES_TOL, True) or LONG_TERMS
+    if terms > MAX_TERMS:
+        far = np.count_nonzero(big > _reach(MAX_TERMS, GRADIENT_SERIES_TOL, True)) / rows.size
+        terms = LONG_TERMS if far >= LONG_MIN_FAR else MAX_TERMS
+    return max(K_SERIES, terms)
+
+
+def _series_tables(activation, scales, r, terms, long_series, derivatives):
+    """(h_t, dh_t, tails, second) of ``IsotropicGaussians._pair_tables`` for k < terms: tails
+    (Parseval, T_K = Σ_{k≥K} h_k², summed within the table, E σ² − Σ_k h_k² + TAIL_FLOOR E σ²
+    beyond it; particle-major, tails[j, K, s]) only for ``long_series`` (else shape (N, 0, 2)),
+    second = E σ(s r G)² unless the drift needs neither (piecewise-linear σ without the long
+    series)."""
+    # E σ² for the tails (long series) and as K(a, a, 1) in R_N
+    with_second = long_series or not derivatives
+    tables = [activation.hermite_table(s * r, terms - 1, second_moment=with_second, derivatives=derivatives)
+              for s in scales]
+    h_t = np.stack([t[0] for t in tables])
+    dh_t = np.stack([t[1] for t in tables]) if derivatives else None
+    second = np.stack([t[2] for t in tables]) if with_second else None
+    if long_series:
+        tails = np.empty((r.size, terms + 1, h_t.shape[0]))
+        _parseval_tails(h_t, second, tails)
+    else:
+        tails = np.zeros((r.size, 0, 2))
+    return h_t, dh_t, tails, second
+
+
+@njit(cache=True)
+def _parseval_tails(h_t, second, tails):
+    """tails[j, K, s] = Σ_{K≤k<terms} h_t[s, k, j]² + rest[s, j], K = 0..terms, with the rest
+    beyond the table max(E σ² − Σ_k h_k², 0) + TAIL_FLOOR E σ² (the difference carries rounding
+    of ~1e-16 E σ²: the floor keeps the tails upper bounds). Particle-major: one pair's bound
+    (:func:`_pair_series_terms`) reads two contiguous rows."""
+    n_s, terms, n = h_t.shape
+    total = np.zeros(n)
+    for s in range(n_s):
+        for j in range(n):
+            total[j] = 0.0
+        for k in range(terms):
+            h = h_t[s, k]
+            for j in range(n):
+                total[j] += h[j] * h[j]
+        for j in range(n):
+            tails[j, terms, s] = max(second[s, j] - total[j], 0.0) + TAIL_FLOOR * second[s, j]
+        for j in range(n):
+            acc = tails[j, terms, s]
+            for k in range(terms - 1, -1, -1):
+                acc += h_t[s, k, j] * h_t[s, k, j]
+                tails[j, k, s] = acc
 
 
 @dataclass(frozen=True)
@@ -200,12 +278,18 @@ class IsotropicGaussians:
         ``sample`` and ``population_risk`` still use the finite ``d``.
     tol : float
         Relative tolerance of the truncated Mehler series, > 0.
+    drift_series : bool
+        Piecewise-linear σ: the drift (``potential_gradient``) takes Mehler's series also for
+        the strongly correlated pairs (|c| > ½) within a per-pair Parseval error bound, the
+        closed form serving the rest (default; up to ~15× faster at small d). False: the
+        closed form for every pair with |c| > ½ (an independent route, for checks).
 
     Raises
     ------
     ValueError
         If ``delta`` is not in (0, 1), ``d`` is not an integer ≥ 1, ``tol`` is not positive
-        and finite, or ``activation`` is not a bounded piecewise-linear σ or a tanh.
+        and finite, ``drift_series`` is not a bool, or ``activation`` is not a bounded
+        piecewise-linear σ or a tanh.
 
     Examples
     --------
@@ -218,7 +302,7 @@ class IsotropicGaussians:
     True
     """
 
-    def __init__(self, delta, d, activation, large_d_limit=False, tol=DEFAULT_TOL):
+    def __init__(self, delta, d, activation, large_d_limit=False, tol=DEFAULT_TOL, drift_series=True):
         delta = check_positive(delta, "delta")
         if not delta < 1:
             raise ValueError(f"delta: must lie in (0, 1), got {delta}")
@@ -234,6 +318,9 @@ class IsotropicGaussians:
         self.activation = activation
         self.large_d_limit = bool(large_d_limit)
         self.tol = check_positive(tol, "tol")
+        if not isinstance(drift_series, (bool, np.bool_)):
+            raise ValueError(f"drift_series: must be True or False, got {drift_series!r}")
+        self.drift_series = bool(drift_series)
         self.scales = np.array([1.0 + delta, 1.0 - delta])
         self.r_sharp = 1.0  # R# = E y²
         self._mu = sphere_moments(np.inf if self.large_d_limit else self.d, MAX_TERMS)
@@ -688,47 +775,37 @@ class IsotropicGaussians:
     def _pair_tables(self, r, unit_t, derivatives):
         """Hermite tables of the pair kernels, k-major (the kernels loop over j):
         h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j) (None unless ``derivatives``)
-        and tails[s, K, j] ≥ T_K(s r_j) = Σ_{k≥K} h_k(s r_j)² = E σ(s r_j G)² − Σ_{k<K} h_k(s r_j)²
+        and tails[j, K, s] ≥ T_K(s r_j) = Σ_{k≥K} h_k(s r_j)² = E σ(s r_j G)² − Σ_{k<K} h_k(s r_j)²
         (Parseval; summed within the table, TAIL_FLOOR added to the rest); second[s, j] =
-        E σ(s r_j G)² (the pair kernel at c = 1; None for the drift of piecewise-linear σ).
+        E σ(s r_j G)² (the pair kernel at c = 1; None for the drift of piecewise-linear σ
+        without the long series).
 
-        Piecewise-linear σ: K_SERIES terms and no tails (pairs with |c| > C_SERIES use the
-        closed form). Smooth σ: the series also serves those pairs (~1 µs against ~0.5 ms
+        Smooth σ: the series also serves the pairs with |c| > C_SERIES (~1 µs against ~0.5 ms
         for the quadrature), so the tables hold as many terms as the largest off-diagonal
         |c| needs (see :func:`_pair_series_terms`), between K_SERIES and MAX_TERMS, or
         LONG_TERMS when many particles have a partner beyond MAX_TERMS' reach (small d).
+        Piecewise-linear σ: R_N takes K_SERIES terms and the closed form beyond C_SERIES; the
+        drift the same, or, when sampled cosines predict enough pairs beyond C_SERIES
+        (:func:`_long_series_terms`), a longer table with tails, so that those pairs take the
+        series where its bound allows (~0.1–0.5 µs against ~5 µs for the closed form).
         """
         kind, _ = self.activation.kernel_spec()
         smooth = kind != KIND_PIECEWISE_LINEAR
         if smooth:
             largest = _largest_cosine(unit_t) if r.size > 1 else np.zeros(r.size)
             tol = GRADIENT_SERIES_TOL if derivatives else RISK_SERIES_TOL
-            # the pair rule with T_K/T_0 ≤ 1 (any σ): enough terms for every pair with |c| ≤ top
+            # the pair rule with T_K/T_1 ≤ 1 (any σ): enough terms for every pair with |c| ≤ top
             unit_tails = np.ones((1, LONG_TERMS + 1, 1))
             terms = _pair_series_terms(float(largest.max()), 0, 0, unit_tails, tol, derivatives) or LONG_TERMS
             reach = _reach(MAX_TERMS, tol, derivatives)
             if np.count_nonzero(largest > reach) * LONG_TABLE_FRACTION < r.size:
                 terms = min(terms, MAX_TERMS)  # the few pairs beyond MAX_TERMS' reach take the quadrature
             terms = max(K_SERIES, terms)
+        elif derivatives and self.drift_series:
+            terms = _long_series_terms(unit_t)
         else:
             terms = K_SERIES
-        # E σ² for the tails (smooth σ) and as K(a, a, 1) in R_N; the drift of piecewise-linear σ needs neither
-        with_second = smooth or not derivatives
-        tables = [self.activation.hermite_table(s * r, terms - 1, second_moment=with_second, derivatives=derivatives)
-                  for s in self.scales]
-        h_t = np.stack([t[0] for t in tables])
-        dh_t = np.stack([t[1] for t in tables]) if derivatives else None
-        second = np.stack([t[2] for t in tables]) if with_second else None
-        if smooth:  # T_K = Σ_{K≤k<terms} h_k² + the rest beyond the table, whose difference
-            # E σ² − Σ_k h_k² carries rounding of ~1e-16 E σ²: bounded above by TAIL_FLOOR E σ²
-            squares = h_t**2
-            rest = np.maximum(second - squares.sum(axis=1), 0.0) + TAIL_FLOOR * second
-            tails = np.empty((2, terms + 1, r.size))
-            tails[:, terms] = rest
-            tails[:, :terms] = np.cumsum(squares[:, ::-1], axis=1)[:, ::-1] + rest[:, None, :]
-        else:
-            tails = np.zeros((2, 0, r.size))
-        return h_t, dh_t, tails, second
+        return _series_tables(self.activation, self.scales, r, terms, smooth or terms > K_SERIES, derivatives)
 
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network
@@ -769,12 +846,14 @@ class IsotropicGaussians:
 
         ∇Ψ(w_i) = v'(r_i) ŵ_i + (1/N) Σ_j ½ Σ_s [s ∂_aK ŵ_i + (∂_cK / r_i)(ŵ_j − c_ij ŵ_i)],
         K evaluated at (s r_i, s r_j, c_ij), c_ij = ŵ_i·ŵ_j (Mehler series for |c| ≤ ½; the
-        j = i term has c = 1 and no angular part). Pairs with |c| > ½: closed form for
-        piecewise-linear σ; for smooth σ the Mehler series with as many terms as the
-        pair's Parseval bound needs (≤ GRADIENT_SERIES_TOL · √(E σ(aG)² E σ(bG)²), up to
-        MAX_TERMS or LONG_TERMS; :func:`_pair_series_terms`), the quadrature of
-        :func:`~meanfield.pair_kernel.smooth_pair_sums` (~0.5 ms a pair) only where that
-        fails (|c| near 1: small d, near-duplicates).
+        j = i term has c = 1 and no angular part). Pairs with |c| > ½: the Mehler series
+        with as many terms as the pair's Parseval bound needs (≤ GRADIENT_SERIES_TOL ·
+        √(Var σ(aG) Var σ(bG)), up to MAX_TERMS or LONG_TERMS; :func:`_pair_series_terms`)
+        where that bound allows, else the closed form (piecewise-linear σ) or the quadrature
+        of :func:`~meanfield.pair_kernel.smooth_pair_sums` (~0.5 ms a pair; smooth σ): |c|
+        near 1 (small d, near-duplicates). Piecewise-linear σ takes the long series only
+        when sampled cosines predict enough such pairs (:func:`_long_series_terms`; the
+        closed form costs ~5 µs a pair and scale, the series ~0.1–0.5 µs).
         This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
         kinked at 0, the gradient is defined as the population average of the SGD
         direction with σ'(0+): E_x[σ'(0+)(ŷ(x) − y) x] = σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
@@ -826,7 +905,8 @@ class IsotropicGaussians:
         h_t, dh_t, tails, _ = self._pair_tables(r, unit_t, derivatives=True)
         dsigma0 = float(self.activation.derivative(0.0))
         kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
-        radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0)
+        h_j = np.ascontiguousarray(h_t.transpose(2, 1, 0))  # particle-major, for the per-pair series
+        radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0)
         radial = radial / n + np.where(zero, 0.0, self._dv_from_slopes(dh_t[:, 0]))  # h_0' = m'
         return radial[:, None] * unit + angular / n
 
@@ -987,13 +1067,14 @@ def _series_terms(c_abs, n_terms):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _mehler_tail(k_lo, k_hi, c, h_t, f, j):
-    """The terms k_lo ≤ k < k_hi of the sums of :func:`_mehler_gradient` for one pair:
+def _mehler_tail(k_lo, k_hi, c, hj, f):
+    """The terms k_lo ≤ k < k_hi of the sums of :func:`_mehler_gradient` for one pair, hj[k, s] =
+    h_k(s r_j) (particle-major row of h_j, contiguous in k):
     (½ Σ_s s Σ_k c^k h_k'(a) h_k(b), ½ Σ_s Σ_k k c^(k−1) h_k(a) h_k(b))."""
     x = 0.0
     y = 0.0
     for k in range(k_hi - 1, k_lo - 1, -1):
-        g0, g1 = h_t[0, k, j], h_t[1, k, j]
+        g0, g1 = hj[k, 0], hj[k, 1]
         x = x * c + (f[k, 0] * g0 + f[k, 1] * g1)
         y = y * c + (f[k, 2] * g0 + f[k, 3] * g1)
     low = c ** (k_lo - 1)
@@ -1003,42 +1084,71 @@ def _mehler_tail(k_lo, k_hi, c, h_t, f, j):
 @njit(cache=True)
 def _pair_series_terms(c_abs, i, j, tails, tol, derivatives):
     """Terms K ≤ tails.shape[1] − 1 of the Mehler series for the pair (i, j), both scales,
-    or 0 if no K meets the bound (then the pair takes the quadrature). With
+    or 0 if no K meets the bound (then the pair takes the quadrature or the closed form). With
     T_K = Σ_{k≥K} h_k² (tails, Parseval) and Cauchy-Schwarz the omitted terms obey
 
         |Σ_{k≥K} c^k h_k(a) h_k(b)|            ≤ |c|^K √(T_K(a) T_K(b)),
         |Σ_{k≥K} k c^(k−1) h_k(a) h_k(b)|      ≤ K|c|^(K−1) √(T_K(a) T_K(b)),
         |Σ_{k≥K} c^k h_k'(a) h_k(b)|           ≤ (2/a)(K+2)|c|^K √(T_K(a) T_K(b)),
 
-    the last from a h_k'(a) = √((k+1)(k+2)) h_{k+2}(a) + k h_k(a) (Stein); K is the smallest
-    with the bound (factor (K+2)|c|^(K−1) for ``derivatives``, |c|^K otherwise) ≤ tol ·
-    √(T_0(a) T_0(b)), where T_0 = E σ(aG)², and K ≥ |c|/(1−|c|) (monotone factors). So the
-    omitted part of the value and of the c-sum is ≤ tol √(T_0 T_0), that of the a-sum
-    ≤ (2|c|/a) tol √(T_0 T_0): in the drift, where it enters as ½ s ∂_aK with a = s r_i, as
-    ∂_cK / r_i does, both are ≤ tol √(T_0 T_0) / r_i."""
+    the last from a h_k'(a) = √((k+1)(k+2)) h_{k+2}(a) + k h_k(a) (Stein; σ absolutely
+    continuous); K is the smallest with the bound (factor (K+2)|c|^(K−1) for ``derivatives``,
+    |c|^K otherwise) ≤ tol · √(T_1(a) T_1(b)), where T_1 = Var σ(aG) (not E σ², which holds
+    σ(0)² as a → 0 while every term k ≥ 1 vanishes like a), and K ≥ |c|/(1−|c|) (monotone
+    factors). So the omitted part of the value and of the c-sum is ≤ tol √(T_1 T_1), that of
+    the a-sum ≤ (2|c|/a) tol √(T_1 T_1): in the drift, where it enters as ½ s ∂_aK with
+    a = s r_i, as ∂_cK / r_i does, both are ≤ tol √(T_1 T_1) / r_i, and √T_1(s r_i) ≤ s r_i
+    sup|σ'|."""
     n_max = tails.shape[1] - 1
     if n_max < 1 or c_abs >= 1.0:
         return 0
     start = 1
     if derivatives:
         start = max(2, int(math.ceil(c_abs / (1.0 - c_abs))))
-    power = c_abs ** (start - 1)
-    for terms in range(start, n_max + 1):
-        factor = (terms + 2) * power if derivatives else power * c_abs
-        ok = True
-        for si in range(tails.shape[0]):
-            bound = factor * math.sqrt(tails[si, terms, i] * tails[si, terms, j])
-            if bound > tol * math.sqrt(tails[si, 0, i] * tails[si, 0, j]):
-                ok = False
-                break
-        if ok:
+    if start > n_max or not _series_bound_met(c_abs, n_max, i, j, tails, tol, derivatives):
+        return 0
+    lo, hi = start, n_max  # the bound holds at hi and both factors decrease in K: bisect
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _series_bound_met(c_abs, mid, i, j, tails, tol, derivatives):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(cache=True)
+def _pair_series_terms_from(c_abs, first, i, j, tails, tol):
+    """A number of terms K ≥ first that meets the drift's bound of :func:`_pair_series_terms`
+    (not necessarily the smallest: candidates first, then × 5/4 + 1 up to the table's end, a few
+    bound evaluations instead of a bisection's ~10), or 0 if the table's end does not."""
+    n_max = tails.shape[1] - 1
+    if n_max < 1 or c_abs >= 1.0:
+        return 0
+    terms = min(max(first, 2, int(math.ceil(c_abs / (1.0 - c_abs)))), n_max)
+    while True:
+        if _series_bound_met(c_abs, terms, i, j, tails, tol, True):
             return terms
-        power *= c_abs
-    return 0
+        if terms == n_max:
+            return 0
+        terms = min(n_max, terms + terms // 4 + 1)
+
+
+@njit(cache=True)
+def _series_bound_met(c_abs, terms, i, j, tails, tol, derivatives):
+    """Whether factor² T_K(a) T_K(b) ≤ tol² T_1(a) T_1(b) at K = terms for every scale (the rule
+    of :func:`_pair_series_terms`, squared)."""
+    power = c_abs ** (terms - 1)
+    factor = (terms + 2) * power if derivatives else power * c_abs
+    ti, tj = tails[i], tails[j]
+    for si in range(tails.shape[2]):
+        if factor * factor * (ti[terms, si] * tj[terms, si]) > tol * tol * (ti[1, si] * tj[1, si]):
+            return False
+    return True
 
 
 def _reach(terms, tol, derivatives):
-    """Largest |c| (to 1e-6) whose pair rule with T_K/T_0 ≤ 1 needs at most ``terms`` terms."""
+    """Largest |c| (to 1e-6) whose pair rule with T_K/T_1 ≤ 1 needs at most ``terms`` terms."""
     lo, hi = C_SERIES, 1.0
     unit_tails = np.ones((1, terms + 1, 1))
     while hi - lo > 1e-6:
@@ -1088,19 +1198,20 @@ def _largest_cosine(unit_t):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0, radial, angular):
+def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0, radial, angular):
     """Rows i0 .. i1 − 1 of ∇Ψ(w_i) = radial_i ŵ_i + angular_i, angular_i = Σ_j mixing_ij ŵ_j
     (both before the 1/N), in one pass over chunks of GRADIENT_J_BLOCK neurons j and
     without any N×N array: per chunk the cosines, the Mehler sums, the mixing weights
     and Σ_j mixing_ij ŵ_j, each chunk of ŵ and h shared by the block's rows.
 
     unit_t[:, j] = ŵ_j (0 for w_j = 0); h_t[s, k, j] = h_k(s r_j) (k-major, so the loops
-    over j vectorise), dh_t[s, k, j] = h_k'(s r_j). Pairs with |c_ij| ≤ C_SERIES use the
+    over j vectorise), h_j[j, k, s] the same particle-major (the per-pair series), dh_t[s, k, j] = h_k'(s r_j). Pairs with |c_ij| ≤ C_SERIES use the
     series with as many terms as the chunk's largest such |c| needs (k|c|^(k−1) ≤
     GRADIENT_SERIES_TOL for the first omitted k) or, when few pairs lie above C_SPLIT,
     as many as |c| ≤ C_SPLIT needs plus per-pair tails for those few. Pairs with |c| > C_SERIES:
-    for smooth σ (tails given) the series with the terms :func:`_pair_series_terms` asks for,
-    else, and for j = i (c = 1, no angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
+    with tails given (smooth σ, or piecewise-linear σ with the long table) the series with the
+    terms :func:`_pair_series_terms` asks for (continuing the chunk's sums), else, and for
+    j = i (c = 1, no angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
     direction with σ'(0+): mixing_ij = ½ Σ_s s σ'(0+) h_1(s r_j), radial_i = 0.
     """
     d, n = unit_t.shape
@@ -1148,8 +1259,8 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, 
                 for jj in range(m):
                     c = cb[jj]
                     if C_SPLIT < abs(c) <= C_SERIES:
-                        da_tail, dc_tail = _mehler_tail(terms, _series_terms(abs(c), n_terms), c, h_t, factors[b],
-                                                        j0 + jj)
+                        da_tail, dc_tail = _mehler_tail(terms, _series_terms(abs(c), n_terms), c, h_j[j0 + jj],
+                                                        factors[b])
                         acc_r += da_tail - c * dc_tail * inv_r
                         mb[jj] += dc_tail * inv_r
             if n_big[b] > 0:  # the direct pairs of this chunk (rare for large d)
@@ -1158,9 +1269,12 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, 
                     if abs(c) <= C_SERIES:
                         continue
                     j = j0 + jj
-                    terms_ij = 0 if j == i else _pair_series_terms(abs(c), i, j, tails, GRADIENT_SERIES_TOL, True)
-                    if terms_ij > 0:  # smooth σ: the long series (its Parseval bound allows it)
-                        daj, dcj = _mehler_tail(0, terms_ij, c, h_t, factors[b], j)
+                    terms_ij = 0 if j == i else _pair_series_terms_from(abs(c), terms, i, j, tails, GRADIENT_SERIES_TOL)
+                    if terms_ij > 0:  # the long series (its Parseval bound allows it)
+                        # the chunk's sums hold the terms k < terms ≤ terms_ij
+                        daj, dcj = _mehler_tail(terms, terms_ij, c, h_j[j], factors[b])
+                        daj += da[jj]
+                        dcj += dc[jj]
                         acc_r += daj - c * dcj * inv_r
                         mb[jj] += dcj * inv_r
                         continue
@@ -1317,24 +1431,24 @@ def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, tails, diag):
 
 
 @njit(cache=True)
-def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0):
+def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
-        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, tails,
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
                         dsigma0, radial, angular)
     return radial, angular
 
 
 @njit(cache=True, parallel=True)
-def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, dh_t, tails, dsigma0):
+def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
     for blk in prange(n_blocks):
         i0 = blk * GRADIENT_ROW_BLOCK
-        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, dh_t, tails,
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
                         dsigma0, radial, angular)
     return radial, angular

@@ -274,9 +274,9 @@ def pair_kernel(activation, a, b, c):
     """
     check_instance(activation, Activation, "activation")
     a, b, c, shape = _pair_arguments(a, b, c)
-    if activation.kernel_spec()[0] == KIND_PIECEWISE_LINEAR_TAILS:
-        return _unbounded_pair(activation, a, b, c)[0].reshape(shape)
     kind, p = activation.kernel_spec()
+    if kind == KIND_PIECEWISE_LINEAR_TAILS:
+        return _unbounded_pair(activation, a, b, c)[0].reshape(shape)
     series, a_s, b_s = _series_points(activation, kind, p, a, b)
     ha = activation.hermite(a_s, K_SERIES - 1)
     hb = activation.hermite(b_s, K_SERIES - 1)

@@ -127,6 +127,13 @@ def check_record(record):
     return record
 
 
+def check_risk_recordable(model, record):
+    """Refuse "risk" in ``record`` for a model without a risk rule (``risk_kind`` None), before a run starts."""
+    if "risk" in record and getattr(model, "risk_kind", "population") is None:
+        raise ValueError(f"record: {model!r} has no exact risk (risk_kind is None), so 'risk' cannot be "
+                         "recorded; record e.g. ('radii',) or ('params',) and evaluate model.empirical_risk")
+
+
 def check_noise(beta, lam):
     """(β or None, λ): β > 0 when given (None means no noise), λ ≥ 0."""
     if beta is not None:

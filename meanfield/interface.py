@@ -8,7 +8,7 @@ Solvers (``solvers``) talk to a model only through these names (a structural pro
 * ``as_params(theta, name)`` — θ as :class:`Params` (an (N, d) array means a ≡ 1, b ≡ 0);
 * ``sgd_spec()`` — the :class:`SGDSpec` the fused SGD kernel reads;
 * ``risk(theta)`` and ``risk_kind`` — the risk solvers record ("population": exact R_N;
-  "empirical": on held-out arrays);
+  "empirical": on held-out arrays; None: no rule, so solvers refuse to record "risk");
 * ``population_risk(theta)``, ``potential_gradient(theta)`` (Params in, Params out) — the
   exact functional where it is known (the particle flow needs them).
 """

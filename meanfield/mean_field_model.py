@@ -122,8 +122,11 @@ class MeanFieldModel:
 
     @property
     def risk_kind(self):
-        """"population" (exact R_N) or "empirical" (mean squared error on the held-out arrays of
-        :class:`ArrayData`)."""
+        """"population" (exact R_N), "empirical" (mean squared error on the held-out arrays of
+        :class:`ArrayData`) or None (no exact rule, see :attr:`exact`: SGD runs, recording its
+        risk is refused)."""
+        if not self.exact:
+            return None
         return "empirical" if self._finite else "population"
 
     # ------------------------------------------------------------------ parameters

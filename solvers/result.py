@@ -43,8 +43,9 @@ class ParticleResult:
         RNG seed (None if unused).
     dynamics : {"sgd", "flow"}
         Which integrator produced the run.
-    risk_kind : {"population", "empirical"}
-        "population": the exact R_N; "empirical": on held-out arrays.
+    risk_kind : {"population", "empirical"} or None
+        "population": the exact R_N; "empirical": on held-out arrays; None: the model has no
+        risk rule (no risk recorded).
     status : {"finished", "interrupted"}
         Read-only, from ``interrupted``.
     message : str

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from meanfield import Params
 from meanfield._validation import (RECORD_KEYS, check_dtype, check_int, check_noise, check_probes, check_real,
-                                   check_record, check_times)
+                                   check_record, check_risk_recordable, check_times)
 
 from ._data_streams import initial_order
 from ._interrupt import deferred_interrupt
@@ -292,7 +292,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         DIVERGENCE_CHECK_EVERY steps; on a failed check the steps since the last passed one
         are replayed one by one, bitwise as in the run).
     ValueError
-        On an invalid argument (the message names it).
+        On an invalid argument (the message names it), and for "risk" in ``record`` when the
+        model has no risk rule (``model.risk_kind`` is None).
 
     Examples
     --------
@@ -315,6 +316,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     record = check_record(record)
     if not hasattr(model, "sgd_spec"):
         raise ValueError(f"model: expected a MeanFieldModel or IsotropicGaussians, got {type(model).__name__}")
+    check_risk_recordable(model, record)
     params = model.as_params(init, "init")
     probes = check_probes(model, record, probes)
     spec = model.sgd_spec()

@@ -10,7 +10,7 @@ from meanfield import (ArrayData, Erf, GaussianMixture, IsotropicGaussians, Mean
                        TeacherStudent, TwoLayerNetwork, erf, gaussian_mean, gaussian_pair, leaky_relu, nonmonotone,
                        ramp, relu, sigmoid)
 from meanfield.gaussian_integrals import _smooth_pair
-from solvers import run_particle_flow
+from solvers import run_particle_flow, run_sgd
 
 D = 7
 ACTIVATIONS = {"relu": relu(), "erf": erf(), "tanh": Tanh(amplitude=1.5, slope=0.8, center=0.2), "ramp": ramp(),
@@ -178,3 +178,16 @@ def test_bad_inputs_are_named():
     mixed = MeanFieldModel(TeacherStudent(np.eye(2), relu()), TwoLayerNetwork(sigmoid()))
     with pytest.raises(ValueError, match="no exact rule"):
         mixed.population_risk(mixed.init(3, seed=0))
+
+
+def test_model_without_a_risk_rule_says_so_and_sgd_refuses_to_record_it():
+    """risk_kind is None without an exact rule (it said "population" while every risk call
+    raised); run_sgd refuses "risk" in record before it starts, and trains without it."""
+    mixed = MeanFieldModel(TeacherStudent(np.eye(2), relu()), TwoLayerNetwork(sigmoid()))
+    assert not mixed.exact and mixed.risk_kind is None
+    theta0 = mixed.init(5, seed=0)
+    with pytest.raises(ValueError, match="record: .*no exact risk"):
+        run_sgd(mixed, theta0, eps=1e-2, times=[0, 0.1], seed=0)
+    res = run_sgd(mixed, theta0, eps=1e-2, times=[0, 0.1], seed=0, record=("params",))
+    assert res.risk_kind is None and res.risk is None and res.steps == 10
+    assert not np.array_equal(res.params[-1].W, theta0.W)  # it trained

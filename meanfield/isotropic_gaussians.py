@@ -1123,8 +1123,8 @@ def _pair_series_terms_from(c_abs, first, i, j, tails, tol):
     (not necessarily the smallest: candidates first, then × 5/4 + 1 up to the table's end, a few
     bound evaluations instead of a bisection's ~10), or 0 if the table's end does not."""
     n_max = tails.shape[1] - 1
-    if n_max < 1 or c_abs >= 1.0:
-        return 0
+    if n_max < 1 or c_abs >= 1.0 or not _series_bound_met(c_abs, n_max, i, j, tails, tol, True):
+        return 0  # the bound decreases in K: the table's end decides whether any K meets it
     terms = min(max(first, 2, int(math.ceil(c_abs / (1.0 - c_abs)))), n_max)
     while True:
         if _series_bound_met(c_abs, terms, i, j, tails, tol, True):

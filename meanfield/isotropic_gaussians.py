@@ -22,8 +22,8 @@ from .activations import KIND_PIECEWISE_LINEAR, KIND_TANH, Activation
 from .data import GaussianMixture
 from .interface import SGDSpec
 from .params import Params
-from .pair_kernel import (_TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_kernel,
-                          self_pair_gradient)
+from .pair_kernel import (_TINY, C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_gradient_direct_both,
+                          pair_kernel, self_pair_gradient)
 from .radial_table import dense_kernel
 from .sphere import angle_quadrature, sphere_moments
 
@@ -65,32 +65,45 @@ LONG_TABLE_FRACTION = 8
 LONG_SAMPLE_ROWS = 64
 LONG_MIN_PARTNERS = 0.25
 LONG_MIN_FAR = 1.0
+#: ... the pairs the long table cannot serve take the closed form once per pair i < j, giving
+#: both rows their terms (one set of bivariate-normal evaluations instead of two), in a second
+#: pass that recomputes the cosines (~0.5 ns a pair and coordinate against ~4.4 µs the closed
+#: form saves; measured break-even near d = 5): when the sampled fraction of pairs beyond the
+#: long table's reach is at least CLOSED_PAIR_COST_RATIO · (d + 1) (iid particles: about 16% at
+#: d = 2 and 3% at d = 3, which take the pass; 0.14% at d = 5 and none at d ≥ 10, which do not).
+CLOSED_PAIR_COST_RATIO = 4e-4
+#: ... rows per block of that pass, and its fixed number of tasks (each with its own (N, d + 1)
+#: accumulator, summed in task order: the result does not depend on the thread count).
+CLOSED_ROW_BLOCK = 32
+CLOSED_TASKS = 16
 #: ... the Parseval tails beyond the Hermite table are E σ² − Σ_k h_k² plus this times E σ²
 #: (an upper bound on the rounding of that difference, so the bound stays an upper bound).
 TAIL_FLOOR = 64 * np.finfo(float).eps
 
 
-def _long_series_terms(unit_t):
-    """Hermite table length for the drift of piecewise-linear σ: K_SERIES, or the terms the
-    largest sampled off-diagonal |c| < 1 needs by the pair rule with T_K/T_1 ≤ 1 (capped at
-    MAX_TERMS, or LONG_TERMS, see LONG_SAMPLE_ROWS). Only a cost choice: every pair the table
-    cannot serve within its bound takes the closed form."""
-    n = unit_t.shape[1]
+def _long_series_plan(unit_t):
+    """(terms, symmetric) for the drift of piecewise-linear σ. terms: the Hermite table length,
+    K_SERIES, or the terms the largest sampled off-diagonal |c| < 1 needs by the pair rule with
+    T_K/T_1 ≤ 1 (capped at MAX_TERMS, or LONG_TERMS, see LONG_SAMPLE_ROWS). symmetric: whether
+    the closed-form pairs take the pass over i < j (see CLOSED_PAIR_COST_RATIO). Only cost
+    choices: every pair the table cannot serve within its bound takes the closed form."""
+    n, d = unit_t.shape[1], unit_t.shape[0]
     if n < 2:
-        return K_SERIES
+        return K_SERIES, False
     rows = np.unique(np.linspace(0, n - 1, min(n, LONG_SAMPLE_ROWS)).astype(np.int64))
     cos = np.abs(unit_t[:, rows].T @ unit_t)
     cos[np.arange(rows.size), rows] = 0.0
     big = cos[(cos > C_SERIES) & (cos < 1.0)]
     per_particle = big.size / rows.size
     if per_particle < LONG_MIN_PARTNERS:
-        return K_SERIES
+        return K_SERIES, False
     unit_tails = np.ones((1, LONG_TERMS + 1, 1))
     terms = _pair_series_terms(float(big.max()), 0, 0, unit_tails, GRADIENT_SERIES_TOL, True) or LONG_TERMS
     if terms > MAX_TERMS:
         far = np.count_nonzero(big > _reach(MAX_TERMS, GRADIENT_SERIES_TOL, True)) / rows.size
         terms = LONG_TERMS if far >= LONG_MIN_FAR else MAX_TERMS
-    return max(K_SERIES, terms)
+    beyond = np.count_nonzero(big > _reach(terms, GRADIENT_SERIES_TOL, True)) / (rows.size * (n - 1))
+    return max(K_SERIES, terms), bool(beyond >= CLOSED_PAIR_COST_RATIO * (d + 1))
 
 
 def _series_tables(activation, scales, r, terms, long_series, derivatives):
@@ -773,7 +786,8 @@ class IsotropicGaussians:
         return r, zero, np.divide(W, r[:, None], out=np.zeros_like(W), where=~zero[:, None])
 
     def _pair_tables(self, r, unit_t, derivatives):
-        """Hermite tables of the pair kernels, k-major (the kernels loop over j):
+        """Hermite tables of the pair kernels, k-major (the kernels loop over j), and whether the
+        drift's closed-form pairs take the symmetric pass (:func:`_closed_pairs`):
         h_t[s, k, j] = h_k(s r_j), dh_t[s, k, j] = h_k'(s r_j) (None unless ``derivatives``)
         and tails[j, K, s] ≥ T_K(s r_j) = Σ_{k≥K} h_k(s r_j)² = E σ(s r_j G)² − Σ_{k<K} h_k(s r_j)²
         (Parseval; summed within the table, TAIL_FLOOR added to the rest); second[s, j] =
@@ -786,11 +800,12 @@ class IsotropicGaussians:
         LONG_TERMS when many particles have a partner beyond MAX_TERMS' reach (small d).
         Piecewise-linear σ: R_N takes K_SERIES terms and the closed form beyond C_SERIES; the
         drift the same, or, when sampled cosines predict enough pairs beyond C_SERIES
-        (:func:`_long_series_terms`), a longer table with tails, so that those pairs take the
+        (:func:`_long_series_plan`), a longer table with tails, so that those pairs take the
         series where its bound allows (~0.1–0.5 µs against ~5 µs for the closed form).
         """
         kind, _ = self.activation.kernel_spec()
         smooth = kind != KIND_PIECEWISE_LINEAR
+        symmetric = False
         if smooth:
             largest = _largest_cosine(unit_t) if r.size > 1 else np.zeros(r.size)
             tol = GRADIENT_SERIES_TOL if derivatives else RISK_SERIES_TOL
@@ -802,10 +817,11 @@ class IsotropicGaussians:
                 terms = min(terms, MAX_TERMS)  # the few pairs beyond MAX_TERMS' reach take the quadrature
             terms = max(K_SERIES, terms)
         elif derivatives and self.drift_series:
-            terms = _long_series_terms(unit_t)
+            terms, symmetric = _long_series_plan(unit_t)
         else:
             terms = K_SERIES
-        return _series_tables(self.activation, self.scales, r, terms, smooth or terms > K_SERIES, derivatives)
+        return _series_tables(self.activation, self.scales, r, terms, smooth or terms > K_SERIES, derivatives) \
+            + (symmetric,)
 
     def population_risk(self, W):
         """Exact R_N(θ) = 1 + (2/N) Σ_i V(w_i) + (1/N²) Σ_ij U(w_i, w_j) of the network
@@ -836,7 +852,7 @@ class IsotropicGaussians:
         r, _, unit = self._particles(W)
         kind, p = self.activation.kernel_spec()
         unit_t = np.ascontiguousarray(unit.T)
-        h_t, _, tails, diag = self._pair_tables(r, unit_t, derivatives=False)
+        h_t, _, tails, diag, _ = self._pair_tables(r, unit_t, derivatives=False)
         kernel = _risk_pairs_parallel if r.size >= PARALLEL_MIN else _risk_pairs_serial
         total = kernel(kind, p, self.scales, r, unit_t, h_t, tails, diag)
         return float(self.r_sharp + 2.0 * self.v(r).mean() + total / r.size**2)
@@ -852,7 +868,7 @@ class IsotropicGaussians:
         where that bound allows, else the closed form (piecewise-linear σ) or the quadrature
         of :func:`~meanfield.pair_kernel.smooth_pair_sums` (~0.5 ms a pair; smooth σ): |c|
         near 1 (small d, near-duplicates). Piecewise-linear σ takes the long series only
-        when sampled cosines predict enough such pairs (:func:`_long_series_terms`; the
+        when sampled cosines predict enough such pairs (:func:`_long_series_plan`; the
         closed form costs ~5 µs a pair and scale, the series ~0.1–0.5 µs).
         This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
         kinked at 0, the gradient is defined as the population average of the SGD
@@ -902,11 +918,17 @@ class IsotropicGaussians:
         n = r.size
         kind, p = self.activation.kernel_spec()
         unit_t = np.ascontiguousarray(unit.T)
-        h_t, dh_t, tails, _ = self._pair_tables(r, unit_t, derivatives=True)
+        h_t, dh_t, tails, _, symmetric = self._pair_tables(r, unit_t, derivatives=True)
         dsigma0 = float(self.activation.derivative(0.0))
         kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
         h_j = np.ascontiguousarray(h_t.transpose(2, 1, 0))  # particle-major, for the per-pair series
-        radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0)
+        c_served = _served_cosine(tails)
+        radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0,
+                                 symmetric)
+        if symmetric:  # the closed-form pairs, once per pair i < j
+            closed_radial, closed_angular = _closed_pairs(kind, p, self.scales, r, unit_t, tails, c_served)
+            radial += closed_radial
+            angular += closed_angular
         radial = radial / n + np.where(zero, 0.0, self._dv_from_slopes(dh_t[:, 0]))  # h_0' = m'
         return radial[:, None] * unit + angular / n
 
@@ -1070,13 +1092,41 @@ def _series_terms(c_abs, n_terms):
 def _mehler_tail(k_lo, k_hi, c, hj, f):
     """The terms k_lo ≤ k < k_hi of the sums of :func:`_mehler_gradient` for one pair, hj[k, s] =
     h_k(s r_j) (particle-major row of h_j, contiguous in k):
-    (½ Σ_s s Σ_k c^k h_k'(a) h_k(b), ½ Σ_s Σ_k k c^(k−1) h_k(a) h_k(b))."""
-    x = 0.0
-    y = 0.0
-    for k in range(k_hi - 1, k_lo - 1, -1):
-        g0, g1 = hj[k, 0], hj[k, 1]
-        x = x * c + (f[k, 0] * g0 + f[k, 1] * g1)
-        y = y * c + (f[k, 2] * g0 + f[k, 3] * g1)
+    (½ Σ_s s Σ_k c^k h_k'(a) h_k(b), ½ Σ_s Σ_k k c^(k−1) h_k(a) h_k(b)).
+    Four Horner chains in c⁴ (terms k ≡ k_lo + ρ mod 4, ρ = 0..3), joined by one Horner step
+    in c: four independent multiply-adds per term instead of one dependent chain (the long
+    series of small d spends most of its time here)."""
+    n_terms = k_hi - k_lo
+    if n_terms <= 0:
+        return 0.0, 0.0
+    c4 = (c * c) * (c * c)
+    x0 = x1 = x2 = x3 = 0.0
+    y0 = y1 = y2 = y3 = 0.0
+    top = k_lo + (n_terms // 4) * 4  # the partial group k ≥ top first, then full groups down
+    if top < k_hi:
+        x0 = f[top, 0] * hj[top, 0] + f[top, 1] * hj[top, 1]
+        y0 = f[top, 2] * hj[top, 0] + f[top, 3] * hj[top, 1]
+    if top + 1 < k_hi:
+        x1 = f[top + 1, 0] * hj[top + 1, 0] + f[top + 1, 1] * hj[top + 1, 1]
+        y1 = f[top + 1, 2] * hj[top + 1, 0] + f[top + 1, 3] * hj[top + 1, 1]
+    if top + 2 < k_hi:
+        x2 = f[top + 2, 0] * hj[top + 2, 0] + f[top + 2, 1] * hj[top + 2, 1]
+        y2 = f[top + 2, 2] * hj[top + 2, 0] + f[top + 2, 3] * hj[top + 2, 1]
+    for k in range(top - 4, k_lo - 1, -4):
+        a0, a1 = hj[k, 0], hj[k, 1]
+        b0, b1 = hj[k + 1, 0], hj[k + 1, 1]
+        e0, e1 = hj[k + 2, 0], hj[k + 2, 1]
+        g0, g1 = hj[k + 3, 0], hj[k + 3, 1]
+        x0 = x0 * c4 + (f[k, 0] * a0 + f[k, 1] * a1)
+        y0 = y0 * c4 + (f[k, 2] * a0 + f[k, 3] * a1)
+        x1 = x1 * c4 + (f[k + 1, 0] * b0 + f[k + 1, 1] * b1)
+        y1 = y1 * c4 + (f[k + 1, 2] * b0 + f[k + 1, 3] * b1)
+        x2 = x2 * c4 + (f[k + 2, 0] * e0 + f[k + 2, 1] * e1)
+        y2 = y2 * c4 + (f[k + 2, 2] * e0 + f[k + 2, 3] * e1)
+        x3 = x3 * c4 + (f[k + 3, 0] * g0 + f[k + 3, 1] * g1)
+        y3 = y3 * c4 + (f[k + 3, 2] * g0 + f[k + 3, 3] * g1)
+    x = ((x3 * c + x2) * c + x1) * c + x0
+    y = ((y3 * c + y2) * c + y1) * c + y0
     low = c ** (k_lo - 1)
     return x * low * c, y * low
 
@@ -1121,10 +1171,11 @@ def _pair_series_terms(c_abs, i, j, tails, tol, derivatives):
 def _pair_series_terms_from(c_abs, first, i, j, tails, tol):
     """A number of terms K ≥ first that meets the drift's bound of :func:`_pair_series_terms`
     (not necessarily the smallest: candidates first, then × 5/4 + 1 up to the table's end, a few
-    bound evaluations instead of a bisection's ~10), or 0 if the table's end does not."""
+    bound evaluations instead of a bisection's ~10, reading each particle's tails in increasing
+    K), or 0 if the table's end does not (callers ask :func:`_takes_closed_form` first)."""
     n_max = tails.shape[1] - 1
-    if n_max < 1 or c_abs >= 1.0 or not _series_bound_met(c_abs, n_max, i, j, tails, tol, True):
-        return 0  # the bound decreases in K: the table's end decides whether any K meets it
+    if n_max < 1 or c_abs >= 1.0:
+        return 0
     terms = min(max(first, 2, int(math.ceil(c_abs / (1.0 - c_abs)))), n_max)
     while True:
         if _series_bound_met(c_abs, terms, i, j, tails, tol, True):
@@ -1132,6 +1183,38 @@ def _pair_series_terms_from(c_abs, first, i, j, tails, tol):
         if terms == n_max:
             return 0
         terms = min(n_max, terms + terms // 4 + 1)
+
+
+@njit(cache=True)
+def _takes_closed_form(c_abs, i, j, tails, c_served):
+    """Whether the drift's pair (i, j) (i ≠ j) takes the closed form: no table with tails, |c| = 1,
+    or the bound of :func:`_pair_series_terms` fails at the table's end (it decreases in K, so
+    then it fails for every K). |c| ≤ c_served (:func:`_served_cosine`) is served by the table
+    whatever the tails, without evaluating the bound. Symmetric in (i, j)."""
+    n_max = tails.shape[1] - 1
+    if n_max < 1 or c_abs >= 1.0:
+        return True
+    return c_abs > c_served and not _series_bound_met(c_abs, n_max, i, j, tails, GRADIENT_SERIES_TOL, True)
+
+
+def _served_cosine(tails):
+    """The largest |c| (to 1e-6, from below) for which the drift's table of ``tails.shape[1] − 1``
+    terms meets the bound of :func:`_pair_series_terms` for every pair (T_K ≤ T_1); C_SERIES
+    without a table."""
+    n_max = tails.shape[1] - 1
+    return _reach(n_max, GRADIENT_SERIES_TOL, True) if n_max > K_SERIES else C_SERIES
+
+
+@njit(cache=True)
+def _pair_cosine(unit_t, i, j):
+    """ŵ_i·ŵ_j clipped to [−1, 1], summed over the coordinates in order from the lower index (no
+    fastmath): the same bits for (i, j) and (j, i) in every pass, so the drift's passes agree on
+    which pairs take the closed form."""
+    lo, hi = min(i, j), max(i, j)
+    total = 0.0
+    for q in range(unit_t.shape[0]):
+        total += unit_t[q, lo] * unit_t[q, hi]
+    return min(1.0, max(-1.0, total))
 
 
 @njit(cache=True)
@@ -1198,7 +1281,8 @@ def _largest_cosine(unit_t):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})
-def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0, radial, angular):
+def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0, symmetric,
+                    radial, angular):
     """Rows i0 .. i1 − 1 of ∇Ψ(w_i) = radial_i ŵ_i + angular_i, angular_i = Σ_j mixing_ij ŵ_j
     (both before the 1/N), in one pass over chunks of GRADIENT_J_BLOCK neurons j and
     without any N×N array: per chunk the cosines, the Mehler sums, the mixing weights
@@ -1211,8 +1295,10 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, ta
     as many as |c| ≤ C_SPLIT needs plus per-pair tails for those few. Pairs with |c| > C_SERIES:
     with tails given (smooth σ, or piecewise-linear σ with the long table) the series with the
     terms :func:`_pair_series_terms` asks for (continuing the chunk's sums), else, and for
-    j = i (c = 1, no angular part), the direct evaluation. A row with w_i = 0 gets the mean SGD
-    direction with σ'(0+): mixing_ij = ½ Σ_s s σ'(0+) h_1(s r_j), radial_i = 0.
+    j = i (c = 1, no angular part), the direct evaluation; with ``symmetric`` the pairs j ≠ i that
+    take the closed form (:func:`_takes_closed_form` on :func:`_pair_cosine`) are left to
+    :func:`_closed_pairs`. A row with w_i = 0 gets the mean SGD direction with σ'(0+):
+    mixing_ij = ½ Σ_s s σ'(0+) h_1(s r_j), radial_i = 0.
     """
     d, n = unit_t.shape
     nb = i1 - i0
@@ -1269,7 +1355,12 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, ta
                     if abs(c) <= C_SERIES:
                         continue
                     j = j0 + jj
-                    terms_ij = 0 if j == i else _pair_series_terms_from(abs(c), terms, i, j, tails, GRADIENT_SERIES_TOL)
+                    terms_ij = 0
+                    if j != i:
+                        if not _takes_closed_form(abs(_pair_cosine(unit_t, i, j)), i, j, tails, c_served):
+                            terms_ij = _pair_series_terms_from(abs(c), terms, i, j, tails, GRADIENT_SERIES_TOL)
+                        elif symmetric:
+                            continue  # _closed_pairs gives this pair to both rows
                     if terms_ij > 0:  # the long series (its Parseval bound allows it)
                         # the chunk's sums hold the terms k < terms ≤ terms_ij
                         daj, dcj = _mehler_tail(terms, terms_ij, c, h_j[j], factors[b])
@@ -1431,18 +1522,18 @@ def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, tails, diag):
 
 
 @njit(cache=True)
-def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0):
+def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0, symmetric):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
         _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
-                        dsigma0, radial, angular)
+                        c_served, dsigma0, symmetric, radial, angular)
     return radial, angular
 
 
 @njit(cache=True, parallel=True)
-def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, dsigma0):
+def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0, symmetric):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
@@ -1450,5 +1541,80 @@ def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, 
     for blk in prange(n_blocks):
         i0 = blk * GRADIENT_ROW_BLOCK
         _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
-                        dsigma0, radial, angular)
+                        c_served, dsigma0, symmetric, radial, angular)
     return radial, angular
+
+
+@njit(cache=True)
+def _closed_block(i0, i1, kind, p, scales, r, unit_t, tails, c_served, radial, angular, work):
+    """The pairs (i, j), i0 ≤ i < i1, j > i, that take the drift's closed form, once per pair:
+    (∂_a K, ∂_b K, ∂_c K) at (s r_i, s r_j, c) from one evaluation (pair_gradient_direct_both)
+    give both rows their terms of :func:`_gradient_block` (before the 1/N),
+
+        radial_i += ½ Σ_s (s ∂_aK − c ∂_cK / r_i),   angular_i += (½ Σ_s ∂_cK / r_i) ŵ_j,
+
+    and the same for row j with ∂_bK, r_j and ŵ_i. The cosines of the chunks select the
+    candidates |c| > C_SERIES; the decision and c itself come from :func:`_pair_cosine`, as in
+    :func:`_gradient_block`, so each pair is taken by exactly one of the two passes."""
+    d, n = unit_t.shape
+    nb = i1 - i0
+    cos, c_max, n_mid, n_big = _cosine_workspace(nb)
+    for j0 in range(i0, n, GRADIENT_J_BLOCK):
+        m = min(n - j0, GRADIENT_J_BLOCK)
+        _cosine_chunk(i0, i1, j0, j0 + m, unit_t, cos, c_max, n_mid, n_big)
+        for b in range(nb):
+            if n_big[b] == 0:
+                continue
+            i = i0 + b
+            for jj in range(max(0, i + 1 - j0), m):
+                if abs(cos[b, jj]) <= C_SERIES:
+                    continue
+                j = j0 + jj
+                c = _pair_cosine(unit_t, i, j)
+                if not _takes_closed_form(abs(c), i, j, tails, c_served):
+                    continue
+                grad_i = 0.0
+                grad_j = 0.0
+                mixing = 0.0
+                for si in range(scales.shape[0]):
+                    s = scales[si]
+                    da, db, dc = pair_gradient_direct_both(kind, p, s * r[i], s * r[j], c, work)
+                    grad_i += 0.5 * (s * da - c * dc / r[i])
+                    grad_j += 0.5 * (s * db - c * dc / r[j])
+                    mixing += 0.5 * dc
+                radial[i] += grad_i
+                radial[j] += grad_j
+                for q in range(d):
+                    angular[i, q] += mixing / r[i] * unit_t[q, j]
+                    angular[j, q] += mixing / r[j] * unit_t[q, i]
+
+
+@njit(cache=True, parallel=True)
+def _closed_pair_tasks(kind, p, scales, r, unit_t, tails, c_served):
+    """Per task, the sums of :func:`_closed_block` (CLOSED_TASKS × (N,), × (N, d)): task t takes
+    the block pairs (b, n_blocks − 1 − b), b ≡ t mod CLOSED_TASKS (equal pair counts j > i), whatever
+    the thread count."""
+    d, n = unit_t.shape
+    n_blocks = (n + CLOSED_ROW_BLOCK - 1) // CLOSED_ROW_BLOCK
+    n_pairs = (n_blocks + 1) // 2
+    radial = np.zeros((CLOSED_TASKS, n))
+    angular = np.zeros((CLOSED_TASKS, n, d))
+    for task in prange(CLOSED_TASKS):
+        work = np.empty(p.shape[0])
+        for blk in range(task, n_pairs, CLOSED_TASKS):
+            i0 = blk * CLOSED_ROW_BLOCK
+            _closed_block(i0, min(n, i0 + CLOSED_ROW_BLOCK), kind, p, scales, r, unit_t, tails, c_served, radial[task],
+                          angular[task], work)
+            other = n_blocks - 1 - blk
+            if other != blk:
+                i0 = other * CLOSED_ROW_BLOCK
+                _closed_block(i0, min(n, i0 + CLOSED_ROW_BLOCK), kind, p, scales, r, unit_t, tails, c_served,
+                              radial[task], angular[task], work)
+    return radial, angular
+
+
+def _closed_pairs(kind, p, scales, r, unit_t, tails, c_served):
+    """The closed-form pairs' share of the drift (radial (N,), angular (N, d), before the 1/N),
+    once per pair i < j (:func:`_closed_pair_tasks`), the tasks summed in order."""
+    radial, angular = _closed_pair_tasks(kind, p, scales, r, unit_t, tails, c_served)
+    return radial.sum(axis=0), angular.sum(axis=0)

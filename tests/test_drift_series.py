@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import meanfield.isotropic_gaussians as ig
-from meanfield import IsotropicGaussians, nonmonotone, pair_kernel_gradient, ramp
+from meanfield import IsotropicGaussians, PiecewiseLinear, nonmonotone, pair_kernel_gradient, ramp
 from meanfield.isotropic_gaussians import GRADIENT_SERIES_TOL, K_SERIES, _pair_series_terms, _series_tables
+from meanfield.pair_kernel import pl_pair_gradient, pl_pair_gradient_both
 from solvers import init_gaussian, run_particle_flow
 
-from _pairwise import pairwise_gradient
+from _pairwise import add_special_pairs, pairwise_gradient
 
 
 def _clustered(n, d, seed):
@@ -131,7 +132,7 @@ def test_drift_equals_the_closed_form_route(d):
     model = IsotropicGaussians(0.5, d, nonmonotone())
     W = _clustered(120, d, seed=10 + d)
     unit_t = np.ascontiguousarray((W / np.linalg.norm(W, axis=1)[:, None]).T)
-    assert ig._long_series_terms(unit_t) > K_SERIES
+    assert ig._long_series_plan(unit_t)[0] > K_SERIES
     series = model.potential_gradient(W)
     truth = pairwise_gradient(model, W)
     closed = IsotropicGaussians(0.5, d, nonmonotone(), drift_series=False).potential_gradient(W)
@@ -146,8 +147,90 @@ def test_flow_unchanged_by_the_long_series():
     the closed form for those pairs, to 1e-9 (measured 2e-14 at N = 80, t = 0.3)."""
     model = IsotropicGaussians(0.5, 5, nonmonotone())
     W0 = init_gaussian(60, 5, 0.4, seed=2)
-    assert ig._long_series_terms(np.ascontiguousarray((W0 / np.linalg.norm(W0, axis=1)[:, None]).T)) > K_SERIES
+    assert ig._long_series_plan(np.ascontiguousarray((W0 / np.linalg.norm(W0, axis=1)[:, None]).T))[0] > K_SERIES
     series = run_particle_flow(model, W0, times=[0, 0.1, 0.2])
     closed = run_particle_flow(IsotropicGaussians(0.5, 5, nonmonotone(), drift_series=False), W0, times=[0, 0.1, 0.2])
     assert series.status == closed.status == "finished"
     np.testing.assert_allclose(series.radii, closed.radii, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("act", [ramp(), nonmonotone(), PiecewiseLinear([0.0, 0.01], [0.0, 1.0])],
+                         ids=["ramp", "nonmonotone", "narrow"])
+def test_both_scale_derivatives_from_one_evaluation(act):
+    """(∂_aK, ∂_bK, ∂_cK) from one set of orthant moments equals pl_pair_gradient at (a, b, c) and
+    at (b, a, c) (∂_bK(a, b, c) = ∂_aK(b, a, c)) within 1e-11 of the three's size (measured 3e-13:
+    rounding in sums whose terms cancel), over scales 1e-3..50 (narrow segments, tiny scales: the
+    fallback to two calls) and c up to 1 − 1e-9 and ±1."""
+    _, p = act.kernel_spec()
+    rng = np.random.default_rng(5)
+    work = np.empty(p.shape[0])
+    cases = [(*np.exp(rng.uniform(-7.0, 4.0, 2)), c) for c in
+             np.concatenate([rng.uniform(-1, 1, 300), 1 - 10 ** rng.uniform(-9, -1, 200), [1.0, -1.0]])]
+    cases += [(1e-120, 2.0, 0.99), (2.0, 1e-120, -0.98)]
+    for a, b, c in cases:
+        da, db, dc = pl_pair_gradient_both(p, a, b, c, work)
+        da2, dc2 = pl_pair_gradient(p, a, b, c)
+        db2 = pl_pair_gradient(p, b, a, c)[0]
+        size = abs(da2) + abs(db2) + abs(dc2)
+        assert abs(da - da2) + abs(db - db2) + abs(dc - dc2) <= 1e-11 * size, (a, b, c)
+
+
+def test_mehler_tail_four_chains_equal_the_sum():
+    """The four interleaved Horner chains of _mehler_tail equal the NumPy sum of the terms
+    k_lo ≤ k < k_hi (every remainder mod 4, one term, none, |c| near 1) to 1e-14 relative."""
+    rng = np.random.default_rng(6)
+    factors, hj = rng.standard_normal((1024, 4)), rng.standard_normal((1024, 2))
+    for k_lo, k_hi, c in [(43, 1024, 0.969), (43, 1023, -0.95), (2, 7, -0.6), (10, 12, 0.7), (3, 4, 0.8),
+                          (5, 5, 0.9), (44, 600, 0.93), (2, 1000, 0.5)]:
+        k = np.arange(k_lo, k_hi)
+        u = factors[k, 0] * hj[k, 0] + factors[k, 1] * hj[k, 1]
+        v = factors[k, 2] * hj[k, 0] + factors[k, 3] * hj[k, 1]
+        expected = np.sum(c ** k * u), np.sum(c ** (k - 1.0) * v)
+        got = ig._mehler_tail(k_lo, k_hi, c, hj, factors)
+        for value, truth, terms in zip(got, expected, (c ** k * u, c ** (k - 1.0) * v)):
+            assert abs(value - truth) <= 1e-14 * (np.abs(terms).sum() + 1e-300)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_symmetric_closed_pass_takes_every_pair_once(d, monkeypatch):
+    """At d = 2 and 3 the pairs beyond the long table's reach take the closed form once per pair
+    i < j for both rows: the drift equals the one pass that evaluates every ordered pair to 1e-13
+    of the largest row (a pair missed or counted twice moves two rows by ~1e-3 of it), with exact
+    duplicates (c = ±1), a near duplicate and a particle at 0, and both equal the NumPy pair sum.
+    At d = 20 the plan keeps the one pass (too few such pairs to pay for the second)."""
+    model = IsotropicGaussians(0.8, d, ramp())
+    W = add_special_pairs(init_gaussian(300, d, 0.8, seed=d))  # ≥ PARALLEL_MIN: threaded kernels
+    W[1] = W[0]
+    W[3] = -2.0 * W[2]  # ŵ_3 = −ŵ_2 exactly
+    unit_t = np.ascontiguousarray((W / np.maximum(np.linalg.norm(W, axis=1), 1e-300)[:, None]).T)
+    assert ig._long_series_plan(unit_t)[1]
+    symmetric = model.potential_gradient(W)
+    monkeypatch.setattr(ig, "CLOSED_PAIR_COST_RATIO", np.inf)
+    assert not ig._long_series_plan(unit_t)[1]
+    one_pass = model.potential_gradient(W)
+    largest = np.linalg.norm(one_pass, axis=1).max()
+    assert np.abs(symmetric - one_pass).max() <= 1e-13 * largest
+    truth = pairwise_gradient(model, W)
+    assert np.abs(symmetric - truth).max() <= 1e-10 * largest
+    W20 = init_gaussian(300, 20, 0.8, seed=0)
+    assert not ig._long_series_plan(np.ascontiguousarray((W20 / np.linalg.norm(W20, axis=1)[:, None]).T))[1]
+
+
+def test_quick_reject_agrees_with_the_bound():
+    """_takes_closed_form with the table's served cosine (no bound evaluation below it) decides
+    every pair as the bound at the table's end does, over |c| ∈ (½, 1)."""
+    model = IsotropicGaussians(0.8, 2, ramp())
+    W = init_gaussian(200, 2, 0.8, seed=1)
+    r = np.linalg.norm(W, axis=1)
+    _, _, tails, _ = _series_tables(model.activation, model.scales, r, 1024, True, True)
+    served = ig._served_cosine(tails)
+    assert 0.96 < served < 0.97
+    rng = np.random.default_rng(7)
+    decisions = set()
+    for _ in range(20000):
+        i, j = rng.integers(0, r.size, 2)
+        c = 1.0 - 10 ** rng.uniform(-6, np.log10(0.5))
+        fast = ig._takes_closed_form(c, i, j, tails, served)
+        assert fast == ig._takes_closed_form(c, i, j, tails, 0.0)
+        decisions.add(fast)
+    assert decisions == {True, False}

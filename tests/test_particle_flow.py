@@ -113,7 +113,7 @@ def test_tanh_gradient_and_risk_use_the_long_series_where_its_bound_allows():
     W = _tanh_particles()
     r = np.linalg.norm(W, axis=1)
     unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=r[:, None] > 0)
-    _, _, tails, _ = model._pair_tables(r, np.ascontiguousarray(unit.T), derivatives=True)
+    _, _, tails, _, _ = model._pair_tables(r, np.ascontiguousarray(unit.T), derivatives=True)
     cos = unit @ unit.T
     terms = [_pair_series_terms(abs(cos[i, j]), i, j, tails, GRADIENT_SERIES_TOL, True)
              for i in range(r.size) for j in range(r.size) if i != j and abs(cos[i, j]) > 0.5]

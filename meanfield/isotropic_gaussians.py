@@ -1546,7 +1546,7 @@ def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, 
 
 
 @njit(cache=True)
-def _closed_block(i0, i1, kind, p, scales, r, unit_t, tails, c_served, radial, angular, work):
+def _closed_block(i0, i1, kind, p, scales, r, unit_t, tails, c_served, radial, angular):
     """The pairs (i, j), i0 ≤ i < i1, j > i, that take the drift's closed form, once per pair:
     (∂_a K, ∂_b K, ∂_c K) at (s r_i, s r_j, c) from one evaluation (pair_gradient_direct_both)
     give both rows their terms of :func:`_gradient_block` (before the 1/N),
@@ -1578,7 +1578,7 @@ def _closed_block(i0, i1, kind, p, scales, r, unit_t, tails, c_served, radial, a
                 mixing = 0.0
                 for si in range(scales.shape[0]):
                     s = scales[si]
-                    da, db, dc = pair_gradient_direct_both(kind, p, s * r[i], s * r[j], c, work)
+                    da, db, dc = pair_gradient_direct_both(kind, p, s * r[i], s * r[j], c)
                     grad_i += 0.5 * (s * da - c * dc / r[i])
                     grad_j += 0.5 * (s * db - c * dc / r[j])
                     mixing += 0.5 * dc
@@ -1600,16 +1600,15 @@ def _closed_pair_tasks(kind, p, scales, r, unit_t, tails, c_served):
     radial = np.zeros((CLOSED_TASKS, n))
     angular = np.zeros((CLOSED_TASKS, n, d))
     for task in prange(CLOSED_TASKS):
-        work = np.empty(p.shape[0])
         for blk in range(task, n_pairs, CLOSED_TASKS):
             i0 = blk * CLOSED_ROW_BLOCK
             _closed_block(i0, min(n, i0 + CLOSED_ROW_BLOCK), kind, p, scales, r, unit_t, tails, c_served, radial[task],
-                          angular[task], work)
+                          angular[task])
             other = n_blocks - 1 - blk
             if other != blk:
                 i0 = other * CLOSED_ROW_BLOCK
                 _closed_block(i0, min(n, i0 + CLOSED_ROW_BLOCK), kind, p, scales, r, unit_t, tails, c_served,
-                              radial[task], angular[task], work)
+                              radial[task], angular[task])
     return radial, angular
 
 

@@ -313,7 +313,6 @@ def pl_pair_gradient(p, a, b, c):
     ∂_c K = ab E[σ'(aX)σ'(bY)] = ab Σ_ij c_i c_j P(A_ij)       (Price's theorem),
     A_ij = {X > τ_i, Y > τ'_j}, τ_i = t_i/a, τ'_j = t_j/b; right limits at a = 0.
     """
-    y0 = p[0]
     n = (p.shape[0] - 1) // 2
     if a >= _TINY and b >= _TINY and (any_narrow(p, 1, a) or any_narrow(p, 1, b)):
         return pl_pair_gradient_ramps(p, a, b, c)  # the closed form cancels: ~1e-16 a b
@@ -323,6 +322,22 @@ def pl_pair_gradient(p, a, b, c):
         for i in range(n):
             dm += p[2 * i + 2] * norm_pdf(min(abs(_threshold(p[2 * i + 1], a)), 2 * _TAIL))
         return s0 * dm, 0.0
+    da, _, dc = _pl_orthant_gradient(p, a, b, c, False)
+    return da, dc
+
+
+@njit(cache=True)
+def _pl_orthant_gradient(p, a, b, c, with_b):
+    """(∂_a K, ∂_b K, ∂_c K) of piecewise-linear σ by the orthant moments of :func:`pl_pair_gradient`
+    (b ≥ _TINY); ∂_b K (0 unless ``with_b``) from the same moments, X ↔ Y:
+
+        ∂_b K = Σ_j c_j y₀ φ(τ'_j) + a Σ_ij c_i c_j (E[XY;A_ij] − τ_i E[Y;A_ij])."""
+    y0 = p[0]
+    n = (p.shape[0] - 1) // 2
+    db = 0.0
+    if with_b:
+        for j in range(n):
+            db += p[2 * j + 2] * y0 * norm_pdf(min(abs(p[2 * j + 1] / b), 2 * _TAIL))
     da = 0.0
     both = 0.0
     for i in range(n):
@@ -334,9 +349,11 @@ def pl_pair_gradient(p, a, b, c):
             tj = p[2 * j + 1] / b
             prob, ex, ey, exy = orthant_moments(ti, tj, c)
             inner += b * cj * (exy - tj * ex)
+            if with_b:
+                db += a * ci * cj * (exy - ti * ey)
             both += ci * cj * prob
         da += ci * inner
-    return da, a * b * both
+    return da, db, a * b * both
 
 
 @njit(cache=True)
@@ -360,48 +377,23 @@ def self_pair_gradient(kind, p, a):
 
 
 @njit(cache=True)
-def pl_pair_gradient_both(p, a, b, c, work):
+def pl_pair_gradient_both(p, a, b, c):
     """(∂_a K, ∂_b K, ∂_c K) for piecewise-linear σ, ∂_b K(a, b, c) = ∂_a K(b, a, c). Where both
-    scales are regular and no segment is narrow, one set of orthant moments serves both:
-
-        ∂_b K = Σ_j c_j [y₀ φ(τ'_j) + a Σ_i c_i (E[XY;A_ij] − τ_i E[Y;A_ij])]
-
-    (:func:`pl_pair_gradient` with X ↔ Y, summed in the same grouping, the inner sums in
-    ``work``, a float array with one entry per knot), half the bivariate-normal evaluations of
-    two calls; elsewhere it is two calls of :func:`pl_pair_gradient`."""
+    scales are regular and no segment is narrow, one set of orthant moments serves both
+    (:func:`_pl_orthant_gradient`): half the bivariate-normal evaluations of two calls;
+    elsewhere it is two calls of :func:`pl_pair_gradient`."""
     if a < _TINY or b < _TINY or any_narrow(p, 1, a) or any_narrow(p, 1, b):
         da, dc = pl_pair_gradient(p, a, b, c)
         return da, pl_pair_gradient(p, b, a, c)[0], dc
-    y0 = p[0]
-    n = (p.shape[0] - 1) // 2
-    for j in range(n):
-        work[j] = y0 * norm_pdf(min(abs(p[2 * j + 1] / b), 2 * _TAIL))
-    da = 0.0
-    both = 0.0
-    for i in range(n):
-        ci = p[2 * i + 2]
-        ti = p[2 * i + 1] / a
-        inner = y0 * norm_pdf(min(abs(ti), 2 * _TAIL))
-        for j in range(n):
-            cj = p[2 * j + 2]
-            tj = p[2 * j + 1] / b
-            prob, ex, ey, exy = orthant_moments(ti, tj, c)
-            inner += b * cj * (exy - tj * ex)
-            work[j] += a * ci * (exy - ti * ey)
-            both += ci * cj * prob
-        da += ci * inner
-    db = 0.0
-    for j in range(n):
-        db += p[2 * j + 2] * work[j]
-    return da, db, a * b * both
+    return _pl_orthant_gradient(p, a, b, c, True)
 
 
 @njit(cache=True)
-def pair_gradient_direct_both(kind, p, a, b, c, work):
+def pair_gradient_direct_both(kind, p, a, b, c):
     """(∂_a K, ∂_b K, ∂_c K) without the series: :func:`pl_pair_gradient_both` for piecewise-linear
-    σ (``work``: one float per knot), else two calls of :func:`pair_gradient_direct`."""
+    σ, else two calls of :func:`pair_gradient_direct`."""
     if kind == KIND_PIECEWISE_LINEAR:
-        return pl_pair_gradient_both(p, a, b, c, work)
+        return pl_pair_gradient_both(p, a, b, c)
     da, dc = pair_gradient_direct(kind, p, a, b, c)
     return da, pair_gradient_direct(kind, p, b, a, c)[0], dc
 

@@ -91,6 +91,8 @@ import threading
 import time
 from pathlib import Path
 
+import llvmlite
+import numba
 import numpy as np
 
 try:
@@ -385,15 +387,35 @@ class _Budget(Exception):
     """The wall-time budget of a flow curve ran out."""
 
 
+#: Numba's and llvmlite's code: an exception raised there by the budget's alarm is swallowed by a
+#: ctypes callback and leaves a function half-compiled ("no compiled object yet" on its next call).
+_COMPILER_DIRS = tuple(os.path.dirname(module.__file__) + os.sep for module in (numba, llvmlite))
+
+
+def in_compiler(frame):
+    """Whether ``frame`` or one of its callers runs Numba's or llvmlite's Python code (a compilation:
+    calls of compiled functions leave no Python frame there)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(_COMPILER_DIRS):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextlib.contextmanager
 def wall_clock_budget(seconds):
     """Raise _Budget in the main thread after ``seconds`` (SIGALRM; a no-op where unavailable).
-    The solver sees it as a KeyboardInterrupt-free exception, so a real Ctrl-C stays distinct."""
+    The solver sees it as a KeyboardInterrupt-free exception, so a real Ctrl-C stays distinct.
+    An alarm that lands inside the compiler (:func:`in_compiler`) waits for it: it is re-armed
+    every 50 ms until the compilation has returned."""
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def expire(signum, frame):
+        if in_compiler(frame):
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            return
         raise _Budget
 
     previous = signal.signal(signal.SIGALRM, expire)

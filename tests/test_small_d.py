@@ -123,8 +123,9 @@ def test_flow_follows_the_pde_at_d3():
 @pytest.mark.slow
 @pytest.mark.parametrize("d", [2, 3])
 def test_flow_follows_the_pde_n4000(d):
-    """N = 4000 iid particles: mean radius within 0.01 of the PDE at t = 1, 2 (the sampling
-    error of a mean radius is ≈ 0.4/√4000 ≈ 0.006)."""
+    """N = 4000 iid particles: mean radius within 0.01 of the PDE at t = 1, 2 (the issue's
+    tolerance). Measured at d = 2: differences −0.0009 and −0.0026, with std(r)/√N = 0.010 and
+    0.013; the flow took 29 min on 2 cores (60 dopri5 steps). d = 3 took 21 min."""
     model = IsotropicGaussians(0.8, d, ramp())
     sol = solve_radial_pde(model, times=[0, 1, 2], cells=800)
     flow = run_particle_flow(model, init_gaussian(4000, d, 0.8, seed=0), times=[0, 1, 2], rtol=1e-6)

@@ -25,8 +25,8 @@ def numpy_step(model, theta, s, y, x, g, lam, beta):
     return Params(new_a, new_W, new_b)
 
 
-def replay(model, theta, eps, xi, n_steps, seed, batch, lam, beta):
-    """n_steps of :func:`numpy_step` with s_k = ε ξ(kε) and the kernel's draws (seed)."""
+def replay_steps(model, theta, eps, xi, n_steps, seed, batch, lam, beta):
+    """θ after each of n_steps of :func:`numpy_step` with s_k = ε ξ(kε) and the kernel's draws (seed)."""
     spec = model.sgd_spec()
     data = spec.data
     data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
@@ -38,4 +38,11 @@ def replay(model, theta, eps, xi, n_steps, seed, batch, lam, beta):
                                              beta is not None,
                                              spec.train_a, spec.train_w, spec.train_b)
         theta = numpy_step(model, theta, eps * xi(k * eps), y, x, (gw, ga, gb), lam, beta)
+        yield theta
+
+
+def replay(model, theta, eps, xi, n_steps, seed, batch, lam, beta):
+    """θ after n_steps of :func:`replay_steps`."""
+    for theta in replay_steps(model, theta, eps, xi, n_steps, seed, batch, lam, beta):
+        pass
     return theta

@@ -11,11 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from _sgd_replay import numpy_step
+from _sgd_replay import replay_steps
 from meanfield import GaussianMixture, IsotropicGaussians, MeanFieldModel, TwoLayerNetwork, ramp, relu
 from solvers import DivergenceError, run_sgd
-from solvers._data_streams import initial_order
-from solvers._general_sgd_kernels import draw_general_step
 from solvers._sgd_kernels import DIVERGENCE_CHECK_EVERY, draw_step, initial_noise_states, initial_rng_state
 from solvers.sgd import DIVERGENCE_THRESHOLD
 
@@ -45,18 +43,9 @@ def _first_bad_isotropic(model, W, seed, n_steps):
 
 
 def _first_bad_general(model, theta, seed, n_steps):
-    """As :func:`_first_bad_isotropic` for the general kernel (a, w, b), by _sgd_replay.numpy_step."""
-    spec = model.sgd_spec()
-    data = spec.data
-    data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
-                  data.act_params)
-    state, order = initial_rng_state(seed), initial_order(data)
-    noise_states = initial_noise_states(state, theta.n)
+    """As :func:`_first_bad_isotropic` for the general kernel (a, w, b), by _sgd_replay.replay_steps."""
     with np.errstate(all="ignore"):
-        for k in range(1, n_steps + 1):
-            y, x, gw, ga, gb = draw_general_step(state, noise_states, data_tuple, order, theta.n, model.d, 1, False,
-                                                 spec.train_a, spec.train_w, spec.train_b)
-            theta = numpy_step(model, theta, EPS, y, x, (gw, ga, gb), LAM, None)
+        for k, theta in enumerate(replay_steps(model, theta, EPS, lambda t: 1.0, n_steps, seed, 1, LAM, None), 1):
             norms = np.sqrt(theta.a**2 + theta.b**2 + np.sum(theta.W**2, axis=1))
             if _bad(norms):
                 return k, theta

@@ -24,12 +24,17 @@ from .particle_flow import run_particle_flow
 from .radial_lagrangian import RadialLagrangianSolution, solve_radial_lagrangian
 from .radial_pde import RadialPDESolution, sample_grid_density, solve_radial_pde
 from .reduced_lagrangian import ReducedLagrangianSolution, solve_reduced_lagrangian
+from ._dynamics import Dynamics
+from ._result import SolverError, SolverResult
 from ._step_check import AccuracyError
 from .result import ParticleResult
 from .sgd import DivergenceError, run_sgd
 from .sweep import SweepResult, SweepTask, TaskFailure, model_from_spec, run_sweep, run_task
 
 __all__ = [
+    "SolverResult",
+    "SolverError",
+    "Dynamics",
     "run_sgd",
     "run_particle_flow",
     "solve_radial_pde",

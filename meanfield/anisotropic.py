@@ -41,7 +41,7 @@ import math
 
 import numpy as np
 
-from ._anisotropic_kernels import feature_sums, field_sums
+from ._kernels.anisotropic import feature_sums, field_sums
 from ._validation import as_finite_array, check_positive
 from .activations import Activation
 from .data import GaussianMixture

@@ -20,7 +20,7 @@ from ._validation import as_finite_array, as_generator, check_positive, normalis
 from .activations import Activation
 from .data import GaussianMixture
 from .interface import SGDSpec
-from .kernel_features import KernelFeatures, KernelMatrix
+from .kernel_features import KernelFeatures, KernelMatrix, mehler_features
 from .pair_kernel import pair_kernel
 from .params import Params
 from .radial_table import dense_kernel
@@ -72,7 +72,7 @@ class IsotropicGaussians:
     >>> float(model.v(0.0)) == 0.0                                      # m((1+Δ)·0) = m((1−Δ)·0)
     True
     >>> r_sharp, v, u = model.r_sharp, float(model.v(1.0)), float(model.u(1.0, 1.0))
-    >>> bool(abs(model.radial_risk([1.0]) - (r_sharp + 2 * v + u)) < 1e-12)   # R(δ_r) = 1 + 2v(r) + u(r, r)
+    >>> bool(abs(model.law_risk([1.0]) - (r_sharp + 2 * v + u)) < 1e-12)   # R(δ_r) = 1 + 2v(r) + u(r, r)
     True
     """
 
@@ -167,30 +167,6 @@ class IsotropicGaussians:
         """
         r = self._radii(r)
         return radial_slope(self.scales, [self.activation.gaussian_mean_derivative(s * r) for s in self.scales])
-
-    def _truncation(self, a):
-        """Smallest even K with μ_K · max_a T_K(a)/S(a) ≤ tol, T_K(a) = Σ_{k≥K} h_k(a)².
-
-        T_K = E σ(aG)² − Σ_{k<K} h_k(a)² (Parseval), and by Cauchy-Schwarz and the
-        monotonicity of μ_k over even k, |Σ_{k≥K} μ_k h_k(a) h_k(b)| ≤ μ_K √(T_K(a)T_K(b)).
-        Returns (K, bound, h) with h[:, k] = h_k(a) for k < K; K = None if MAX_TERMS
-        terms are not enough (then h has MAX_TERMS columns).
-        """
-        if self.large_d_limit:
-            return 1, 0.0, self.activation.hermite(a, 0)
-        second = self.activation.gaussian_second_moment(a)
-        scale = np.maximum(second, np.finfo(float).tiny)
-        kmax = 32
-        while True:
-            h = self.activation.hermite(a, kmax)
-            tail = np.maximum(second[:, None] - np.cumsum(h**2, axis=1), 0.0)  # tail[:, K-1] = T_K
-            for K in range(2, kmax + 1, 2):
-                bound = self._mu[K] * float(np.max(tail[:, K - 1] / scale)) if a.size else 0.0
-                if bound <= self.tol:
-                    return K, bound, h[:, :K]
-            if kmax >= MAX_TERMS:
-                return None, bound, h[:, :MAX_TERMS]
-            kmax = min(2 * kmax, MAX_TERMS)
 
     def kernel_features(self, r, allow_inexact=False):
         """Low-rank features of u on the points ``r`` (see :class:`KernelFeatures`).
@@ -310,21 +286,8 @@ class IsotropicGaussians:
         return dense_kernel(self.activation, self.scales, self.d, r, rp, self.tol, values, derivatives)
 
     def _features(self, r, allow_inexact=False):
-        """Features on the 1-D radii ``r``, or None if the series cannot meet ``tol``
-        (one truncation search; with ``allow_inexact`` MAX_TERMS terms are used instead)."""
-        a = np.concatenate([s * r for s in self.scales])
-        K, bound, h = self._truncation(a)
-        if K is None:
-            if not allow_inexact:
-                return None
-            K = MAX_TERMS
-        ks = np.arange(0, K, 2)
-        dh = self.activation.hermite(a, K - 1, derivative=True)[:, ks]
-        n, ns = r.size, len(self.scales)
-        values = h[:, ks].reshape(ns, n, ks.size).transpose(0, 2, 1).reshape(ns * ks.size, n)
-        derivs = (dh.reshape(ns, n, ks.size) * self.scales[:, None, None]).transpose(0, 2, 1).reshape(ns * ks.size, n)
-        weights = np.tile(0.5 * self._mu[ks], ns)
-        return KernelFeatures(values, derivs, weights, int(K), float(bound))
+        """Features on the 1-D radii ``r``, or None if the series cannot meet ``tol``."""
+        return mehler_features(self.activation, self.scales, self._mu, self.tol, r, self.large_d_limit, allow_inexact)
 
     def u(self, r, rp):
         """u(r, r') with broadcasting: the Mehler series when it meets ``tol``,
@@ -395,7 +358,7 @@ class IsotropicGaussians:
         w = normalised_weights(weights, radii.size)
         return self.v(r) + self._potential(r.ravel(), radii, w).reshape(r.shape)
 
-    def dpsi(self, r, radii, weights=None):
+    def psi_gradient(self, r, radii, weights=None):
         """∂_r ψ(r; ρ̄) (right limit at r = 0), via the Mehler features, or the dense
         kernel (:meth:`dense_kernel`) where the series cannot meet ``tol``.
 
@@ -442,7 +405,7 @@ class IsotropicGaussians:
         m = r.size
         return (feats.weights * (feats.values[:, m:] @ w)) @ feats.values[:, :m]
 
-    def radial_risk(self, radii, weights=None):
+    def law_risk(self, radii, weights=None):
         """R(ρ̄) = 1 + 2∫v dρ̄ + ∫∫u dρ̄ dρ̄ for ρ̄ = Σ_i w_i δ_{r_i}.
 
         Parameters
@@ -468,6 +431,34 @@ class IsotropicGaussians:
             raise ValueError("radii: empty")
         w = normalised_weights(weights, radii.size)
         return float(self.r_sharp + 2.0 * w @ self.v(radii) + w @ self._potential(radii, radii, w))
+
+    def dpsi(self, r, radii, weights=None):
+        """Alias of :meth:`psi_gradient` (old name).
+
+        Parameters
+        ----------
+        r, radii, weights
+            As for :meth:`psi_gradient`.
+
+        Returns
+        -------
+        ndarray
+        """
+        return self.psi_gradient(r, radii, weights)
+
+    def radial_risk(self, radii, weights=None):
+        """Alias of :meth:`law_risk` (old name).
+
+        Parameters
+        ----------
+        radii, weights
+            As for :meth:`law_risk`.
+
+        Returns
+        -------
+        float
+        """
+        return self.law_risk(radii, weights)
 
     # ------------------------------------------------------- solver interface
     train = ("w",)
@@ -563,29 +554,13 @@ class IsotropicGaussians:
         """∇_θ Ψ(θ_i; ρ̂) for every particle, ρ̂ = (1/N) Σ_j δ_{θ_j}, W of shape (N, d).
 
         ∇Ψ(w_i) = v'(r_i) ŵ_i + (1/N) Σ_j ½ Σ_s [s ∂_aK ŵ_i + (∂_cK / r_i)(ŵ_j − c_ij ŵ_i)],
-        K evaluated at (s r_i, s r_j, c_ij), c_ij = ŵ_i·ŵ_j (Mehler series for |c| ≤ ½; the
-        j = i term has c = 1 and no angular part). Pairs with |c| > ½: the Mehler series
-        with as many terms as the pair's Parseval bound needs (≤ GRADIENT_SERIES_TOL ·
-        √(Var σ(aG) Var σ(bG)), up to MAX_TERMS or LONG_TERMS; :func:`_pair_series_terms`)
-        where that bound allows, else the closed form (piecewise-linear σ) or the quadrature
-        of :func:`~meanfield._kernels.pair_direct.smooth_pair_sums` (~0.5 ms a pair; smooth σ): |c|
-        near 1 (small d, near-duplicates). Piecewise-linear σ takes the long series only
-        when sampled cosines predict enough such pairs (:func:`_long_series_plan`; the
-        closed form costs ~5 µs a pair and scale, the series ~0.1–0.5 µs).
-        This equals (N/2) ∂R_N/∂θ_i. At w_i = 0, where Ψ is not differentiable for a σ
-        kinked at 0, the gradient is defined as the population average of the SGD
-        direction with σ'(0+): E_x[σ'(0+)(ŷ(x) − y) x] = σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
-
-        Cost: O(N²(d + K)) in one Numba pass over blocks of pairs (threaded from
-        PARALLEL_MIN particles; no N×N array), K ≤ 48 series terms per pair for both
-        scales at once. A chunk's vectorised series takes as many terms as its largest
-        |c| ≤ C_SPLIT needs; the few pairs with C_SPLIT < |c| ≤ ½ add their remaining
-        terms one by one (when they are at most 1/SPLIT_FRACTION of the chunk, as for
-        large d). Truncation: the first omitted term has k|c|^(k−1) ≤
-        GRADIENT_SERIES_TOL = 1e-11 at the pair's own |c| (or the chunk's largest), so
-        the omitted tail of a pair's sums is below ~2·1e-11 · max_k |h_k(a) h_k(b)|
-        (≤ 1.2e-9 for the reference ramp; measured ≤ 5e-13 against the direct
-        evaluation). ``benchmarks/flow_speed.py`` compares the cost with W Wᵀ.
+        K evaluated at (s r_i, s r_j, c_ij), c_ij = ŵ_i·ŵ_j (the j = i term has c = 1 and no
+        angular part); = (N/2) ∂R_N/∂θ_i. Mehler's series for |c| ≤ ½ and, within its per-pair
+        Parseval bound (GRADIENT_SERIES_TOL = 1e-11), beyond; else the closed form
+        (piecewise-linear σ) or the quadrature (smooth σ). At w_i = 0 the gradient is the
+        population average of the SGD direction with σ'(0+): σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
+        Cost O(N²(d + K)) in one Numba pass, threaded from PARALLEL_MIN particles, no N × N
+        array (docs/numerics.rst, "The finite-N drift of the isotropic model").
 
         Parameters
         ----------

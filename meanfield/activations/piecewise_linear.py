@@ -98,7 +98,8 @@ class PiecewiseLinear(Activation):
         self.knots, self.values = knots, values
         self.left_slope, self.right_slope = left, right
         self.bounded = bounded
-        self.coefs = np.diff(np.concatenate([[left], slopes, [right]]))
+        self._segment_slopes = np.concatenate([[left], slopes, [right]])  # below t_1, …, above t_Q
+        self.coefs = np.diff(self._segment_slopes)
         self.offset = float(values[0] - left * knots[0])  # σ(t) = offset + l t + Σ c_i (t − t_i)₊
         pairs = np.column_stack([knots, self.coefs]).ravel()
         if bounded:
@@ -111,9 +112,12 @@ class PiecewiseLinear(Activation):
         return f"PiecewiseLinear(knots={self.knots.tolist()}, values={self.values.tolist()}{tails})"
 
     def __call__(self, t):
+        # segment by segment, σ(t) = σ(t_q) + slope_q (t − t_q) from the knot t_q at or below t (the
+        # first knot below them): no two large terms cancel, whatever |t| (issue 31)
         t = np.asarray(t, dtype=float)
-        return (self.offset + self.left_slope * t
-                + (self.coefs * np.maximum(t[..., None] - self.knots, 0.0)).sum(-1))
+        right = np.searchsorted(self.knots, t, side="right")  # knots ≤ t: the segment's slope index
+        anchor = np.maximum(right - 1, 0)
+        return self.values[anchor] + self._segment_slopes[right] * (t - self.knots[anchor])
 
     def derivative(self, t):
         t = np.asarray(t, dtype=float)

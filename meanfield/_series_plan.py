@@ -6,7 +6,7 @@ bound |c|^K √(T_K(a) T_K(b)) ≤ tol (T_K = Σ_{k≥K} h_k², :mod:`meanfield.
 direct rule. This module picks ``terms`` (K_SERIES, up to MAX_TERMS or LONG_TERMS) from the
 particles' cosines and builds the tables; only cost choices, never accuracy ones (every pair the
 table cannot serve within its bound takes the direct rule). Rationale: docs/numerics.rst,
-"Series planning of the finite-N drift".
+"Series planning of the isotropic drift".
 """
 from __future__ import annotations
 

@@ -560,7 +560,7 @@ class IsotropicGaussians:
         (piecewise-linear σ) or the quadrature (smooth σ). At w_i = 0 the gradient is the
         population average of the SGD direction with σ'(0+): σ'(0+) (1/N) Σ_j ½ Σ_s s h_1(s r_j) ŵ_j.
         Cost O(N²(d + K)) in one Numba pass, threaded from PARALLEL_MIN particles, no N × N
-        array (docs/numerics.rst, "The finite-N drift of the isotropic model").
+        array (docs/numerics.rst, "Series planning of the isotropic drift").
 
         Parameters
         ----------

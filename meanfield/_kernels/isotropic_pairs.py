@@ -20,12 +20,11 @@ from .mehler import (C_SPLIT, GRADIENT_J_BLOCK, GRADIENT_ROW_BLOCK, GRADIENT_SER
 from .pair_direct import (C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_gradient_direct_both,
                           self_pair_gradient)
 
-#: population_risk, smooth σ: pairs with |c| > C_SERIES take the Mehler series while its
-#: Parseval tail bound is ≤ this relative to √(E σ(aG)² E σ(bG)²) (see _pair_series_terms).
+#: R_N, smooth σ: pairs with |c| > C_SERIES take the series while its Parseval bound is ≤ this (relative).
 RISK_SERIES_TOL = 1e-14
-#: ... rows per block of that pass, and its fixed number of tasks (each with its own (N, d + 1)
-#: accumulator, summed in task order: the result does not depend on the thread count).
+#: Rows per block of the symmetric closed-form pass (docs/numerics.rst, "Series planning of the isotropic drift").
 CLOSED_ROW_BLOCK = 32
+#: Fixed task count of that pass, each with its own accumulator summed in task order (thread-count independent).
 CLOSED_TASKS = 16
 @njit(cache=True, fastmath={"contract", "reassoc"})
 def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0, symmetric,

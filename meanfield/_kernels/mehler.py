@@ -16,20 +16,17 @@ from numba import njit, prange
 
 from .pair_direct import C_SERIES
 
-#: potential_gradient, population_risk: rows i per task (they share each chunk of ŵ_j and h_k(s r_j)).
+#: Rows i per task of the pair passes (they share each chunk of ŵ_j and h_k(s r_j)).
 GRADIENT_ROW_BLOCK = 16
-#: potential_gradient, population_risk: neurons j per chunk (a chunk's Horner state stays in L1 over all k).
+#: Neurons j per chunk: a chunk's Horner state stays in L1 over all k.
 GRADIENT_J_BLOCK = 256
-#: potential_gradient: series terms until k|c|^(k−1) ≤ this (the truncation error is this
-#: times ~2 max_k |h_k(a) h_k(b)|, i.e. relative to σ's Hermite coefficients).
+#: Drift series until k|c|^(k−1) ≤ this: tail ≲ 2e-11 max_k |h_k(a)h_k(b)| (measured ≤ 5e-13, docs/numerics.rst).
 GRADIENT_SERIES_TOL = 1e-11
-#: potential_gradient: a chunk's vectorised series stops where pairs with |c| ≤ this are
-#: converged; the rare pairs above it get their remaining terms one by one.
+#: A chunk's vectorised series stops where pairs with |c| ≤ this converge; the rare pairs above go one by one ...
 C_SPLIT = 0.35
 #: ... when at most 1/SPLIT_FRACTION of the chunk's pairs lie above C_SPLIT (large d).
 SPLIT_FRACTION = 16
-#: ... the Parseval tails beyond the Hermite table are E σ² − Σ_k h_k² plus this times E σ²
-#: (an upper bound on the rounding of that difference, so the bound stays an upper bound).
+#: Parseval tails beyond the table get this × E σ² on top (bounds the rounding of E σ² − Σ h_k²: stays an upper bound).
 TAIL_FLOOR = 64 * np.finfo(float).eps
 @njit(cache=True)
 def _parseval_tails(h_t, second, tails):

@@ -112,8 +112,8 @@ class PiecewiseLinear(Activation):
         return f"PiecewiseLinear(knots={self.knots.tolist()}, values={self.values.tolist()}{tails})"
 
     def __call__(self, t):
-        # segment by segment, σ(t) = σ(t_q) + slope_q (t − t_q) from the knot t_q at or below t (the
-        # first knot below them): no two large terms cancel, whatever |t| (issue 31)
+        # segment by segment, σ(t) = σ(t_q) + slope (t − t_q) from the last knot t_q ≤ t (from t_1 below
+        # it): no two terms of size |t| cancel, whatever |t| (issue 31)
         t = np.asarray(t, dtype=float)
         right = np.searchsorted(self.knots, t, side="right")  # knots ≤ t: the segment's slope index
         anchor = np.maximum(right - 1, 0)

@@ -201,3 +201,26 @@ def check_accuracy_tol(value):
     if not 1e-12 <= value <= 1.0:
         raise ValueError(f"accuracy_tol: must be None (no check) or lie in [1e-12, 1], got {value!r}")
     return value
+
+
+def as_generator(rng):
+    """A numpy Generator from a Generator, a SeedSequence, an integer seed or None; else ValueError."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    raise ValueError(f"rng: expected a numpy Generator, a SeedSequence or an integer seed, got {type(rng).__name__}")
+
+
+def normalised_weights(weights, n, name="weights"):
+    """Masses of n atoms summing to 1: uniform for None, else non-negative, finite, of length n and
+    a positive sum (then divided by it)."""
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    w = as_finite_array(weights, name, ndim=1, nonnegative=True)
+    if w.size != n:
+        raise ValueError(f"{name}: expected {n} weights, got {w.size}")
+    total = w.sum()
+    if total <= 0:
+        raise ValueError(f"{name}: must have a positive sum")
+    return w / total

@@ -11,8 +11,8 @@ optionally centred: minus the same network at fixed θ⁰) and a data law (x, y)
 Exact (no Monte Carlo) when x is Gaussian given the class (:class:`GaussianMixture`,
 :class:`TeacherStudent`): every term is a Gaussian integral of
 :mod:`meanfield.gaussian_integrals`. For the isotropic mixture with the w-only network and a
-bounded σ, the model delegates to :class:`IsotropicGaussians` (the same numbers, its fast
-blocked Mehler kernels). For :class:`ArrayData` the risk is the empirical one on the
+bounded σ, the model takes the fast blocked Mehler kernels of :class:`IsotropicGaussians`
+(:mod:`meanfield._isotropic_particles`, the same numbers). For :class:`ArrayData` the risk is the empirical one on the
 held-out arrays, while the exact functional (R_N, ∇Ψ) is that of the training arrays'
 empirical law (full-batch gradient flow).
 """
@@ -21,12 +21,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_finite_array
-from ._pair_sums import class_moments, mean_sums, pair_sums
-from .activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH
+from ._isotropic_particles import IsotropicParticles
+from ._kernels.pair_sums import class_moments, mean_sums, pair_sums
+from ._kernels.activation import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH
 from .data import ArrayData, DataLaw, GaussianMixture, TeacherStudent
 from .gaussian_integrals import gaussian_pair
 from .interface import SGDSpec
-from .isotropic_gaussians import IsotropicGaussians
 from .network import TwoLayerNetwork
 from .params import Params
 
@@ -93,7 +93,8 @@ class MeanFieldModel:
         if (isinstance(data, GaussianMixture) and data.isotropic_delta is not None and self.train == ("w",)
                 and self.output_scale == 1.0 and self.offset is None
                 and (self._kind == KIND_TANH or (self._kind == KIND_PIECEWISE_LINEAR))):
-            self._radial = IsotropicGaussians(data.isotropic_delta, self.d, self.activation)
+            delta = float(data.isotropic_delta)
+            self._radial = IsotropicParticles(np.array([1.0 + delta, 1.0 - delta]), self.d, self.activation)
         if isinstance(data, TeacherStudent) and self.exact:
             teacher = self._teacher_params()
             rows = self._pair_rows(data.activation, teacher, data.activation, teacher)
@@ -320,7 +321,7 @@ class MeanFieldModel:
         return Params(t.a, t.W, t.b)
 
     def _pair_rows(self, act1, theta1, act2, theta2, grad=False, same=None):
-        """rows[i] = Σ_j a2_j Σ_k π_k E σ₁(u_i)σ₂(v_j) (and dm, dw; see meanfield._pair_sums);
+        """rows[i] = Σ_j a2_j Σ_k π_k E σ₁(u_i)σ₂(v_j) (and dm, dw; see meanfield._kernels.pair_sums);
         ``same``: the first N₁ neurons of θ₂ are θ₁ (default: θ₂ is θ₁)."""
         weights, _, means, stds = self._classes
         k1, p1 = act1.kernel_spec()
@@ -402,7 +403,7 @@ class MeanFieldModel:
             scale = np.outer(s1, s2)
             c = np.divide((theta.W * var) @ theta2.W.T, scale, out=np.zeros_like(scale), where=scale > 0)
             if theta2 is theta:
-                np.fill_diagonal(c, 1.0)  # exactly: see meanfield._pair_sums.pair_sums
+                np.fill_diagonal(c, 1.0)  # exactly: see meanfield._kernels.pair_sums.pair_sums
             g = gaussian_pair(self.activation, s1[:, None], m1[:, None], s2[None, :], m2[None, :],
                               np.clip(c, -1.0, 1.0))[0]
             out += pk * g

@@ -37,7 +37,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .activations import KIND_PIECEWISE_LINEAR
+from ._kernels.activation import KIND_PIECEWISE_LINEAR
 
 #: the split point c₀: the series handles |c| ≤ c₀ (terms until λ_k k² ≤ 1e-3 · tol)
 SPLIT_COSINE = 0.75

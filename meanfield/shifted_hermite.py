@@ -31,7 +31,7 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
-from ._anisotropic_kernels import pl_shifted_tables
+from ._kernels.anisotropic import pl_shifted_tables
 from ._validation import as_finite_array
 from .activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, Activation
 from .activations.smooth import _gauss_legendre_composite

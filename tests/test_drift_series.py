@@ -6,10 +6,12 @@ import math
 import numpy as np
 import pytest
 
-import meanfield.isotropic_gaussians as ig
+import meanfield._kernels.mehler as mehler
+import meanfield._series_plan as plan
 from meanfield import IsotropicGaussians, PiecewiseLinear, nonmonotone, pair_kernel_gradient, ramp
-from meanfield.isotropic_gaussians import GRADIENT_SERIES_TOL, K_SERIES, _pair_series_terms, _series_tables
-from meanfield.pair_kernel import pl_pair_gradient, pl_pair_gradient_both
+from meanfield._kernels.mehler import GRADIENT_SERIES_TOL, _pair_series_terms
+from meanfield._kernels.pair_direct import K_SERIES, pl_pair_gradient, pl_pair_gradient_both
+from meanfield._series_plan import _series_tables
 from solvers import init_gaussian, run_particle_flow
 
 from _pairwise import add_special_pairs, pairwise_gradient
@@ -132,7 +134,7 @@ def test_drift_equals_the_closed_form_route(d):
     model = IsotropicGaussians(0.5, d, nonmonotone())
     W = _clustered(120, d, seed=10 + d)
     unit_t = np.ascontiguousarray((W / np.linalg.norm(W, axis=1)[:, None]).T)
-    assert ig._long_series_plan(unit_t)[0] > K_SERIES
+    assert plan._long_series_plan(unit_t)[0] > K_SERIES
     series = model.potential_gradient(W)
     truth = pairwise_gradient(model, W)
     closed = IsotropicGaussians(0.5, d, nonmonotone(), drift_series=False).potential_gradient(W)
@@ -147,7 +149,7 @@ def test_flow_unchanged_by_the_long_series():
     the closed form for those pairs, to 1e-9 (measured 2e-14 at N = 80, t = 0.3)."""
     model = IsotropicGaussians(0.5, 5, nonmonotone())
     W0 = init_gaussian(60, 5, 0.4, seed=2)
-    assert ig._long_series_plan(np.ascontiguousarray((W0 / np.linalg.norm(W0, axis=1)[:, None]).T))[0] > K_SERIES
+    assert plan._long_series_plan(np.ascontiguousarray((W0 / np.linalg.norm(W0, axis=1)[:, None]).T))[0] > K_SERIES
     series = run_particle_flow(model, W0, times=[0, 0.1, 0.2])
     closed = run_particle_flow(IsotropicGaussians(0.5, 5, nonmonotone(), drift_series=False), W0, times=[0, 0.1, 0.2])
     assert series.status == closed.status == "finished"
@@ -185,7 +187,7 @@ def test_mehler_tail_four_chains_equal_the_sum():
         u = factors[k, 0] * hj[k, 0] + factors[k, 1] * hj[k, 1]
         v = factors[k, 2] * hj[k, 0] + factors[k, 3] * hj[k, 1]
         expected = np.sum(c ** k * u), np.sum(c ** (k - 1.0) * v)
-        got = ig._mehler_tail(k_lo, k_hi, c, hj, factors)
+        got = mehler._mehler_tail(k_lo, k_hi, c, hj, factors)
         for value, truth, terms in zip(got, expected, (c ** k * u, c ** (k - 1.0) * v)):
             assert abs(value - truth) <= 1e-14 * (np.abs(terms).sum() + 1e-300)
 
@@ -202,17 +204,17 @@ def test_symmetric_closed_pass_takes_every_pair_once(d, monkeypatch):
     W[1] = W[0]
     W[3] = -2.0 * W[2]  # ŵ_3 = −ŵ_2 exactly
     unit_t = np.ascontiguousarray((W / np.maximum(np.linalg.norm(W, axis=1), 1e-300)[:, None]).T)
-    assert ig._long_series_plan(unit_t)[1]
+    assert plan._long_series_plan(unit_t)[1]
     symmetric = model.potential_gradient(W)
-    monkeypatch.setattr(ig, "CLOSED_PAIR_COST_RATIO", np.inf)
-    assert not ig._long_series_plan(unit_t)[1]
+    monkeypatch.setattr(plan, "CLOSED_PAIR_COST_RATIO", np.inf)
+    assert not plan._long_series_plan(unit_t)[1]
     one_pass = model.potential_gradient(W)
     largest = np.linalg.norm(one_pass, axis=1).max()
     assert np.abs(symmetric - one_pass).max() <= 1e-13 * largest
     truth = pairwise_gradient(model, W)
     assert np.abs(symmetric - truth).max() <= 1e-10 * largest
     W20 = init_gaussian(300, 20, 0.8, seed=0)
-    assert not ig._long_series_plan(np.ascontiguousarray((W20 / np.linalg.norm(W20, axis=1)[:, None]).T))[1]
+    assert not plan._long_series_plan(np.ascontiguousarray((W20 / np.linalg.norm(W20, axis=1)[:, None]).T))[1]
 
 
 def test_quick_reject_agrees_with_the_bound():
@@ -222,14 +224,14 @@ def test_quick_reject_agrees_with_the_bound():
     W = init_gaussian(200, 2, 0.8, seed=1)
     r = np.linalg.norm(W, axis=1)
     _, _, tails, _ = _series_tables(model.activation, model.scales, r, 1024, True, True)
-    served = ig._served_cosine(tails)
+    served = plan._served_cosine(tails)
     assert 0.96 < served < 0.97
     rng = np.random.default_rng(7)
     decisions = set()
     for _ in range(20000):
         i, j = rng.integers(0, r.size, 2)
         c = 1.0 - 10 ** rng.uniform(-6, np.log10(0.5))
-        fast = ig._takes_closed_form(c, i, j, tails, served)
-        assert fast == ig._takes_closed_form(c, i, j, tails, 0.0)
+        fast = mehler._takes_closed_form(c, i, j, tails, served)
+        assert fast == mehler._takes_closed_form(c, i, j, tails, 0.0)
         decisions.add(fast)
     assert decisions == {True, False}

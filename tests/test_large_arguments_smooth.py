@@ -15,7 +15,7 @@ import pytest
 
 from meanfield import (GaussianMixture, MeanFieldModel, Params, Tanh, TeacherStudent, TwoLayerNetwork, erf,
                        gaussian_mean, gaussian_pair, leaky_relu, pair_kernel, pair_kernel_gradient, relu, sigmoid)
-from meanfield.gaussian_integrals import _smooth_pair
+from meanfield._kernels.gauss_moments import _smooth_pair
 
 mp = pytest.importorskip("mpmath")
 mp.mp.dps = 50

@@ -9,7 +9,7 @@ import pytest
 from meanfield import (ArrayData, Erf, GaussianMixture, IsotropicGaussians, MeanFieldModel, Params, Tanh,
                        TeacherStudent, TwoLayerNetwork, erf, gaussian_mean, gaussian_pair, leaky_relu, nonmonotone,
                        ramp, relu, sigmoid)
-from meanfield.gaussian_integrals import _smooth_pair
+from meanfield._kernels.gauss_moments import _smooth_pair
 from solvers import run_particle_flow, run_sgd
 
 D = 7

@@ -7,8 +7,9 @@ from scipy import integrate, special, stats
 
 from meanfield import (IsotropicGaussians, PiecewiseLinear, Tanh, nonmonotone, pair_kernel, pair_kernel_gradient,
                        ramp, sphere_moments)
-from meanfield._gaussian import bvn_upper
-from meanfield.pair_kernel import C_SERIES, pl_pair_closed_form, relu_pair
+from meanfield._kernels.gaussian import bvn_upper
+from meanfield._kernels.pair_direct import C_SERIES, pl_pair_closed_form
+from meanfield._kernels.ramp_pairs import relu_pair
 
 from _pairwise import add_special_pairs, pairwise_risk
 

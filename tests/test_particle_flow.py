@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from meanfield import IsotropicGaussians, Tanh, nonmonotone, ramp
-from meanfield.isotropic_gaussians import GRADIENT_SERIES_TOL, _pair_series_terms
+from meanfield._kernels.mehler import GRADIENT_SERIES_TOL, _pair_series_terms
 from meanfield.wasserstein import w2_radial
 from solvers.gibbs import gibbs_fixed_point
 from solvers.initialization import init_gaussian
@@ -113,7 +113,7 @@ def test_tanh_gradient_and_risk_use_the_long_series_where_its_bound_allows():
     W = _tanh_particles()
     r = np.linalg.norm(W, axis=1)
     unit = np.divide(W, r[:, None], out=np.zeros_like(W), where=r[:, None] > 0)
-    _, _, tails, _, _ = model._pair_tables(r, np.ascontiguousarray(unit.T), derivatives=True)
+    _, _, tails, _, _ = model._finite._tables(r, np.ascontiguousarray(unit.T), derivatives=True)
     cos = unit @ unit.T
     terms = [_pair_series_terms(abs(cos[i, j]), i, j, tails, GRADIENT_SERIES_TOL, True)
              for i in range(r.size) for j in range(r.size) if i != j and abs(cos[i, j]) > 0.5]

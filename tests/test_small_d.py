@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from meanfield import IsotropicGaussians, nonmonotone, pair_kernel, pair_kernel_gradient, ramp
-from meanfield.isotropic_gaussians import KernelMatrix
+from meanfield.kernel_features import KernelMatrix
 from meanfield.radial_table import _theta_density
 from meanfield.wasserstein import w2_radial
 from solvers import init_gaussian

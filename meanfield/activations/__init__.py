@@ -3,10 +3,11 @@
 h_k(a) = E[σ(aG) He_k(G)]/√k! (probabilists' Hermite He_k, G standard normal, a ≥ 0) and
 dh_k/da; h_0(a) = m(a) = E σ(aG). Piecewise-linear σ (:mod:`.piecewise_linear`) in closed
 form; smooth σ (:mod:`.smooth`: tanh, sigmoid, erf) by quadrature. Derivatives are right
-limits σ'(t+) everywhere. The Numba kinds and scalar evaluators are in :mod:`._kinds`.
+limits σ'(t+) everywhere. The Numba kinds and scalar evaluators live in
+:mod:`meanfield._kernels.activation` (re-exported here for compatibility).
 """
-from ._kinds import (KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH, act_deriv,
-                     act_deriv2, act_strip, act_value, act_value_deriv)
+from .._kernels.activation import (KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH,
+                                   act_deriv, act_deriv2, act_strip, act_value, act_value_deriv)
 from .base import Activation
 from .piecewise_linear import PiecewiseLinear, hard_tanh, leaky_relu, nonmonotone, ramp, relu
 from .smooth import Erf, Tanh, erf, sigmoid

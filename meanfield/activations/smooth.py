@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from .._validation import as_finite_array, check_int, check_real
-from ._kinds import KIND_ERF, KIND_TANH, _SQRT_2_OVER_PI, _SQRT_HALF
+from .._kernels.activation import KIND_ERF, KIND_TANH, _SQRT_2_OVER_PI, _SQRT_HALF
+from .._kernels.gauss_moments import gauss_mean_many, gauss_pair_many
 from .base import Activation
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -33,7 +34,7 @@ class _SmoothActivation(Activation):
     """A smooth activation whose one-variable Gaussian moments E σ(aG), E σ'(aG)G and E σ(aG)²
     are exact at every scale (the Hermite quadratures lose accuracy at steep scales and raise
     beyond :meth:`hermite_steepness`): computed by :mod:`meanfield.gaussian_integrals` (erf
-    closed forms; tanh by the step-plus-remainder rule of :mod:`meanfield._wide_smooth` once
+    closed forms; tanh by the step-plus-remainder rule of :mod:`meanfield._kernels.wide_smooth` once
     slope·a ≥ 4)."""
 
     def gaussian_mean(self, a):
@@ -55,9 +56,8 @@ class _SmoothActivation(Activation):
         >>> float(sigmoid().gaussian_mean(1e12))   # σ − ½ is odd, at any scale
         0.5
         """
-        from ..gaussian_integrals import gaussian_mean as _mean
         a = as_finite_array(a, "a", nonnegative=True)
-        return _mean(self, a, 0.0)[0]
+        return self._mean_parts(a)[0]
 
     def gaussian_mean_derivative(self, a):
         """m'(a) = E[σ'(aG) G] = 2a ∂_A E σ(m + √A G) at m = 0 (Gaussian integration by parts).
@@ -80,9 +80,8 @@ class _SmoothActivation(Activation):
         >>> float(Tanh(center=1.0).gaussian_mean_derivative(0.0))
         0.0
         """
-        from ..gaussian_integrals import gaussian_mean as _mean
         a = as_finite_array(a, "a", nonnegative=True)
-        return 2.0 * a * _mean(self, a, 0.0)[2]
+        return 2.0 * a * self._mean_parts(a)[2]
 
     def gaussian_second_moment(self, a):
         """E σ(aG)² = E σ(aX)σ(aY) at corr(X, Y) = 1, exact for every a ≥ 0.
@@ -105,9 +104,20 @@ class _SmoothActivation(Activation):
         >>> round(float(erf().gaussian_second_moment(1.0)), 12)
         0.333333333333
         """
-        from ..gaussian_integrals import gaussian_pair as _pair
         a = as_finite_array(a, "a", nonnegative=True)
-        return _pair(self, a, 0.0, a, 0.0, 1.0)[0]
+        flat = np.ascontiguousarray(a, dtype=float).ravel()
+        zero = np.zeros_like(flat)
+        out = np.empty((6, flat.size))
+        gauss_pair_many(*self.kernel_spec(), *self.kernel_spec(), zero, flat, zero, flat, np.ones_like(flat), out)
+        return out[0].reshape(a.shape)
+
+    def _mean_parts(self, a):
+        """(M, ∂_m M, ∂_A M) at m = 0, s = a (checked a ≥ 0): rows of shape ``a.shape``
+        (:func:`meanfield.gaussian_integrals.gaussian_mean` without the checks)."""
+        flat = np.ascontiguousarray(a, dtype=float).ravel()
+        out = np.empty((3, flat.size))
+        gauss_mean_many(*self.kernel_spec(), np.zeros_like(flat), flat, out)
+        return out.reshape((3,) + a.shape)
 
 
 def _check_steepness(a, limit, panels):

@@ -33,9 +33,9 @@ import math
 import numpy as np
 from numba import njit
 
-from ._gaussian import bvn_upper, norm_cdf, norm_pdf
-from ._ramps import GL_W01, GL_X01
-from .activations import KIND_TANH, act_deriv, act_deriv2, act_strip, act_value
+from .gaussian import bvn_upper, norm_cdf, norm_pdf
+from .ramps import GL_W01, GL_X01
+from .activation import KIND_TANH, act_deriv, act_deriv2, act_strip, act_value
 
 #: κs (slope × scale) from which the wide rule replaces the trapezoidal rule (which takes
 #: ~46 κs nodes a dimension and loses ~1e-16 per node).

@@ -28,16 +28,32 @@ def _pl_start(kind):
     return 1 if kind == KIND_PIECEWISE_LINEAR else 2
 
 
+@njit(cache=True, inline="always")
+def _pl_value(kind, p, t):
+    """Piecewise-linear σ(t) segment by segment: σ(t_q) + slope_q (t − t_q) from the last knot
+    t_q < t (σ(t_q) and slope_q accumulated knot by knot), y₀ + l t at or below t_1, and the
+    constant σ(t_Q) beyond t_Q for bounded σ: no two terms of size |t| cancel (the sum
+    y₀ + Σ_q c_q (t − t_q)₊ lost everything at |t| ≳ 1e15)."""
+    start = _pl_start(kind)
+    slope = p[1] if start == 2 else 0.0
+    if t <= p[start]:
+        return p[0] + slope * t
+    value = p[0] + slope * p[start]  # σ(t_1)
+    for i in range(start, p.shape[0] - 2, 2):
+        slope += p[i + 1]
+        if t <= p[i + 2]:
+            return value + slope * (t - p[i])
+        value += slope * (p[i + 2] - p[i])  # σ at the next knot
+    if kind == KIND_PIECEWISE_LINEAR:
+        return value  # Σ_q c_q = 0: constant beyond the last knot
+    return value + (slope + p[p.shape[0] - 1]) * (t - p[p.shape[0] - 2])
+
+
 @njit(cache=True)
 def act_value(kind, p, t):
     """σ(t) for the activation encoded by (kind, p); an unknown kind raises."""
     if kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS:
-        start = _pl_start(kind)
-        out = p[0] + (p[1] * t if start == 2 else 0.0)
-        for i in range(start, p.shape[0], 2):
-            if t > p[i]:
-                out += p[i + 1] * (t - p[i])
-        return out
+        return _pl_value(kind, p, t)
     if kind == KIND_TANH:
         return p[3] + p[0] * math.tanh(p[1] * (t - p[2]))
     if kind == KIND_ERF:

@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._gaussian import norm_cdf, norm_pdf
+from .gaussian import norm_cdf, norm_pdf
 
 #: Box width below which the Gauss–Legendre rule replaces the closed form (measured: the closed
 #: forms lose ~1e-16/w; at w = 1/32 that is ~3e-15, and the 8-node rule is exact to rounding

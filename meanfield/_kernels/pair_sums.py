@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .gaussian_integrals import gauss_mean, gauss_pair
+from .gauss_moments import gauss_mean, gauss_pair
 
 
 #: Largest pre-activation scale √A = √(Σ_l w_l² s_l²) and |mean| accepted (products of two stay finite).

@@ -19,7 +19,8 @@ import pytest
 from meanfield import IsotropicGaussians, Tanh, ramp
 from meanfield.wasserstein import w1_radial, w2_radial
 from solvers import SweepTask, init_gaussian, model_from_spec, run_sgd, run_sweep, run_task, solve_radial_pde
-from solvers.sweep import _resolve_scheduler, task_key
+from meanfield._validation import check_scheduler
+from solvers.sweep import task_key
 
 ROOT = Path(__file__).resolve().parents[1]
 RAMP = {"kind": "piecewise_linear", "knots": [0.5, 1.5], "values": [-2.5, 7.5]}
@@ -198,7 +199,7 @@ def test_dask_cluster_of_processes_matches_local(serial, cluster, tmp_path):
     with Client(cluster.scheduler_address) as client:
         again = run_sweep(tasks, function=pid_task, scheduler=client, out=tmp_path)
     assert (again.n_reused, again.n_computed, again.n_failed) == (4, 0, 1)
-    assert _resolve_scheduler(cluster) == ("dask", cluster.scheduler_address)  # a cluster object: its address
+    assert check_scheduler(cluster) == ("dask", cluster.scheduler_address)  # a cluster object: its address
 
 
 def test_benchmark_command_line_on_the_cluster(serial, cluster, tmp_path):

@@ -213,7 +213,7 @@ def check_scheduler(scheduler):
     """(mode, target) of ``run_sweep``'s scheduler: ("processes" | "serial", None), or ("dask", an
     address string "tcp://host:port" / "host:port", a distributed.Client, or a cluster's address);
     anything else (a misspelt name such as "serail") raises ValueError listing the accepted values."""
-    if scheduler is None or scheduler in SCHEDULER_NAMES:
+    if scheduler is None or (isinstance(scheduler, str) and scheduler in SCHEDULER_NAMES):
         return scheduler or "processes", None
     if isinstance(scheduler, str) and _DASK_ADDRESS.match(scheduler):
         return "dask", scheduler

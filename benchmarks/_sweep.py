@@ -195,7 +195,7 @@ def run_benchmark(args, params, tasks, sweep, extra):
     scheduler = args.scheduler or ("serial" if args.workers == 1 else None)
     try:
         result = run_sweep(tasks, scheduler=scheduler, workers=args.workers, out=args.task_dir)
-    except (ImportError, RuntimeError, OSError) as exc:  # no dask, scheduler unreachable, other code there
+    except (ImportError, RuntimeError, OSError, ValueError) as exc:  # no dask, unknown or unreachable scheduler, …
         raise SystemExit(f"error: {exc}") from None
     print(result.message, file=sys.stderr, flush=True)
     if not result.finished:

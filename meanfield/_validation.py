@@ -3,6 +3,7 @@ ValueError that names the argument and the accepted range (never a raw numpy/Typ
 AttributeError message)."""
 import math
 import numbers
+import re
 
 import numpy as np
 
@@ -224,3 +225,25 @@ def normalised_weights(weights, n, name="weights"):
     if total <= 0:
         raise ValueError(f"{name}: must have a positive sum")
     return w / total
+
+
+#: The scheduler names of solvers.run_sweep (besides a Dask address, client or cluster).
+SCHEDULER_NAMES = ("processes", "serial")
+_DASK_ADDRESS = re.compile(r"^(?:(?:tcp|tls|inproc|ucx|ws|wss)://\S+|[\w.\-]+:\d+|\[[0-9a-fA-F:.]+\]:\d+)$")
+
+
+def check_scheduler(scheduler):
+    """(mode, target) of ``run_sweep``'s scheduler: ("processes" | "serial", None), or ("dask", an
+    address string "tcp://host:port" / "host:port", a distributed.Client, or a cluster's address);
+    anything else (a misspelt name such as "serail") raises ValueError listing the accepted values."""
+    if scheduler is None or (isinstance(scheduler, str) and scheduler in SCHEDULER_NAMES):
+        return scheduler or "processes", None
+    if isinstance(scheduler, str) and _DASK_ADDRESS.match(scheduler):
+        return "dask", scheduler
+    if hasattr(scheduler, "submit") and hasattr(scheduler, "gather"):  # a distributed.Client
+        return "dask", scheduler
+    if isinstance(getattr(scheduler, "scheduler_address", None), str):  # LocalCluster, SLURMCluster, …
+        return "dask", scheduler.scheduler_address
+    raise ValueError(f"scheduler: expected None, {' or '.join(map(repr, SCHEDULER_NAMES))}, a Dask scheduler "
+                     "address ('tcp://host:port' or 'host:port'), a distributed.Client or a Dask cluster object, "
+                     f"got {_describe(scheduler)}")

@@ -305,7 +305,24 @@ def _nonnegative(value, name, strict=False):
 @dataclass(frozen=True)
 class OverlapGradient:
     """∇Ψ at every student neuron in overlap coordinates: ∇_{w_i}Ψ = Σ_j P_ij w_j + Σ_t S_it w*_t,
-    and ∂_{a_i}Ψ = ``grad_a[i]``, ∂_{b_i}Ψ = ``grad_b[i]`` (see the module docstring)."""
+    and ∂_{a_i}Ψ = ``grad_a[i]``, ∂_{b_i}Ψ = ``grad_b[i]`` (see the module docstring).
+
+    Parameters
+    ----------
+    P : ndarray, shape (K, K)
+        Coefficients on the student's rows w_j.
+    S : ndarray, shape (K, M)
+        Coefficients on the teacher's rows w*_t.
+    grad_a, grad_b : ndarray, shape (K,)
+        ∂Ψ/∂a_i and ∂Ψ/∂b_i.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = OverlapGradient(P=np.eye(1), S=np.zeros((1, 1)), grad_a=np.zeros(1), grad_b=np.zeros(1))
+    >>> g.P.shape
+    (1, 1)
+    """
 
     P: np.ndarray
     S: np.ndarray

@@ -8,8 +8,9 @@ committee-machine ODE). With y − f = r(u) + noise, r(u) = Σ_k c_k φ_k(u_k + 
 
     E[δ_i δ_j] = a_i a_j (Σ_kl c_k c_l E[σ'_i σ'_j φ_k φ_l] + noise² E[σ'_i σ'_j]).
 
-E[σ'_i σ'_j] is a pair integral (∂_C of :func:`meanfield.gaussian_pair`). The four-point term is
-computed by conditioning on (λ_i, λ_j) = (s_i z₁, s_j(c z₁ + √(1 − c²) z₂)): given z the other
+For erf σ (centre 0, any amplitude, slope and shift) and all biases 0, Saad & Solla's closed forms
+give every term (:func:`_erf_closed`). Otherwise E[σ'_i σ'_j] is a pair integral (∂_C of
+:func:`meanfield.gaussian_pair`), and the four-point term is computed by conditioning on (λ_i, λ_j) = (s_i z₁, s_j(c z₁ + √(1 − c²) z₂)): given z the other
 units are Gaussian (u = Bz + e, Cov e = Σ − BBᵀ), so E[φ_k φ_l | z] is an exact pair integral, and
 the outer integral over z ~ N(0, I₂) is a Gauss–Legendre product rule on [−8, 8]² (panels ≤ 8 wide,
 40 nodes each) split where σ'_i, σ'_j jump (the knots of a piecewise-linear σ; the inner panels
@@ -23,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_instance
+from .activations import KIND_ERF
 from .gaussian_integrals import gaussian_pair
 from .order_parameters import OrderParameters, _check_pair, _nonnegative, _pair_table, _scales
 
@@ -128,6 +130,39 @@ def _four_point(op, activation, teacher_activation, i, j, coef):
     return float(np.sum(weight * slopes * second))
 
 
+def _erf_form(activation):
+    """(A, γ, κ) if σ(t) = κ + A erf(γt/√2) (an erf with centre 0), else None."""
+    kind, p = activation.kernel_spec()
+    if kind != KIND_ERF or p[2] != 0.0:
+        return None
+    return p[0], p[1], p[3]
+
+
+def _erf_closed(op, forms, coef):
+    """Saad & Solla's closed forms for σ = κ + A g(γ·), g = erf(·/√2), all biases 0: with u = γλ of
+    covariance C, E[g'_i g'_j] = (2/π)/√Λ₄, E[g'_i g'_j g_k] = 0 (odd), E[g'_i g'_j g_k g_l] = I₄ =
+    (4/π²) arcsin(Λ₀/√(Λ₁Λ₂))/√Λ₄ with Λ₄ = (1 + C_ii)(1 + C_jj) − C_ij², Λ₀ = Λ₄C_kl − C_jk C_jl (1 + C_ii)
+    − C_ik C_il (1 + C_jj) + C_ij C_ik C_jl + C_ij C_il C_jk, Λ₁ = Λ₀(l = k) + Λ₄, Λ₂ = Λ₀(k = l) + Λ₄; so
+    E[σ'_i σ'_j r²] = A_i A_j γ_i γ_j [(Σ c_k κ_k)² I₂ + Σ_kl c_k A_k c_l A_l I₄(ijkl)]."""
+    k, m = op.K, op.M
+    amp, gam, kap = (np.concatenate([np.full(k, forms[0][n]), np.full(m, forms[1][n])]) for n in range(3))
+    C = np.block([[op.Q, op.R], [op.R.T, op.T]]) * np.outer(gam, gam)
+    D = 1.0 + np.diag(C)
+    i, j = np.arange(k)[:, None, None, None], np.arange(k)[None, :, None, None]
+    kk, ll = np.arange(k + m)[None, None, :, None], np.arange(k + m)[None, None, None, :]
+    lam4 = D[i] * D[j] - C[i, j] ** 2
+
+    def lam(p, q):
+        return (lam4 * C[p, q] - C[j, p] * C[j, q] * D[i] - C[i, p] * C[i, q] * D[j] + C[i, j] * C[i, p] * C[j, q]
+                + C[i, j] * C[i, q] * C[j, p])
+    ratio = np.clip(lam(kk, ll) / np.sqrt((lam(kk, kk) + lam4) * (lam(ll, ll) + lam4)), -1.0, 1.0)
+    i4 = 4.0 / np.pi**2 * np.arcsin(ratio) / np.sqrt(lam4)
+    w = coef * amp
+    i2 = 2.0 / np.pi / np.sqrt(lam4[:, :, 0, 0])
+    scale = np.outer(amp[:k] * gam[:k], amp[:k] * gam[:k])
+    return scale * ((coef @ kap) ** 2 * i2 + np.einsum("ijkl,k,l->ij", i4, w, w)), scale * i2
+
+
 def sgd_noise_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0):
     """E[δ_i δ_j], δ_i = (y − f(x)) a_i σ'(λ_i + b_i): the second moment of the SGD step in overlap coordinates.
 
@@ -168,6 +203,10 @@ def sgd_noise_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0)
     noise, alpha = _nonnegative(noise, "noise"), _nonnegative(scale, "scale", strict=True)
     k, m = op.K, op.M
     coef = np.concatenate([-alpha * op.a / k, op.a_teacher / m])
+    forms = (_erf_form(activation), _erf_form(teacher_activation))
+    if None not in forms and not np.any(op.b) and not np.any(op.b_teacher):
+        out, slopes = _erf_closed(op, forms, coef)
+        return np.outer(op.a, op.a) * (out + noise**2 * slopes)
     out = np.empty((k, k))
     for i in range(k):
         for j in range(i, k):

@@ -89,7 +89,8 @@ class OrderParameterSolution(SolverResult):
             setattr(self, name, value)
 
     def at(self, index):
-        """The :class:`~meanfield.OrderParameters` of snapshot ``index``.
+        """The :class:`~meanfield.OrderParameters` of snapshot ``index`` (not re-checked: the joint Gram
+        matrix is semidefinite to the integration tolerance).
 
         Parameters
         ----------
@@ -99,8 +100,7 @@ class OrderParameterSolution(SolverResult):
         -------
         OrderParameters
         """
-        return OrderParameters(Q=self.Q[index], R=self.R[index], T=self.T, a=self.a[index], b=self.b[index],
-                               a_teacher=self.a_teacher, b_teacher=self.b_teacher)
+        return _unchecked(self.Q[index], self.R[index], self, self.a[index], self.b[index])
 
 
 class OrderParameterError(SolverError):
@@ -114,13 +114,18 @@ class OrderParameterError(SolverError):
     """
 
 
+#: An overlap beyond this (|w| ~ 1e6) is a divergence: the run fails instead of integrating to overflow.
+DIVERGENCE = 1e12
+
+
 class _NonFinite(ArithmeticError):
     """Raised inside the right-hand side when the state or its velocity is not finite."""
 
 
 def _unchecked(Q, R, op0, a, b):
-    """OrderParameters at a trial state of the integrator, without the Gram check (a trial stage
-    may be a rounding outside the semidefinite cone; the pair integrals clip correlations)."""
+    """OrderParameters with the teacher of ``op0`` at a state of the integrator, without the Gram check
+    (a trial stage, or a state near w_i = w*_t where the Gram matrix is singular, may lie outside the
+    semidefinite cone by the integration error; the pair integrals clip correlations)."""
     op = object.__new__(OrderParameters)
     for name, value in (("Q", 0.5 * (Q + Q.T)), ("R", R), ("T", op0.T), ("a", a), ("b", b),
                         ("a_teacher", op0.a_teacher), ("b_teacher", op0.b_teacher)):
@@ -249,7 +254,7 @@ def solve_order_parameters(model, init, times, xi=None, lam=0.0, eps=None, batch
 
     def rhs(t, y):
         counters["evaluations"] += 1
-        if not np.all(np.isfinite(y)):
+        if not np.all(np.abs(y) <= DIVERGENCE):
             raise _NonFinite(t)
         Q, R, a, b = unpack(y)
         xi_t = dyn.xi_at(t)
@@ -265,10 +270,9 @@ def solve_order_parameters(model, init, times, xi=None, lam=0.0, eps=None, batch
 
     def record(t, y):
         Q, R, a, b = unpack(y)
-        op = OrderParameters(Q=0.5 * (Q + Q.T), R=R, T=T, a=a, b=b, a_teacher=op0.a_teacher,
-                             b_teacher=op0.b_teacher)
-        for name, value in (("Q", op.Q), ("R", op.R), ("a", op.a), ("b", op.b)):
-            snaps[name].append(np.array(value))
+        op = _unchecked(Q, R, op0, a, b)   # semidefinite to the integration tolerance (singular at w = w*)
+        for name in ("Q", "R", "a", "b"):
+            snaps[name].append(np.array(getattr(op, name)))
         snaps["risk"].append(risk_from_overlaps(op, act, tact, noise, alpha))
         reached.append(t)
 
@@ -293,7 +297,9 @@ def solve_order_parameters(model, init, times, xi=None, lam=0.0, eps=None, batch
                         sol = solve_ivp(rhs, (t, target), y, method="DOP853", rtol=rtol, atol=atol)
                     reason = None if sol.status == 0 else sol.message
                 except _NonFinite as exc:
-                    reason = f"the state or its velocity became non-finite near t = {exc.args[0]:.6g}"
+                    reason = (f"the state diverged (an overlap beyond {DIVERGENCE:g}, or a non-finite velocity) "
+                              f"near t = {exc.args[0]:.6g}" + ("; the η² term of this eps may be too large for "
+                                                                "SGD to converge" if eps is not None else ""))
                 if reason is not None:
                     msg = f"failed between t = {t:.6g} and t = {target:.6g}: {reason}"
                     raise OrderParameterError(msg, result("failed", msg))

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from meanfield import (GaussianMixture, MeanFieldModel, OrderParameters, Params, Tanh, TeacherStudent, TwoLayerNetwork, erf,
-                       init_from_overlaps, order_parameters, relu, risk_from_overlaps, sgd_noise_overlaps)
+from meanfield import (Erf, GaussianMixture, MeanFieldModel, OrderParameters, Params, Tanh, TeacherStudent,
+                       TwoLayerNetwork, erf, init_from_overlaps, order_parameters, relu, risk_from_overlaps, sgd_noise_overlaps)
+from meanfield import overlap_noise
 from solvers import OrderParameterError, run_particle_flow, solve_order_parameters
 from solvers.order_parameters import overlap_velocity
 
@@ -86,6 +87,17 @@ def test_ode_failure_carries_the_partial_result():
     assert res.status == "failed" and res.times.tolist() == [0.0, 1.0] and res.Q.shape == (2, 3, 3)
 
 
+def test_too_large_sgd_step_diverges_and_fails():
+    """ReLU, K = M = 1: εd = 2 makes the η² term outgrow the flow (Q grows without bound), εd = 0.05 learns."""
+    model = MeanFieldModel(TeacherStudent(np.eye(1, 30), relu()), TwoLayerNetwork(relu()))
+    theta = init_from_overlaps(model, [[0.25]], [[0.1]])
+    with pytest.raises(OrderParameterError, match="eps may be too large") as info:
+        solve_order_parameters(model, theta, [0.0, 0.1, 30.0], eps=2.0 / 30, rtol=1e-6, progress=False)
+    assert info.value.result.times.tolist() == [0.0, 0.1]
+    res = solve_order_parameters(model, theta, [0.0, 1.0], eps=0.05 / 30, rtol=1e-6, progress=False)
+    assert res.success and res.risk[-1] < 0.5 * res.risk[0]
+
+
 # ---------------------------------------------------------------- the η² term of online SGD
 def _saad_solla(C, i, j, k, l):
     """Saad & Solla (1995): E[g'(u_i) g'(u_j) g(u_k) g(u_l)] for g = erf(·/√2), u ~ N(0, C)."""
@@ -99,8 +111,12 @@ def _saad_solla(C, i, j, k, l):
     return 4 / math.pi**2 / math.sqrt(lam4) * math.asin(lam0 / math.sqrt(lam1 * lam2))
 
 
-def test_noise_term_is_saad_sollas_closed_form_for_erf():
-    """A second method: the 2-D quadrature against the closed form I₄ (and I₂ = (2/π)/√Λ₄ for the noise)."""
+@pytest.mark.parametrize("quadrature", [False, True])
+def test_noise_term_is_saad_sollas_closed_form_for_erf(quadrature, monkeypatch):
+    """The package's closed form (σ = κ + A erf(γt/√2): scaled to g = erf(·/√2)) and its 2-D quadrature
+    (the closed form disabled) against I₄, I₂ = (2/π)/√Λ₄ written out for g itself."""
+    if quadrature:
+        monkeypatch.setattr(overlap_noise, "_erf_form", lambda act: None)
     rng = np.random.default_rng(3)
     Wall = rng.standard_normal((5, 8)) / math.sqrt(8) * 1.3
     C = Wall @ Wall.T
@@ -116,6 +132,21 @@ def test_noise_term_is_saad_sollas_closed_form_for_erf():
             expected[i, j] = a[i] * a[j] * (four + noise**2 * i2)
     got = sgd_noise_overlaps(op, erf(), erf(), noise=noise, scale=alpha)
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-13)
+
+
+def test_scaled_erf_closed_form_equals_quadrature(monkeypatch):
+    """Amplitude, slope and shift (student and teacher different): the closed form's rescaling against the
+    quadrature, which does not use it."""
+    rng = np.random.default_rng(4)
+    Wall = rng.standard_normal((4, 6)) / math.sqrt(6)
+    C = Wall @ Wall.T
+    op = OrderParameters(Q=C[:2, :2], R=C[:2, 2:], T=C[2:, 2:], a=[1.0, -2.0], b=np.zeros(2), a_teacher=[0.5, 1.5],
+                         b_teacher=np.zeros(2))
+    student, teacher = Erf(amplitude=1.5, slope=0.7, shift=0.2), Erf(amplitude=0.8, slope=1.6, shift=-0.3)
+    closed = sgd_noise_overlaps(op, student, teacher, noise=0.2, scale=1.3)
+    monkeypatch.setattr(overlap_noise, "_erf_form", lambda act: None)
+    quad = sgd_noise_overlaps(op, student, teacher, noise=0.2, scale=1.3)
+    np.testing.assert_allclose(closed, quad, rtol=1e-10, atol=1e-13)
 
 
 def _one_step_monte_carlo(model, theta, s, n, seed, d_eff):

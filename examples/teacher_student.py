@@ -18,8 +18,14 @@ Run it as::
     python examples/teacher_student.py --out results  # d = 1000, 3 seeds, about a minute per seed
 
 What it shows: the students first learn the teacher's mean direction and sit on the symmetric
-plateau (R_N ≈ 0.042 for SGD and the η² ODE, 0.024 for the flow: the η² term lifts the plateau);
-then they specialise and R_N falls to 0. The plateau's height is the ODE's; its length is not: at
+plateau, then they specialise and R_N falls to 0. Measured (default run, 72 s on a loaded 2-core
+machine)::
+
+  plateau R_N (median, t ≤ 10)   ODE with η² 0.0416   flow 0.0237   SGD seeds 0.0413, 0.0417, 0.0416
+  R_N at t = 60                  ODE 1.7e-06          flow 5.6e-07  SGD 1.8e-07, 2.0e-06, 2.1e-07
+
+The η² term lifts the plateau by 75% and SGD sits on it, not on the flow's (quick run, d = 300:
+SGD 0.0404 and 0.0431 against 0.0418). The plateau's height is the ODE's; its length is not: at
 finite d the SGD overlaps fluctuate by O(1/√d), which breaks the symmetry earlier than the
 prescribed initial asymmetry does, by an amount that varies from seed to seed.
 """

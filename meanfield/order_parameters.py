@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_finite_array, check_instance, check_int, check_overlaps, check_real
+from ._validation import as_finite_array, check_instance, check_int, check_overlaps, check_positive
 from .activations import Activation
 from .data import TeacherStudent
 from .gaussian_integrals import gaussian_pair
@@ -285,7 +285,7 @@ def risk_from_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0)
     """
     op = check_instance(op, OrderParameters, "op")
     _check_pair(activation, teacher_activation)
-    noise, alpha = _nonnegative(noise, "noise"), _nonnegative(scale, "scale", strict=True)
+    noise, alpha = check_positive(noise, "noise", strict=False), check_positive(scale, "scale")
     (g_ss, *_), (g_st, *_) = _tables(op, activation, teacher_activation)
     st = _scales(np.diag(op.T))
     g_tt = _pair_table(teacher_activation, st, op.b_teacher, teacher_activation, st, op.b_teacher, op.T, True)[0]
@@ -293,13 +293,6 @@ def risk_from_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0)
     risk = (noise**2 + op.a_teacher @ g_tt @ op.a_teacher / m**2 - 2.0 * alpha * (op.a @ g_st @ op.a_teacher) / (k * m)
             + alpha**2 * (op.a @ g_ss @ op.a) / k**2)
     return float(risk)
-
-
-def _nonnegative(value, name, strict=False):
-    value = check_real(value, name)
-    if value < 0 or (strict and value == 0):
-        raise ValueError(f"{name}: must be {'positive' if strict else 'non-negative'}, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -366,7 +359,7 @@ def overlap_gradient(op, activation, teacher_activation, scale=1.0):
     """
     op = check_instance(op, OrderParameters, "op")
     _check_pair(activation, teacher_activation)
-    alpha = _nonnegative(scale, "scale", strict=True)
+    alpha = check_positive(scale, "scale")
     (g_ss, dm_ss, _, da_ss, _, dc_ss), (g_st, dm_st, _, da_st, _, dc_st) = _tables(op, activation, teacher_activation)
     a, at, k, m = op.a, op.a_teacher, op.K, op.M
     P = (alpha / k) * np.outer(a, a) * dc_ss

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_instance
+from ._validation import check_instance, check_positive
 from .activations import KIND_ERF
 from .gaussian_integrals import gaussian_pair
-from .order_parameters import OrderParameters, _check_pair, _nonnegative, _pair_table, _scales
+from .order_parameters import OrderParameters, _check_pair, _pair_table, _scales
 
 #: Half-width of the integration box in units of the standard deviation (φ(8) ≈ 5e-15).
 BOX = 8.0
@@ -200,7 +200,7 @@ def sgd_noise_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0)
     """
     op = check_instance(op, OrderParameters, "op")
     _check_pair(activation, teacher_activation)
-    noise, alpha = _nonnegative(noise, "noise"), _nonnegative(scale, "scale", strict=True)
+    noise, alpha = check_positive(noise, "noise", strict=False), check_positive(scale, "scale")
     k, m = op.K, op.M
     coef = np.concatenate([-alpha * op.a / k, op.a_teacher / m])
     forms = (_erf_form(activation), _erf_form(teacher_activation))

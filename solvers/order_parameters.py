@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from meanfield import (MeanFieldModel, OrderParameters, Params, TeacherStudent, order_parameters, overlap_gradient,
                        risk_from_overlaps, sgd_noise_overlaps)
-from meanfield._validation import check_instance, check_int, check_real, check_times
+from meanfield._validation import check_instance, check_int, check_positive, check_real, check_times
 
 from ._dynamics import Dynamics
 from ._result import SolverError, SolverResult
@@ -140,7 +140,8 @@ def _check_model(model):
     if model.offset is not None:
         raise ValueError("model: a centred model (offset) has no order-parameter ODE here; use an uncentred one")
     if not model.exact:
-        raise ValueError(f"model: {model._inexact_reason}")
+        raise ValueError(f"model: {model!r} has no exact functional (model.exact is False: one σ piecewise linear, "
+                         "the other smooth), so its overlaps have no closed ODE here")
     if "w" not in model.train:
         raise ValueError(f"model: the order-parameter ODE needs trained input weights ('w' in train), "
                          f"got train={model.train!r}")
@@ -228,16 +229,11 @@ def solve_order_parameters(model, init, times, xi=None, lam=0.0, eps=None, batch
     op0 = _initial(model, init)
     times = check_times(times)
     dyn = Dynamics(xi, None, lam)
-    if eps is not None:
-        eps = check_real(eps, "eps")
-        if eps <= 0:
-            raise ValueError(f"eps: must be positive (or None for the flow), got {eps!r}")
+    eps = check_positive(eps, "eps", allow_none=True)
     batch = check_int(batch, "batch", 1)
-    rtol, atol = check_real(rtol, "rtol"), check_real(atol, "atol")
+    rtol, atol = check_real(rtol, "rtol"), check_positive(atol, "atol")
     if not 1e-13 <= rtol <= 0.1:
         raise ValueError(f"rtol: must lie in [1e-13, 0.1], got {rtol!r}")
-    if atol <= 0:
-        raise ValueError(f"atol: must be positive, got {atol!r}")
     if progress is None:
         progress = sys.stderr.isatty()
     act, tact = model.activation, model.data.activation

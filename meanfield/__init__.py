@@ -18,8 +18,8 @@ from .mean_field_model import MeanFieldModel, isotropic_model
 from .network import TwoLayerNetwork
 from .order_parameters import (OrderParameters, OverlapGradient, init_from_overlaps, order_parameters,
                                overlap_gradient, risk_from_overlaps)
-from .pair_kernel import pair_kernel, pair_kernel_gradient
 from .overlap_noise import sgd_noise_overlaps
+from .pair_kernel import pair_kernel, pair_kernel_gradient
 from .params import Params
 from .sphere import angle_quadrature, sphere_moments
 from .wasserstein import W2Result, w1_empirical_1d, w1_radial, w2_empirical_1d, w2_particles, w2_radial

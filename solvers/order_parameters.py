@@ -32,6 +32,7 @@ from meanfield import (MeanFieldModel, OrderParameters, Params, TeacherStudent, 
 from meanfield._validation import check_instance, check_int, check_positive, check_real, check_times
 
 from ._dynamics import Dynamics
+from ._interrupt import deferred_interrupt
 from ._result import SolverError, SolverResult
 
 
@@ -99,6 +100,11 @@ class OrderParameterSolution(SolverResult):
         Returns
         -------
         OrderParameters
+
+        Raises
+        ------
+        IndexError
+            If there is no snapshot ``index``.
         """
         return _unchecked(self.Q[index], self.R[index], self, self.a[index], self.b[index])
 
@@ -254,8 +260,9 @@ def solve_order_parameters(model, init, times, xi=None, lam=0.0, eps=None, batch
             raise _NonFinite(t)
         Q, R, a, b = unpack(y)
         xi_t = dyn.xi_at(t)
-        parts = overlap_velocity(_unchecked(Q, R, op0, a, b), act, tact, alpha, train, xi_t, dyn.lam, noise,
-                                 None if noise_coef is None else noise_coef * xi_t**2)
+        with deferred_interrupt():  # a Ctrl-C waits for the compiled pair integrals to return
+            parts = overlap_velocity(_unchecked(Q, R, op0, a, b), act, tact, alpha, train, xi_t, dyn.lam, noise,
+                                     None if noise_coef is None else noise_coef * xi_t**2)
         out = np.concatenate([v.ravel() for v in parts])
         if not np.all(np.isfinite(out)):
             raise _NonFinite(t)

@@ -87,6 +87,21 @@ def test_ode_failure_carries_the_partial_result():
     assert res.status == "failed" and res.times.tolist() == [0.0, 1.0] and res.Q.shape == (2, 3, 3)
 
 
+def test_ctrl_c_returns_the_snapshots_reached():
+    model = _model("erf", d=12, train=("w",), noise=0.0)
+    theta = init_from_overlaps(model, 0.3 * np.eye(3), 0.05 * np.ones((3, 2)))
+
+    def xi(t):
+        if t > 1.5:
+            raise KeyboardInterrupt
+        return 1.0
+    res = solve_order_parameters(model, theta, [0.0, 1.0, 2.0, 3.0], xi=xi, progress=False)
+    full = solve_order_parameters(model, theta, [0.0, 1.0], progress=False)
+    assert res.status == "interrupted" and not res.success and "interrupted" in res.message
+    assert res.times.tolist() == [0.0, 1.0]
+    np.testing.assert_array_equal(res.Q, full.Q)
+
+
 def test_too_large_sgd_step_diverges_and_fails():
     """ReLU, K = M = 1: εd = 2 makes the η² term outgrow the flow (Q grows without bound), εd = 0.05 learns."""
     model = MeanFieldModel(TeacherStudent(np.eye(1, 30), relu()), TwoLayerNetwork(relu()))

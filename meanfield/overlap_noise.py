@@ -11,8 +11,8 @@ committee-machine ODE). With y − f = r(u) + noise, r(u) = Σ_k c_k φ_k(u_k + 
 For erf σ (centre 0, any amplitude, slope and shift) and all biases 0, Saad & Solla's closed forms
 give every term (:func:`_erf_closed`). Otherwise E[σ'_i σ'_j] is a pair integral (∂_C of
 :func:`meanfield.gaussian_pair`), and the four-point term is computed by conditioning on
-(λ_i, λ_j) = (s_i z₁, s_j(c z₁ + √(1 − c²) z₂)): given z the other units are Gaussian (u = Bz + e, Cov e = Σ − BBᵀ), so E[φ_k φ_l | z] is an exact pair integral, and
-the outer integral over z ~ N(0, I₂) is a Gauss–Legendre product rule on [−8, 8]² (panels ≤ 8 wide,
+(λ_i, λ_j) = (s_i z₁, s_j(c z₁ + √(1 − c²) z₂)): given z the other units are Gaussian
+(u = Bz + e, Cov e = Σ − BBᵀ), so E[φ_k φ_l | z] is an exact pair integral, and the outer integral over z ~ N(0, I₂) is a Gauss–Legendre product rule on [−8, 8]² (panels ≤ 8 wide,
 40 nodes each) split where σ'_i, σ'_j jump (the knots of a piecewise-linear σ; the inner panels
 follow z₁). Relative error ~1e-13 for erf (measured against the closed form); for piecewise-linear σ
 the panels make each piece smooth unless a third unit is (nearly) parallel to w_i or w_j, which puts

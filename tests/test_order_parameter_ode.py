@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from meanfield import (Erf, GaussianMixture, MeanFieldModel, OrderParameters, Params, Tanh, TeacherStudent,
-                       TwoLayerNetwork, erf, init_from_overlaps, order_parameters, relu, risk_from_overlaps, sgd_noise_overlaps)
+                       TwoLayerNetwork, erf, init_from_overlaps, order_parameters, relu, sgd_noise_overlaps)
 from meanfield import overlap_noise
 from solvers import OrderParameterError, run_particle_flow, solve_order_parameters
 from solvers.order_parameters import overlap_velocity

@@ -16,6 +16,9 @@ from .isotropic_gaussians import IsotropicGaussians, KernelFeatures
 from .interface import ParticleModel, SGDSpec
 from .mean_field_model import MeanFieldModel, isotropic_model
 from .network import TwoLayerNetwork
+from .order_parameters import (OrderParameters, OverlapGradient, init_from_overlaps, order_parameters,
+                               overlap_gradient, risk_from_overlaps)
+from .overlap_noise import sgd_noise_overlaps
 from .pair_kernel import pair_kernel, pair_kernel_gradient
 from .params import Params
 from .sphere import angle_quadrature, sphere_moments
@@ -61,4 +64,11 @@ __all__ = [
     "w2_particles",
     "w2_marginals",
     "W2Result",
+    "OrderParameters",
+    "OverlapGradient",
+    "order_parameters",
+    "init_from_overlaps",
+    "risk_from_overlaps",
+    "overlap_gradient",
+    "sgd_noise_overlaps",
 ]

@@ -247,3 +247,32 @@ def check_scheduler(scheduler):
     raise ValueError(f"scheduler: expected None, {' or '.join(map(repr, SCHEDULER_NAMES))}, a Dask scheduler "
                      "address ('tcp://host:port' or 'host:port'), a distributed.Client or a Dask cluster object, "
                      f"got {_describe(scheduler)}")
+
+
+# ------------------------------------------------------------------ teacher–student overlaps
+#: Joint Gram matrices [[Q, R], [Rᵀ, T]] whose smallest eigenvalue is above −GRAM_TOL × (1 + the largest
+#: |eigenvalue|) are accepted as positive semidefinite (rounding of a product W Wᵀ).
+GRAM_TOL = 1e-12
+
+
+def check_overlaps(Q, R, T, names=("Q", "R")):
+    """(Q, R) as float arrays: Q finite, square (K, K) and symmetric, R finite (K, M) with M the
+    size of the teacher overlap T (M, M), and the joint Gram matrix [[Q, R], [Rᵀ, T]] positive
+    semidefinite (else a ValueError naming its smallest eigenvalue)."""
+    qname, rname = names
+    Q = as_finite_array(Q, qname, ndim=2, nonempty=True)
+    R = as_finite_array(R, rname, ndim=2)
+    k, m = Q.shape[0], T.shape[0]
+    if Q.shape != (k, k):
+        raise ValueError(f"{qname}: expected a square (K, K) matrix, got shape {Q.shape}")
+    if R.shape != (k, m):
+        raise ValueError(f"{rname}: expected shape ({k}, {m}) (K students × M teachers), got {R.shape}")
+    if not np.allclose(Q, Q.T, rtol=0.0, atol=GRAM_TOL * (1.0 + np.abs(Q).max())):
+        raise ValueError(f"{qname}: must be symmetric, got a largest |Q − Qᵀ| of {float(np.abs(Q - Q.T).max())!r}")
+    gram = np.block([[Q, R], [R.T, T]])
+    eig = np.linalg.eigvalsh(0.5 * (gram + gram.T))
+    if eig[0] < -GRAM_TOL * (1.0 + np.abs(eig).max()):
+        raise ValueError(f"{qname}, {rname}: the joint Gram matrix [[{qname}, {rname}], [{rname}ᵀ, T]] must be "
+                         f"positive semidefinite (overlaps of real vectors), its smallest eigenvalue is "
+                         f"{float(eig[0])!r}")
+    return 0.5 * (Q + Q.T), R

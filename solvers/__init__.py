@@ -12,6 +12,8 @@ Imports the model layer (``meanfield``); never the reverse.
 * :func:`solve_anisotropic_pde` – finite volumes on (r₁, r₂) for the w-only anisotropic example.
 * :func:`gibbs_fixed_point` – the self-consistent Gibbs state of the noisy PDE.
 * :func:`solve_linearized` – the linearised (NTK) model: kernel gradient flow, frozen K₀.
+* :func:`solve_order_parameters` – the teacher–student order-parameter ODE (flow, or online SGD
+  with its η² term in the high-d limit).
 * :func:`run_sweep` – many particle runs (:class:`SweepTask`) on local processes or a
   Dask cluster, each record saved as it completes (resumable).
 """
@@ -20,6 +22,7 @@ from .anisotropic_pde import AnisotropicPDESolution, solve_anisotropic_pde
 from .gibbs import GibbsState, gibbs_fixed_point
 from .initialization import init_gaussian
 from .linearized import LinearizedResult, solve_linearized
+from .order_parameters import OrderParameterError, OrderParameterSolution, solve_order_parameters
 from .particle_flow import run_particle_flow
 from .radial_lagrangian import RadialLagrangianSolution, solve_radial_lagrangian
 from .radial_pde import RadialPDESolution, sample_grid_density, solve_radial_pde
@@ -60,4 +63,7 @@ __all__ = [
     "SweepResult",
     "TaskFailure",
     "model_from_spec",
+    "solve_order_parameters",
+    "OrderParameterSolution",
+    "OrderParameterError",
 ]

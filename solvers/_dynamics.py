@@ -65,11 +65,47 @@ class Dynamics:
         return None if callable(self.xi) else float(self.xi)
 
     def xi_at(self, t):
-        """ξ(t) as a float, checked finite and non-negative."""
+        """ξ(t) as a float, checked finite and non-negative.
+
+        Parameters
+        ----------
+        t : float
+            The time.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> Dynamics(xi=lambda t: 2.0 + t).xi_at(1.0)
+        3.0
+        """
         return self._xi_checked(float(t))
 
     def xi_values(self, t):
-        """ξ at every entry of the array ``t`` (vectorised when ξ accepts arrays)."""
+        """ξ at every entry of the array ``t`` (vectorised when ξ accepts arrays).
+
+        Parameters
+        ----------
+        t : array_like
+            Times.
+
+        Returns
+        -------
+        ndarray
+            ξ(t), of the shape of ``t``.
+
+        Raises
+        ------
+        ValueError
+            If ξ returns a negative or non-finite value.
+
+        Examples
+        --------
+        >>> Dynamics(xi=0.5).xi_values([0.0, 1.0]).tolist()
+        [0.5, 0.5]
+        """
         t = np.asarray(t, dtype=float)
         if not callable(self.xi):
             return np.full(t.shape, float(self.xi))
@@ -84,6 +120,24 @@ class Dynamics:
         return values
 
     def step_sizes(self, k, eps):
-        """SGD's step sizes s(k) = ε ξ(kε) for the integer array ``k``."""
+        """SGD's step sizes s(k) = ε ξ(kε) for the integer array ``k``.
+
+        Parameters
+        ----------
+        k : ndarray of int
+            Step indices.
+        eps : float
+            The step size ε.
+
+        Returns
+        -------
+        ndarray
+            ε ξ(kε), of the shape of ``k``.
+
+        Examples
+        --------
+        >>> Dynamics(xi=2.0).step_sizes(np.arange(3), eps=0.1).tolist()
+        [0.2, 0.2, 0.2]
+        """
         k = np.asarray(k)
         return eps * self.xi_values(k * eps)

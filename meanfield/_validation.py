@@ -224,6 +224,7 @@ def check_model(model, protocol, name="model"):
     missing = [key for key in protocol_members(protocol) if not hasattr(model, key)]
     if missing:
         what = re.sub(r":\w+:`~?([^`]*)`", r"\1", (protocol.__doc__ or "").strip().splitlines()[0].rstrip("."))
-        raise ValueError(f"{name}: expected a {protocol.__name__} ({what}), got {type(model).__name__}, "
+        article = "an" if protocol.__name__[0] in "AEIOU" else "a"
+        raise ValueError(f"{name}: expected {article} {protocol.__name__} ({what}), got {type(model).__name__}, "
                          f"which lacks {', '.join(missing)}")
     return model

@@ -159,6 +159,8 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
     accuracy_tol = check_accuracy_tol(accuracy_tol)
 
     def vel(y, s):
+        if not np.all(np.isfinite(y)):  # a diverging stage: a failure of the run, not a bad argument
+            raise FloatingPointError(f"non-finite particle state at t = {s:.6g} (step dt = {dt} too large?)")
         y = y.copy()
         np.maximum(y[:, 2:], 0.0, out=y[:, 2:])
         return model.velocity(y, w, xi_of(s))

@@ -127,7 +127,7 @@ import numpy as np
 from meanfield import AnisotropicGaussians, ramp
 from solvers import solve_anisotropic_pde
 model = AnisotropicGaussians(0.8, 12, 4, ramp(), train=("w",), kmax=8)
-solve_anisotropic_pde(model, times=[0, 0.01], cells=(20, 20), r_max=(2.5, 2.2), beta=30.0, progress=False)
+solve_anisotropic_pde(model, times=[0, 0.01], cells=(20, 20), r_max=(2.5, 2.2), beta=30.0, lam=1.0, progress=False)
 print("started", flush=True)
 sol = solve_anisotropic_pde(model, times=[0, 0.01, 1e4], cells=(120, 120), r_max=(2.5, 2.2), beta=30.0, lam=1.0,
                             progress=False, xi=progress_xi(0.011))

@@ -97,8 +97,10 @@ def run_march(state, times, step, record, after=None, **options):
 
 def conclude(result, error=None):
     """``result`` if it finished or was interrupted; if it failed, raise ``error``'s type when it
-    is a :class:`SolverError` (else :class:`NonFiniteError`) with the message and ``result``."""
+    is a :class:`SolverError` (else :class:`NonFiniteError`) with ``error``'s message (else the
+    result's) and ``result`` (one traceback: the message says what failed, where and when)."""
     if result.status != "failed":
         return result
     cls = type(error) if isinstance(error, SolverError) else NonFiniteError
-    raise cls(result.message, result) from error
+    text = str(error) if error is not None else result.message.removeprefix("failed: ")
+    raise cls(text, result) from None

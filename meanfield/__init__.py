@@ -13,7 +13,7 @@ from .activations import (Activation, Erf, PiecewiseLinear, Tanh, erf, hard_tanh
 from .data import ArrayData, DataLaw, DataSpec, GaussianMixture, TeacherStudent
 from .gaussian_integrals import gaussian_mean, gaussian_pair
 from .isotropic_gaussians import IsotropicGaussians, KernelFeatures
-from .interface import ParticleModel, SGDSpec
+from .interface import OutputModel, ParticleModel, RadialModel, ReducedModel, SGDSpec
 from .mean_field_model import MeanFieldModel, isotropic_model
 from .network import TwoLayerNetwork
 from .order_parameters import (OrderParameters, OverlapGradient, init_from_overlaps, order_parameters,
@@ -47,6 +47,9 @@ __all__ = [
     "MeanFieldModel",
     "SGDSpec",
     "ParticleModel",
+    "OutputModel",
+    "RadialModel",
+    "ReducedModel",
     "isotropic_model",
     "gaussian_mean",
     "gaussian_pair",

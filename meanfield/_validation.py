@@ -276,3 +276,29 @@ def check_overlaps(Q, R, T, names=("Q", "R")):
                          f"positive semidefinite (overlaps of real vectors), its smallest eigenvalue is "
                          f"{float(eig[0])!r}")
     return 0.5 * (Q + Q.T), R
+
+
+def protocol_members(protocol):
+    """The public names a structural protocol declares (attributes and methods, its protocol
+    bases included), in declaration order."""
+    names = []
+    for base in reversed(protocol.__mro__):
+        if not getattr(base, "_is_protocol", False) or base.__module__ == "typing":
+            continue
+        for key in list(getattr(base, "__annotations__", {})) + [k for k, v in vars(base).items() if callable(v)]:
+            if not key.startswith("_") and key not in names:
+                names.append(key)
+    return names
+
+
+def check_model(model, protocol, name="model"):
+    """``model`` if it provides every member of ``protocol`` (a structural protocol of
+    :mod:`meanfield.interface`), else a ValueError naming ``name``, the protocol, the model's type
+    and the members it lacks. Solvers call it once at entry, then call only what the protocol lists."""
+    missing = [key for key in protocol_members(protocol) if not hasattr(model, key)]
+    if missing:
+        what = re.sub(r":\w+:`~?([^`]*)`", r"\1", (protocol.__doc__ or "").strip().splitlines()[0].rstrip("."))
+        article = "an" if protocol.__name__[0] in "AEIOU" else "a"
+        raise ValueError(f"{name}: expected {article} {protocol.__name__} ({what}), got {type(model).__name__}, "
+                         f"which lacks {', '.join(missing)}")
+    return model

@@ -28,6 +28,7 @@ from .radial_lagrangian import RadialLagrangianSolution, solve_radial_lagrangian
 from .radial_pde import RadialPDESolution, sample_grid_density, solve_radial_pde
 from .reduced_lagrangian import ReducedLagrangianSolution, solve_reduced_lagrangian
 from ._dynamics import Dynamics
+from ._outcome import ConvergenceError, DomainError, NonFiniteError
 from ._result import SolverError, SolverResult
 from ._step_check import AccuracyError
 from .result import ParticleResult
@@ -37,6 +38,9 @@ from .sweep import SweepResult, SweepTask, TaskFailure, model_from_spec, run_swe
 __all__ = [
     "SolverResult",
     "SolverError",
+    "NonFiniteError",
+    "DomainError",
+    "ConvergenceError",
     "Dynamics",
     "run_sgd",
     "run_particle_flow",

@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from ._result import SolverError
+
 _C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
 _A = (
     (),
@@ -40,8 +42,9 @@ BETA = 0.04
 ALPHA = 1.0 / ORDER - 0.75 * BETA
 
 
-class StepSizeError(RuntimeError):
-    """The step size fell below the resolution of t."""
+class StepSizeError(SolverError):
+    """The step size fell below the resolution of t (a :class:`SolverError`, so a RuntimeError;
+    the solver attaches its partial result as ``result``)."""
 
 
 class DormandPrince:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._result import SolverError
+
 #: default accuracy tolerance of the fixed-step integrators (``accuracy_tol``)
 ACCURACY_TOL = 1e-2
 #: one RK4 step in RK4_EVERY, one Euler step in EULER_EVERY is doubled
@@ -29,19 +31,20 @@ RK4_EVERY = 25
 EULER_EVERY = 40
 
 
-class AccuracyError(RuntimeError):
+class AccuracyError(SolverError):
     """A fixed-step integrator's estimated error exceeds its ``accuracy_tol``.
 
-    A ``RuntimeError``, raised by :func:`solvers.run_particle_flow` (RK4 with ``dt``,
+    A :class:`SolverError` (so a ``RuntimeError``) whose ``result`` is the partial result
+    (status "failed", the snapshots before the failure), raised by :func:`solvers.run_particle_flow` (RK4 with ``dt``,
     Euler-Maruyama), :func:`solvers.solve_radial_lagrangian` and
     :func:`solvers.solve_reduced_lagrangian`; the message names ``dt``, the time, the estimate
     and the opt-out (``accuracy_tol=None``).
 
     Examples
     --------
-    >>> from solvers import AccuracyError
-    >>> issubclass(AccuracyError, RuntimeError)
-    True
+    >>> from solvers import AccuracyError, SolverError
+    >>> issubclass(AccuracyError, RuntimeError), issubclass(AccuracyError, SolverError)
+    (True, True)
     """
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._interrupt import deferred_interrupt
+from ._interrupt_shield import shielded_interrupt
 
 
 @dataclass
@@ -94,7 +95,8 @@ def march(state, times, step, record, after=None, progress=None, desc="", what="
         out.status = "interrupted"
         out.message = f"interrupted (Ctrl-C) at t = {t:.6g} after {out.steps} {step_name}"
         if not out.times or out.times[-1] != t:   # the state reached is the last snapshot
-            out.snapshots.append(record(state, t))
+            with shielded_interrupt():   # a second Ctrl-C must not lose it (a third aborts)
+                out.snapshots.append(record(state, t))
             out.times.append(t)
     except failures as exc:
         out.status = "failed"

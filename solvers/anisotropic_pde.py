@@ -35,14 +35,19 @@ from numba import njit
 from scipy import stats
 from scipy.sparse.linalg import spsolve
 
-from meanfield import AnisotropicGaussians
+from meanfield._validation import check_int, check_model, check_positive, check_real, check_times
+from meanfield.interface import ReducedModel
 
-from meanfield._validation import check_int, check_noise, check_positive, check_times, check_real, xi_function
-from ._time_stepping import march
-from .radial_pde import _bernoulli, _limited_slope
+from ._dynamics import Dynamics
+from ._initial_law import TAIL_TOL
+from ._outcome import DomainError, conclude, run_march
+from ._result import SolverResult
+from .radial_pde import MIN_CFL, _bernoulli, _limited_slope
 
 #: mass allowed in the outer ring of cells before the solver refuses (the domain is fixed)
 OUTER_MASS_TOL = 1e-12
+#: the largest ``outer_tol`` accepted
+MAX_OUTER_TOL = 1e-2
 
 
 @njit(cache=True, inline="always")
@@ -148,8 +153,7 @@ class AnisotropicGrid:
     With s0 = d: one r₂ cell, centre r₂ = 0 (``R2`` ignored)."""
 
     def __init__(self, model, cells, r_max):
-        if not isinstance(model, AnisotropicGaussians):
-            raise ValueError(f"model: expected an AnisotropicGaussians, got {type(model).__name__}")
+        check_model(model, ReducedModel)
         if model.train != ("w",):
             raise ValueError(f"model: the grid solver needs the w-only network (train=('w',)), got {model.train}")
         if model.d == np.inf:
@@ -214,13 +218,18 @@ class AnisotropicGrid:
         return e + 0.5 * lam * float(np.sum(m * r2sq)) + ent / beta
 
     def initial_masses(self, kappa):
-        """Cell masses of w ~ N(0, κ²/d I_d): r₁² d/κ² ~ χ²_{s0}, r₂² d/κ² ~ χ²_{d−s0}, independent."""
+        """Cell masses of w ~ N(0, κ²/d I_d): r₁² d/κ² ~ χ²_{s0}, r₂² d/κ² ~ χ²_{d−s0}, independent.
+        Refuses a domain that leaves more than TAIL_TOL of this mass outside (r_max too small)."""
         c1 = stats.chi2.cdf(self.d * self.edges1**2 / kappa**2, self.s0)
-        m1 = np.diff(c1)
-        if not self.noise:
-            return m1[:, None].copy()
-        c2 = stats.chi2.cdf(self.d * self.edges2**2 / kappa**2, self.d - self.s0)
-        return np.outer(m1, np.diff(c2))
+        m = np.diff(c1)[:, None].copy()
+        if self.noise:
+            c2 = stats.chi2.cdf(self.d * self.edges2**2 / kappa**2, self.d - self.s0)
+            m = np.outer(m[:, 0], np.diff(c2))
+        outside = 1.0 - float(m.sum())
+        if outside > TAIL_TOL:
+            raise ValueError(f"r_max: the domain [0, {self.edges1[-1]:g}] × [0, {self.edges2[-1]:g}] leaves initial "
+                             f"mass {outside:.2e} outside (at most {TAIL_TOL:g}): increase r_max")
+        return m
 
     def gibbs(self, m, beta, lam):
         """The discrete Gibbs state of the current ψ: ∝ exp(−Φ), Φ = β(ψ + λ|r|²/2) − log Jacobian."""
@@ -242,7 +251,7 @@ def _log_cell_average(edges, power):
 
 
 @dataclass
-class AnisotropicPDESolution:
+class AnisotropicPDESolution(SolverResult):
     """Snapshots of the (r₁, r₂) law on the grid.
 
     Parameters
@@ -270,9 +279,12 @@ class AnisotropicPDESolution:
     energy_trace : ndarray, shape (steps + 1, 2), or None
         Rows [t, energy] after every step, if recorded.
     status : {"finished", "interrupted", "failed"}
-        How the run ended.
+        Keyword-only. How the run ended ("failed" only on a :class:`solvers.SolverError`'s
+        ``result``).
     message : str
-        Why, and when.
+        Keyword-only. Why, and when.
+    stats : dict
+        Keyword-only. ``steps`` and ``wall_time`` (seconds).
 
     Examples
     --------
@@ -296,8 +308,6 @@ class AnisotropicPDESolution:
     steps: int
     min_mass: float
     energy_trace: np.ndarray | None = None
-    status: str = "finished"
-    message: str = ""
 
     def points(self, k, tol=0.0):
         """(centres (J, 2), masses (J,)) of snapshot k, cells with mass > tol: a weighted cloud for W2.
@@ -345,17 +355,18 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
 
     Parameters
     ----------
-    model : AnisotropicGaussians
-        With ``train=("w",)`` and finite d.
+    model : ReducedModel
+        An :class:`meanfield.AnisotropicGaussians` with ``train=("w",)`` and finite d.
     kappa : float
-        Initial law w ~ N(0, κ²/d I_d), κ > 0 (ignored when ``init`` is given).
+        Initial law w ~ N(0, κ²/d I_d), κ > 0 (ignored when ``init`` is given); the domain
+        must leave at most 1e-12 of its mass outside.
     times : array_like of float
         Non-decreasing snapshot times ≥ 0.
     cells : int or (int, int)
         n or (n1, n2) cells, each ≥ 4 (one r₂ cell when s0 = d).
     r_max : float or (float, float)
         R or (R1, R2) > 0: the fixed domain, no flux through it. Mass above ``outer_tol``
-        in the outer ring of cells stops the run (status "failed").
+        in the outer ring of cells stops the run (:class:`solvers.DomainError`).
     init : array_like, shape (n1, n2), optional
         Initial cell masses (non-negative, finite, positive sum; normalised to 1).
     beta : float, optional
@@ -365,7 +376,7 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     xi : callable or float, optional
         Step-size schedule ξ (default 1).
     cfl : float
-        In (0, 0.5]: Courant number (noiseless positivity; noisy: accuracy step).
+        In [1e-3, 0.5]: Courant number (noiseless positivity; noisy: accuracy step).
     limiter : {"mc", "minmod", "upwind"}
         "upwind": zero slopes, the first-order baseline.
     dt : float, optional
@@ -375,21 +386,26 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     progress : bool, optional
         Show a tqdm progress bar (None: only if stderr is a TTY).
     outer_tol : float
-        Mass allowed in the outer ring of cells (default 1e-12).
+        Mass allowed in the outer ring of cells, in [0, 1e-2] (default 1e-12).
 
     Returns
     -------
     AnisotropicPDESolution
-        ``status`` "finished", "failed" (non-finite masses, or mass at the outer cells: the
-        snapshots before the failure), or "interrupted" (Ctrl-C, noticed between steps: the
-        snapshots reached, the last one the state at the interruption), with a ``message``.
+        ``status`` "finished" or "interrupted" (Ctrl-C, noticed between steps: the snapshots
+        reached, the last one the state at the interruption), with a ``message`` and ``stats``.
 
     Raises
     ------
     ValueError
         On an invalid argument (the message names it): a model that is not a w-only
-        :class:`meanfield.AnisotropicGaussians` of finite d, ``cfl`` ∉ (0, 0.5], an unknown
-        ``limiter``, ``dt`` ≤ 0, ``init`` of the wrong shape or with negative masses, etc.
+        :class:`meanfield.AnisotropicGaussians` of finite d, ``cfl`` ∉ [1e-3, 0.5], an unknown
+        ``limiter``, ``dt`` ≤ 0, ``outer_tol`` ∉ [0, 1e-2], an ``r_max`` that cuts the initial
+        law, ``init`` of the wrong shape or with negative masses, etc.
+    solvers.DomainError
+        If mass above ``outer_tol`` reaches the outer cells; ``result`` holds the snapshots
+        before (status "failed").
+    solvers.NonFiniteError
+        If the masses become non-finite; ``result`` as above.
 
     Examples
     --------
@@ -402,19 +418,21 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     >>> sol.status, np.round(sol.mass.sum(axis=(1, 2)), 12).tolist(), bool(sol.free_energy[1] < sol.free_energy[0])
     ('finished', [1.0, 1.0], True)
     """
-    beta, lam = check_noise(beta, lam)
+    dyn = Dynamics(xi, beta, lam)
+    beta, lam = dyn.beta, dyn.lam
     cfl = check_real(cfl, "cfl")
-    if not 0 < cfl <= 0.5:
-        raise ValueError(f"cfl: must lie in (0, 0.5], got {cfl!r}")
+    if not MIN_CFL <= cfl <= 0.5:  # a smaller Courant number only multiplies the steps (1e-300 never ends)
+        raise ValueError(f"cfl: must lie in [{MIN_CFL:g}, 0.5], got {cfl!r}")
     modes = {"upwind": 0, "minmod": 1, "mc": 2}
     if limiter not in modes:
         raise ValueError(f"limiter: 'mc', 'minmod' or 'upwind' (first order, the benchmark baseline), "
                          f"got {limiter!r}")
-    dt_max = np.inf if dt is None else check_real(dt, "dt")
-    if not dt_max > 0:
-        raise ValueError(f"dt: must be positive, got {dt!r}")
+    dt_max = np.inf if dt is None else check_positive(dt, "dt")
+    outer_tol = check_real(outer_tol, "outer_tol")
+    if not 0 <= outer_tol <= MAX_OUTER_TOL:
+        raise ValueError(f"outer_tol: must lie in [0, {MAX_OUTER_TOL:g}] (the mass allowed in the outer cells), "
+                         f"got {outer_tol!r}")
     times = check_times(times)
-    xi_of = xi_function(xi)
     grid = AnisotropicGrid(model, cells, r_max)
     if init is None:
         m = grid.initial_masses(check_positive(kappa, "kappa"))
@@ -424,21 +442,21 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
             raise ValueError(f"init: expected non-negative finite masses of shape {grid.shape}")
     m = m / m.sum()
     mode = modes[limiter]
-    noisy = beta is not None
+    noisy = dyn.noisy
     trace = [(0.0, grid.free_energy(m, beta, lam))] if record_energy else None
     rate, buf = np.empty(grid.shape), np.empty(grid.shape)
     min_mass = [float(m.min())]
 
     def step(mm, t, t_left):
         if noisy:
-            return _noisy_step(grid, mm, t, t_left, xi_of, beta, lam, cfl, dt_max)
-        return _cch_step(grid, mm, t, t_left, xi_of, cfl, mode, dt_max, rate, buf)
+            return _noisy_step(grid, mm, t, t_left, dyn.xi_at, beta, lam, cfl, dt_max)
+        return _cch_step(grid, mm, t, t_left, dyn.xi_at, cfl, mode, dt_max, rate, buf)
 
     def after(mm, t):
         min_mass[0] = min(min_mass[0], float(mm.min()))
         outer = mm[-1, :].sum() + (mm[:, -1].sum() if grid.noise else 0.0)
         if outer > outer_tol:
-            raise FloatingPointError(f"mass {outer:.2e} reached the outer cells at t = {t:.6g}: increase r_max")
+            raise DomainError(f"mass {outer:.2e} reached the outer cells at t = {t:.6g}: increase r_max")
         if trace is not None:
             trace.append((t, grid.free_energy(mm, beta, lam)))
         return mm
@@ -446,14 +464,15 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     def record(mm, t):
         return mm.copy(), grid.risk(mm), grid.free_energy(mm, beta, lam)
 
-    run = march(m, times, step, record, after, progress=progress, desc=f"(r1, r2) PDE {grid.shape}",
-                what="masses", failures=(FloatingPointError,))
+    run = run_march(m, times, step, record, after, progress=progress, desc=f"(r1, r2) PDE {grid.shape}",
+                    what="masses")
     snaps = run.snapshots
-    mass = np.array([s[0] for s in snaps]) if snaps else np.zeros((0,) + grid.shape)
-    return AnisotropicPDESolution(grid.r1, grid.r2, grid.edges1, grid.edges2, mass,
-                                  np.array([s[1] for s in snaps]), np.array([s[2] for s in snaps]), run.reached,
-                                  run.steps, min_mass[0], None if trace is None else np.array(trace),
-                                  run.status, run.message)
+    mass = np.array([snap[0] for snap in snaps]) if snaps else np.zeros((0,) + grid.shape)
+    return conclude(AnisotropicPDESolution(
+        grid.r1, grid.r2, grid.edges1, grid.edges2, mass, np.array([snap[1] for snap in snaps]),
+        np.array([snap[2] for snap in snaps]), run.reached, run.steps, min_mass[0],
+        None if trace is None else np.array(trace), status=run.status, message=run.message, stats=run.stats),
+        run.error)
 
 
 def _cch_step(grid, m, t, t_left, xi_of, cfl, mode, dt_max, rate, buf):

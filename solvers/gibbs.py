@@ -12,18 +12,24 @@ solved by a damped fixed-point iteration on the log-masses with Anderson-free sa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import logsumexp
 
-from meanfield._validation import check_int, check_noise, check_positive, check_real
+from meanfield._validation import check_int, check_model, check_positive, check_radial_model, check_real
+from meanfield.interface import RadialModel
 
+from ._dynamics import Dynamics
+from ._interrupt import deferred_interrupt
+from ._outcome import ConvergenceError, DomainError
+from ._result import SolverResult
 from .radial_pde import OUTER_MASS_TOL, _Grid
 
 
 @dataclass
-class GibbsState:
+class GibbsState(SolverResult):
     """The self-consistent Gibbs state on a uniform radial grid.
 
     Parameters
@@ -44,6 +50,15 @@ class GibbsState:
         Fixed-point iterations used.
     residual : float
         Max |Δ log m| over the cells carrying mass > 1e-300 at the last iteration.
+    times : ndarray, shape (0,)
+        Empty: a stationary state has no time.
+    status : {"finished", "interrupted", "failed"}
+        Keyword-only. "finished": the iteration converged; "interrupted": Ctrl-C (the last
+        iterate, normalised); "failed" only on a :class:`solvers.SolverError`'s ``result``.
+    message : str
+        Keyword-only. How the iteration ended.
+    stats : dict
+        Keyword-only. ``steps`` (= iterations) and ``wall_time`` (seconds).
 
     Examples
     --------
@@ -62,6 +77,7 @@ class GibbsState:
     free_energy: float
     iterations: int
     residual: float
+    times: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def gibbs_fixed_point(model, beta, lam, cells=1000, r_max=10.0, damping=0.5, tol=1e-12,
@@ -75,8 +91,8 @@ def gibbs_fixed_point(model, beta, lam, cells=1000, r_max=10.0, damping=0.5, tol
 
     Parameters
     ----------
-    model : IsotropicGaussians
-        The radial model (d ≥ 2).
+    model : RadialModel
+        The radial model (:class:`meanfield.IsotropicGaussians`, d ≥ 2).
     beta : float
         Inverse temperature β > 0 (None is refused: the Gibbs state needs noise).
     lam : float
@@ -97,15 +113,19 @@ def gibbs_fixed_point(model, beta, lam, cells=1000, r_max=10.0, damping=0.5, tol
     Returns
     -------
     GibbsState
-        The converged state.
+        The converged state (status "finished"), or, after a Ctrl-C (noticed between
+        iterations), the last iterate with status "interrupted".
 
     Raises
     ------
     ValueError
         On an invalid argument (the message names it).
-    RuntimeError
-        If ``max_iter`` iterations do not reach ``tol``, or if the state has more than
-        OUTER_MASS_TOL of its mass in the outer cell (the domain would cut it).
+    solvers.ConvergenceError
+        (A :class:`solvers.SolverError`, so a RuntimeError) if ``max_iter`` iterations do not
+        reach ``tol``; ``result`` is the last iterate (status "failed").
+    solvers.DomainError
+        (A SolverError) if the state has more than OUTER_MASS_TOL of its mass in the outer
+        cell (the domain would cut it); ``result`` is that state (status "failed").
 
     Examples
     --------
@@ -121,7 +141,10 @@ def gibbs_fixed_point(model, beta, lam, cells=1000, r_max=10.0, damping=0.5, tol
     >>> bool(np.abs(sol.mass[-1] - g.mass).sum() < 1e-10), round(float(g.free_energy), 6)
     (True, -0.189979)
     """
-    beta, lam = check_noise(beta, lam)
+    check_model(model, RadialModel)
+    check_radial_model(model)
+    dyn = Dynamics(None, beta, lam)
+    beta, lam = dyn.beta, dyn.lam
     if beta is None:
         raise ValueError("beta: must be positive (the Gibbs state needs noise), got None")
     cells = check_int(cells, "cells", minimum=10)
@@ -149,25 +172,40 @@ def gibbs_fixed_point(model, beta, lam, cells=1000, r_max=10.0, damping=0.5, tol
             raise ValueError("init: expected non-negative masses on the grid")
         with np.errstate(divide="ignore"):
             ell = np.log(m0 / m0.sum())
-    a, prev = float(damping), np.inf
-    for it in range(1, max_iter + 1):
-        m = np.exp(ell)
-        target = gibbs_log(m)
-        live = ell > np.log(1e-300)
-        res = float(np.max(np.abs(target - ell)[live]))
-        if res < tol:
-            break
-        if res > prev:
-            a = max(0.5 * a, 1e-3)
-        prev = res
-        ell = (1.0 - a) * ell + a * target
-        ell -= logsumexp(ell)
-    else:
-        raise RuntimeError(f"gibbs_fixed_point: no convergence in {max_iter} iterations (residual {res:.2e})")
+    start = time.perf_counter()
+    a, prev, res, it, status = float(damping), np.inf, np.inf, 0, "failed"
+    target = ell
+    try:
+        while it < max_iter:
+            with deferred_interrupt():  # a Ctrl-C lands between iterations
+                it += 1
+                target = gibbs_log(np.exp(ell))
+                live = ell > np.log(1e-300)
+                res = float(np.max(np.abs(target - ell)[live]))
+                if res < tol:
+                    status = "finished"
+                    break
+                if res > prev:
+                    a = max(0.5 * a, 1e-3)
+                prev = res
+                ell = (1.0 - a) * ell + a * target
+                ell -= logsumexp(ell)
+                target = ell
+    except KeyboardInterrupt:
+        status = "interrupted"
     m = np.exp(target)
     m /= m.sum()
-    if m[-1] > OUTER_MASS_TOL:
-        raise RuntimeError(f"gibbs_fixed_point: the Gibbs state has mass {m[-1]:.2e} in the outer cell "
-                           f"r ≈ {grid.r[-1]:g}: the domain cuts it; increase r_max")
-    return GibbsState(r=grid.r, edges=grid.edges, mass=m, density=m / grid.dr, risk=grid.risk(m),
-                      free_energy=grid.free_energy(m, beta, lam), iterations=it, residual=res)
+    message = {"finished": f"finished: converged in {it} iterations (residual {res:.2e} < tol = {tol:g})",
+               "interrupted": f"interrupted (Ctrl-C) after {it} iterations (residual {res:.2e})",
+               "failed": f"failed: no convergence in {max_iter} iterations (residual {res:.2e} ≥ tol = {tol:g})"}
+    state = GibbsState(r=grid.r, edges=grid.edges, mass=m, density=m / grid.dr, risk=grid.risk(m),
+                       free_energy=grid.free_energy(m, beta, lam), iterations=it, residual=res, status=status,
+                       message=message[status], stats={"steps": it, "wall_time": time.perf_counter() - start})
+    if status == "failed":
+        raise ConvergenceError(f"gibbs_fixed_point: {state.message}", state)
+    if status == "finished" and m[-1] > OUTER_MASS_TOL:
+        state.status = "failed"
+        state.message = (f"failed: the Gibbs state has mass {m[-1]:.2e} in the outer cell r ≈ {grid.r[-1]:g}: "
+                         "the domain cuts it; increase r_max")
+        raise DomainError(f"gibbs_fixed_point: {state.message}", state)
+    return state

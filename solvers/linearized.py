@@ -13,16 +13,22 @@ exactly (no time stepping), on the training rows and on any probe inputs.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.integrate import quad
 
-from meanfield._validation import check_probes, check_times, xi_function
+from meanfield.data import ArrayData
+from meanfield._validation import check_model, check_probes, check_times
+from meanfield.interface import OutputModel
+
+from ._dynamics import Dynamics
+from ._result import SolverResult
 
 
 @dataclass
-class LinearizedResult:
+class LinearizedResult(SolverResult):
     """Outputs of the linearised model at ``times``.
 
     Attributes
@@ -40,9 +46,11 @@ class LinearizedResult:
     kernel : ndarray, shape (n, n)
         The frozen tangent kernel K₀ on the training rows.
     status : str
-        "finished" (the solution is closed-form).
+        Keyword-only. "finished" (the solution is closed-form: nothing to interrupt or fail).
     message : str
-        A sentence saying how it was computed.
+        Keyword-only. A sentence saying how it was computed, and the last time.
+    stats : dict
+        Keyword-only. ``steps`` (1: one eigen-decomposition) and ``wall_time`` (seconds).
 
     Examples
     --------
@@ -58,21 +66,17 @@ class LinearizedResult:
     output: np.ndarray | None
     test_risk: np.ndarray | None
     kernel: np.ndarray
-    status: str = "finished"
-    message: str = "finished: closed-form solution by the eigen-decomposition of K₀"
 
 
-def _elapsed(xi, times):
+def _elapsed(dyn, times):
     """τ(t) = ∫_0^t ξ(s) ds at every time (exact for a constant ξ, adaptive quadrature otherwise)."""
-    if xi is None or not callable(xi):
-        rate = xi_function(xi)(0.0)
-        return rate * times
-    xi_of = xi_function(xi)
+    if dyn.constant_xi is not None:
+        return dyn.constant_xi * times
     out = np.empty_like(times)
     previous, total = 0.0, 0.0
     for k, t in enumerate(times):
         if t > previous:
-            total += quad(xi_of, previous, t, limit=200)[0]
+            total += quad(dyn.xi_at, previous, t, limit=200)[0]
             previous = t
         out[k] = total
     if np.any(out < 0) or not np.all(np.isfinite(out)):
@@ -85,8 +89,8 @@ def solve_linearized(model, init, times, X=None, y=None, xi=None, probes=None):
 
     Parameters
     ----------
-    model : MeanFieldModel
-        Its output scale α and centring apply to f(x, 0).
+    model : OutputModel
+        A :class:`meanfield.MeanFieldModel`: its output scale α and centring apply to f(x, 0).
     init : Params or ndarray, shape (N, d)
         θ₀ (an array W₀ means a ≡ 1, b ≡ 0).
     times : array_like of float
@@ -103,12 +107,12 @@ def solve_linearized(model, init, times, X=None, y=None, xi=None, probes=None):
     Returns
     -------
     LinearizedResult
-        The closed-form outputs at ``times``.
+        The closed-form outputs at ``times`` (status "finished", ``stats``).
 
     Raises
     ------
     ValueError
-        If ``model`` is not a MeanFieldModel, no training set is given and the model's data is
+        If ``model`` lacks the :class:`meanfield.OutputModel` methods, no training set is given and the model's data is
         not an ArrayData, ``y`` does not match ``X``, or on other bad input (the message names it).
 
     Examples
@@ -124,12 +128,13 @@ def solve_linearized(model, init, times, X=None, y=None, xi=None, probes=None):
     >>> round(float(lin.train_risk[0]), 12), bool(lin.train_risk[1] < lin.train_risk[0])
     (1.0, True)
     """
-    if not hasattr(model, "tangent_kernel"):
-        raise ValueError(f"model: expected a MeanFieldModel, got {type(model).__name__}")
+    check_model(model, OutputModel)
+    start = time.perf_counter()
     times = check_times(times)
+    dyn = Dynamics(xi)
     theta = model.as_params(init, "init")
     if X is None and y is None:
-        if not hasattr(model.data, "X"):
+        if not isinstance(model.data, ArrayData):
             raise ValueError("X, y: give the training rows (the model's data law is not a finite data set)")
         X, y = model.data.X, model.data.y
     X = check_probes(model, ("output",), X)
@@ -143,7 +148,7 @@ def solve_linearized(model, init, times, X=None, y=None, xi=None, probes=None):
     lam = np.maximum(lam, 0.0)  # K₀ is a Gram matrix: negative eigenvalues are rounding
     f0 = model.output(theta, X)
     coef0 = V.T @ (y - f0)
-    tau = _elapsed(xi, times)
+    tau = _elapsed(dyn, times)
     rate = 2.0 * lam / n
     decay = np.exp(-np.outer(tau, rate))  # (S, n)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -157,7 +162,10 @@ def solve_linearized(model, init, times, X=None, y=None, xi=None, probes=None):
 
     output = None if probes is None else predict(probes)
     test_risk = None
-    data = getattr(model, "data", None)
-    if getattr(data, "held_out", False):
+    data = model.data
+    if isinstance(data, ArrayData) and data.held_out:
         test_risk = np.mean((data.y_test - predict(data.X_test)) ** 2, axis=1)
-    return LinearizedResult(times, train_output, np.mean((y - train_output) ** 2, axis=1), output, test_risk, K)
+    return LinearizedResult(times, train_output, np.mean((y - train_output) ** 2, axis=1), output, test_risk, K,
+                            message=("finished: closed-form solution by the eigen-decomposition of K₀, last time "
+                                     f"t = {times[-1]:.6g}"),
+                            stats={"steps": 1, "wall_time": time.perf_counter() - start})

@@ -20,14 +20,19 @@ from scipy.interpolate import CubicSpline
 
 from meanfield import KernelFeatures
 
-from meanfield._validation import check_accuracy_tol, check_radial_model, check_times, xi_function
+from meanfield._validation import (check_accuracy_tol, check_int, check_model, check_positive, check_radial_model,
+                                   check_times)
+from meanfield.interface import RadialModel
+
+from ._dynamics import Dynamics
+from ._initial_law import InitialLaw
+from ._outcome import conclude, run_march
+from ._result import SolverResult
 from ._step_check import ACCURACY_TOL, RK4_EVERY, StepDoublingCheck
-from ._time_stepping import march
-from .radial_pde import InitialLaw
 
 
 @dataclass
-class RadialLagrangianSolution:
+class RadialLagrangianSolution(SolverResult):
     """Radii of the quantile particles at the snapshot times.
 
     Parameters
@@ -38,13 +43,16 @@ class RadialLagrangianSolution:
         Sorted particle radii (equal weights 1/n) per snapshot.
     steps : int
         Number of RK4 steps taken.
-    status : {"finished", "interrupted"}
-        "interrupted" after a Ctrl-C: the last snapshot is the state reached, at the time reached.
-    message : str
-        A sentence saying how the run ended, and when.
     error_estimate : float or None
         The step-doubling estimate of the global error (max-norm, see ``accuracy_tol``);
         None if not checked.
+    status : {"finished", "interrupted", "failed"}
+        Keyword-only. "interrupted" after a Ctrl-C: the last snapshot is the state reached, at
+        the time reached; "failed" only on a :class:`solvers.SolverError`'s ``result``.
+    message : str
+        Keyword-only. A sentence saying how the run ended, and when.
+    stats : dict
+        Keyword-only. ``steps`` and ``wall_time`` (seconds).
 
     Examples
     --------
@@ -57,8 +65,6 @@ class RadialLagrangianSolution:
     times: np.ndarray
     radii: np.ndarray
     steps: int
-    status: str = "finished"
-    message: str = ""
     error_estimate: float | None = None
 
     def mean_radius(self, k):
@@ -156,8 +162,8 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
 
     Parameters
     ----------
-    model : IsotropicGaussians
-        The radial model (d ≥ 2).
+    model : RadialModel
+        The radial model (:class:`meanfield.IsotropicGaussians`, d ≥ 2).
     init : {"gaussian"}, callable or array_like
         As in :func:`solve_radial_pde`.
     kappa : float
@@ -184,15 +190,19 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
     Returns
     -------
     RadialLagrangianSolution
-        Sorted radii at ``times``. A Ctrl-C (noticed between steps) returns the snapshots
-        reached, the last one the state at the interruption, with ``status`` "interrupted".
+        Sorted radii at ``times``, ``stats``. A Ctrl-C (noticed between steps) returns the
+        snapshots reached, the last one the state at the interruption, with ``status`` "interrupted".
 
     Raises
     ------
     ValueError
-        On an invalid argument (the message names it), or d < 2.
+        On an invalid argument (the message names it), a model without the
+        :class:`meanfield.RadialModel` methods, or d < 2.
     solvers.AccuracyError
-        (A RuntimeError) if the estimated error exceeds ``accuracy_tol``: reduce ``dt``.
+        (A :class:`solvers.SolverError`, so a RuntimeError) if the estimated error exceeds
+        ``accuracy_tol``: reduce ``dt``; ``result`` holds the snapshots before (status "failed").
+    solvers.NonFiniteError
+        (Also a FloatingPointError) if the radii become non-finite; ``result`` as above.
 
     Examples
     --------
@@ -206,13 +216,12 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
     >>> round(lag.mean_radius(-1), 3), round(pde.mean_radius(-1), 3)
     (1.256, 1.256)
     """
+    check_model(model, RadialModel)
     check_radial_model(model)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n: must be a positive integer, got {n!r}")
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt: must be positive, got {dt!r}")
+    n = check_int(n, "n", minimum=1)
+    dt = check_positive(dt, "dt")
     times = check_times(times)
-    xi_of = xi_function(xi)
+    xi_of = Dynamics(xi).xi_at
     accuracy_tol = check_accuracy_tol(accuracy_tol)
     law = InitialLaw(init, kappa, model.d)
     x = np.sort(law.quantiles((np.arange(n) + 0.5) / n))
@@ -247,9 +256,9 @@ def solve_radial_lagrangian(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5
             check.after(y, s, h, new)
         return new, h
 
-    run = march(x, times, step, lambda y, s: np.sort(y), progress=progress,
-                desc=f"radial particles (n={n})", what="particle radii", snap_tol=1e-12, step_name="RK4 steps")
+    run = run_march(x, times, step, lambda y, s: np.sort(y), progress=progress,
+                    desc=f"radial particles (n={n})", what="particle radii", snap_tol=1e-12, step_name="RK4 steps")
     radii = np.array(run.snapshots) if run.snapshots else np.zeros((0, n))
-    return RadialLagrangianSolution(times=run.reached, radii=radii, steps=run.steps, status=run.status,
-                                    message=run.message,
-                                    error_estimate=None if accuracy_tol is None else check.estimate)
+    return conclude(RadialLagrangianSolution(
+        times=run.reached, radii=radii, steps=run.steps, error_estimate=None if accuracy_tol is None else check.estimate,
+        status=run.status, message=run.message, stats=run.stats), run.error)

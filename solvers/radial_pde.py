@@ -36,98 +36,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
-from scipy import stats
 from scipy.linalg import solve_banded
 
 from meanfield.isotropic_gaussians import KernelMatrix
 
-from meanfield._validation import (as_finite_array, check_int, check_noise, check_radial_model, check_times,
-                                   xi_function)
-from ._time_stepping import march
+from meanfield._validation import (as_finite_array, check_int, check_model, check_positive, check_radial_model,
+                                   check_real, check_times)
+from meanfield.interface import RadialModel
+
+from ._dynamics import Dynamics
+from ._initial_law import InitialLaw
+from ._outcome import DomainError, conclude, run_march
+from ._result import SolverResult
 
 #: mass allowed in the outer 10% of the cells before an automatic domain grows
 GROW_THRESHOLD = 1e-14
 #: mass allowed in the last cell of a user-fixed domain before raising
 OUTER_MASS_TOL = 1e-12
-
-
-# ---------------------------------------------------------------- initial law
-class InitialLaw:
-    """The initial radial law: ``"gaussian"`` (w ~ N(0, κ²/d I_d), r = (κ/√d)·χ_d),
-    a callable density f(r) on r ≥ 0 (normalised numerically), or a 1-D array of
-    radius samples (their empirical law). Provides cell masses and quantiles."""
-
-    def __init__(self, init, kappa, d):
-        self.kind = None
-        if isinstance(init, str):
-            if init != "gaussian":
-                raise ValueError(f"init: unknown initial law {init!r} (use 'gaussian', a callable "
-                                 "density or an array of radii)")
-            if not (np.isfinite(kappa) and kappa > 0):
-                raise ValueError(f"kappa: must be positive, got {kappa!r}")
-            self.kind = "gaussian"
-            self._chi = stats.chi(d, scale=kappa / math.sqrt(d))
-            self.r_hi = float(self._chi.isf(1e-14))
-        elif callable(init):
-            self.kind = "density"
-            self._f = init
-            hi = 1.0
-            while hi < 1e6 and float(np.max(np.abs(np.atleast_1d(init(np.linspace(hi, 2 * hi, 64)))))) > 0:
-                hi *= 2.0
-            self._tab_r = np.linspace(0.0, 2 * hi, 200001)
-            cdf = self._cumulative(self._tab_r)
-            if not cdf[-1] > 0:
-                raise ValueError("init: the density has no positive mass on r ≥ 0")
-            self._total = float(cdf[-1])
-            self._tab_F = cdf / cdf[-1]
-            self.r_hi = float(self._tab_r[np.searchsorted(self._tab_F, 1.0 - 1e-14)])
-        else:
-            x = np.asarray(init, dtype=float)
-            if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)) or np.any(x < 0):
-                raise ValueError("init: an array of radii must be 1-D, non-empty, finite and ≥ 0")
-            self.kind = "samples"
-            self._x = np.sort(x)
-            self.r_hi = float(self._x[-1])
-
-    def _cumulative(self, edges):
-        """∫_0^{edges} f by 4-point Gauss–Legendre on each interval of ``edges``."""
-        g, w = np.polynomial.legendre.leggauss(4)
-        a, b = edges[:-1], edges[1:]
-        pts = 0.5 * (a + b)[:, None] + 0.5 * (b - a)[:, None] * g
-        vals = np.asarray(self._f(pts), dtype=float)
-        if vals.shape != pts.shape or not np.all(np.isfinite(vals)) or np.any(vals < 0):
-            raise ValueError("init: the density must return finite non-negative values, vectorised")
-        return np.concatenate(([0.0], np.cumsum(0.5 * (b - a) * (vals @ w))))
-
-    def cell_masses(self, edges):
-        """Masses of the cells [edges_j, edges_{j+1}], summing to 1 (the far tail beyond
-        the last edge must be negligible: checked)."""
-        if self.kind == "gaussian":
-            sf = self._chi.sf(edges)
-            m = sf[:-1] - sf[1:]
-            tail = sf[-1]
-        elif self.kind == "density":
-            cdf = self._cumulative(edges)
-            m, tail = np.diff(cdf) / self._total, 1.0 - cdf[-1] / self._total
-        else:
-            if self._x[-1] >= edges[-1]:
-                raise ValueError("init: radius samples beyond r_max")
-            m = np.histogram(self._x, bins=edges)[0] / self._x.size
-            tail = 0.0
-        if tail > 1e-12:
-            raise ValueError(f"r_max={edges[-1]:g} leaves initial mass {tail:.2e} outside the grid")
-        m = np.maximum(m, 0.0)
-        return m / m.sum()
-
-    def quantiles(self, q):
-        """F^{-1}(q) (left-continuous generalised inverse for samples)."""
-        q = np.asarray(q, dtype=float)
-        if self.kind == "gaussian":
-            return self._chi.ppf(q)
-        if self.kind == "density":
-            return np.interp(q, self._tab_F, self._tab_r)
-        idx = np.clip(np.ceil(q * self._x.size).astype(int) - 1, 0, self._x.size - 1)
-        return self._x[idx]
+#: the smallest Courant number (a smaller one only multiplies the steps)
+MIN_CFL = 1e-3
 
 
 # ---------------------------------------------------------------- kernels
@@ -203,12 +130,11 @@ class _Grid:
     u(r_i, r_j) (O(M²) once; a grown grid reuses the block of the grid it extends)."""
 
     def __init__(self, model, cells, r_max, previous=None):
-        check_radial_model(model)
         self.model = model
         self.dr = r_max / cells
         self.edges = np.linspace(0.0, r_max, cells + 1)
         self.r = 0.5 * (self.edges[:-1] + self.edges[1:])
-        old = getattr(previous, "feats", None)
+        old = None if previous is None else previous.feats
         if isinstance(old, KernelMatrix) and old.values.shape[0] <= cells:
             self.feats = _extend_table(model, old.values, self.r)
         else:
@@ -256,7 +182,7 @@ def _extend_table(model, table, r):
 
 # ---------------------------------------------------------------- solution
 @dataclass
-class RadialPDESolution:
+class RadialPDESolution(SolverResult):
     """Snapshots of ρ̄_t on a uniform grid.
 
     Parameters
@@ -286,10 +212,13 @@ class RadialPDESolution:
         Rows [t, energy] after every step, if recorded.
     min_mass : float
         Smallest cell mass met during the run (≤ 0; a negative value is round-off).
-    status : {"finished", "interrupted"}
-        "interrupted" after a Ctrl-C: the last snapshot is the state reached, at the time reached.
+    status : {"finished", "interrupted", "failed"}
+        Keyword-only. "interrupted" after a Ctrl-C: the last snapshot is the state reached, at
+        the time reached; "failed" only on the ``result`` of a :class:`solvers.SolverError`.
     message : str
-        A sentence saying how the run ended, and when.
+        Keyword-only. A sentence saying how the run ended, and when.
+    stats : dict
+        Keyword-only. ``steps`` and ``wall_time`` (seconds).
 
     Examples
     --------
@@ -314,8 +243,6 @@ class RadialPDESolution:
     lam: float = 0.0
     energy_trace: np.ndarray | None = None
     min_mass: float = field(default=0.0)
-    status: str = "finished"
-    message: str = ""
 
     def mean_radius(self, k):
         """∫ r ρ̄_{t_k}(dr) (exact for the piecewise-constant density).
@@ -442,13 +369,13 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
 
     Parameters
     ----------
-    model : IsotropicGaussians
-        The radial model (d ≥ 2).
+    model : RadialModel
+        The radial model (:class:`meanfield.IsotropicGaussians`, d ≥ 2).
     init : {"gaussian"}, callable or array_like
         "gaussian" (w ~ N(0, κ²/d I_d)), a vectorised density f(r) ≥ 0 on r ≥ 0 (normalised
         numerically), or a 1-D array of radii ≥ 0 (their empirical law).
     kappa : float
-        Scale κ > 0 of the "gaussian" initial law.
+        Scale κ > 0 (finite) of the "gaussian" initial law.
     times : array_like of float
         Non-decreasing snapshot times ≥ 0.
     cells : int
@@ -456,7 +383,9 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
         ``r_max=None`` the domain may grow, adding cells of the same width).
     r_max : float, optional
         Outer radius > 0; None → :func:`default_r_max` and automatic growth. A given
-        r_max is fixed: mass above OUTER_MASS_TOL in the last cell raises RuntimeError.
+        r_max is fixed: it must leave at most 1e-12 of the initial mass outside and resolve the
+        initial law (Δr = r_max/cells ≤ half its extent, see :func:`check_r_max`); mass above
+        OUTER_MASS_TOL in the last cell during the run raises :class:`solvers.DomainError`.
     beta : float, optional
         Inverse temperature β > 0 of the noisy dynamics; None = noiseless.
     lam : float
@@ -481,16 +410,18 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
     RadialPDESolution
         Snapshots at ``times`` (mass, density, risk, free energy); ``status`` "finished", or
         "interrupted" (Ctrl-C, noticed between steps: the snapshots reached, the last one the
-        state at the interruption, mass conserved).
+        state at the interruption, mass conserved); ``stats`` steps and wall time.
 
     Raises
     ------
     ValueError
-        On an invalid argument (the message names it), or d < 2.
-    RuntimeError
-        If mass reaches the outer cell of a fixed ``r_max``.
-    FloatingPointError
-        If the masses become non-finite.
+        On an invalid argument (the message names it), a model without the
+        :class:`meanfield.RadialModel` methods, or d < 2.
+    solvers.DomainError
+        (A :class:`solvers.SolverError`, so a RuntimeError) if mass reaches the outer cell of a
+        fixed ``r_max``; its ``result`` holds the snapshots before (status "failed").
+    solvers.NonFiniteError
+        (Also a FloatingPointError) if the masses become non-finite; ``result`` as above.
 
     Examples
     --------
@@ -503,29 +434,27 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
     >>> np.round(sol.mass.sum(axis=1), 12).tolist(), bool(sol.free_energy[1] < sol.free_energy[0])
     ([1.0, 1.0], True)
     """
+    check_model(model, RadialModel)
+    check_radial_model(model)
     cells = check_int(cells, "cells", 10)
-    beta, lam = check_noise(beta, lam)
+    dyn = Dynamics(xi, beta, lam)
+    beta, lam = dyn.beta, dyn.lam
+    cfl = check_real(cfl, "cfl")
     if not (0 < cfl <= 0.5) and beta is None:
         raise ValueError(f"cfl: must lie in (0, 0.5] for the noiseless scheme, got {cfl!r}")
-    if not cfl >= 1e-3:  # a smaller Courant number only multiplies the steps (cfl = 1e-12 never ends)
-        raise ValueError(f"cfl: must lie in [1e-3, 0.5] (noiseless) or be ≥ 1e-3 (noisy), got {cfl!r}")
+    if not cfl >= MIN_CFL:  # a smaller Courant number only multiplies the steps (cfl = 1e-12 never ends)
+        raise ValueError(f"cfl: must lie in [{MIN_CFL:g}, 0.5] (noiseless) or be ≥ {MIN_CFL:g} (noisy), got {cfl!r}")
     if limiter not in ("mc", "minmod"):
         raise ValueError(f"limiter: 'mc' or 'minmod', got {limiter!r}")
-    if dt is not None and not dt > 0:
-        raise ValueError(f"dt: must be positive, got {dt!r}")
+    dt_max = np.inf if dt is None else check_positive(dt, "dt")
     times = check_times(times)
-    xi_of = xi_function(xi)
     law = InitialLaw(init, kappa, model.d)
     auto = r_max is None
-    if auto:
-        r_max = default_r_max(law)
-    elif not (np.isfinite(r_max) and r_max > 0):
-        raise ValueError(f"r_max: must be positive, got {r_max!r}")
+    r_max = default_r_max(law) if auto else check_r_max(check_positive(r_max, "r_max"), law, cells)
     grid = _Grid(model, int(cells), float(r_max))
     m = law.cell_masses(grid.edges)
     mc = limiter == "mc"
-    dt_max = np.inf if dt is None else float(dt)
-    noisy = beta is not None
+    noisy = dyn.noisy
 
     trace = [(0.0, grid.free_energy(m, beta, lam))] if record_energy else None
     state = {"grid": grid, "min_mass": 0.0, "rate": np.empty(grid.cells), "buf": np.empty(grid.cells)}
@@ -533,10 +462,10 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
     def step(mm, t, t_left):
         g = state["grid"]
         if noisy:
-            return _noisy_step(g, mm, t, t_left, xi_of, beta, lam, cfl, dt_max)
+            return _noisy_step(g, mm, t, t_left, dyn.xi_at, beta, lam, cfl, dt_max)
         if state["rate"].size != g.cells:
             state["rate"], state["buf"] = np.empty(g.cells), np.empty(g.cells)
-        return _cch_step(g, mm, t, t_left, xi_of, cfl, mc, dt_max, state["rate"], state["buf"])
+        return _cch_step(g, mm, t, t_left, dyn.xi_at, cfl, mc, dt_max, state["rate"], state["buf"])
 
     def after(mm, t):
         state["min_mass"] = min(state["min_mass"], float(mm.min()))
@@ -549,18 +478,28 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
         g = state["grid"]
         return mm.copy(), g.risk(mm), g.free_energy(mm, beta, lam)
 
-    run = march(m, times, step, record, after, progress=progress, desc=f"radial PDE ({grid.cells} cells)",
-                what="masses")
+    run = run_march(m, times, step, record, after, progress=progress, desc=f"radial PDE ({grid.cells} cells)",
+                    what="masses")
     grid = state["grid"]
     mass = np.zeros((len(run.snapshots), grid.cells))
-    for k, (s, _, _) in enumerate(run.snapshots):
-        mass[k, :s.size] = s
-    return RadialPDESolution(
+    for k, (snap, _, _) in enumerate(run.snapshots):
+        mass[k, :snap.size] = snap
+    return conclude(RadialPDESolution(
         r=grid.r, edges=grid.edges, density=mass / grid.dr, mass=mass,
         risk=np.array([snap[1] for snap in run.snapshots]),
         free_energy=np.array([snap[2] for snap in run.snapshots]), times=run.reached, steps=run.steps,
         beta=beta, lam=float(lam), energy_trace=None if trace is None else np.array(trace),
-        min_mass=state["min_mass"], status=run.status, message=run.message)
+        min_mass=state["min_mass"], status=run.status, message=run.message, stats=run.stats), run.error)
+
+
+def check_r_max(r_max, law, cells):
+    """A fixed ``r_max`` the grid can resolve: Δr = r_max/cells at most half the extent r_hi of the
+    initial law (its 1 − 1e-14 quantile), so that the law spans at least two cells; returns r_max.
+    (The truncation of the initial law, mass beyond r_max, is checked by its cell masses.)"""
+    if law.r_hi > 0 and r_max / cells > 0.5 * law.r_hi:
+        raise ValueError(f"r_max: with {cells} cells must be at most {2 * cells * law.r_hi:.6g} (Δr ≤ half the "
+                         f"extent {law.r_hi:.3g} of the initial law, so the grid resolves it), got {r_max!r}")
+    return r_max
 
 
 def _cch_step(grid, m, t, t_left, xi_of, cfl, mc, dt_max, rate, buf):
@@ -600,8 +539,8 @@ def _check_outer(model, grid, m, auto, t):
             grid = _Grid(model, cells, cells * grid.dr, previous=grid)
             m = np.concatenate((m, np.zeros(cells - m.size)))
     elif m[-1] > OUTER_MASS_TOL:
-        raise RuntimeError(f"mass {m[-1]:.2e} reached the outer cell r ≈ {grid.r[-1]:g} at t={t:g}: "
-                           "increase r_max (or pass r_max=None for an automatic domain)")
+        raise DomainError(f"mass {m[-1]:.2e} reached the outer cell r ≈ {grid.r[-1]:g} at t = {t:.6g}: "
+                          "increase r_max (or pass r_max=None for an automatic domain)")
     return m, grid
 
 

@@ -17,20 +17,21 @@ initial law (iid draws of it by default: the sampling error is that of M draws).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from meanfield import AnisotropicGaussians
+from meanfield._validation import check_accuracy_tol, check_model, check_positive, check_times
+from meanfield.interface import ReducedModel
 
-from meanfield._validation import check_accuracy_tol, check_real, check_times, xi_function
+from ._dynamics import Dynamics
+from ._outcome import conclude, run_march
+from ._result import SolverResult
 from ._step_check import ACCURACY_TOL, RK4_EVERY, StepDoublingCheck
-from ._time_stepping import march
 
 
 @dataclass
-class ReducedLagrangianSolution:
+class ReducedLagrangianSolution(SolverResult):
     """Snapshots of the reduced particles.
 
     Parameters
@@ -45,15 +46,18 @@ class ReducedLagrangianSolution:
         R(ρ̄_t) per snapshot.
     steps : int
         RK4 steps taken.
-    status : {"finished", "interrupted", "failed"}
-        "interrupted": Ctrl-C; "failed": non-finite state (the snapshots are those reached).
-    message : str
-        A sentence saying how the run ended, and when.
     wall_time : float
-        Seconds.
+        Seconds (also ``stats["wall_time"]``).
     error_estimate : float or None
         The step-doubling estimate of the global error (max-norm, see ``accuracy_tol``);
         None if not checked.
+    status : {"finished", "interrupted", "failed"}
+        Keyword-only. "interrupted": Ctrl-C; "failed" only on a :class:`solvers.SolverError`'s
+        ``result`` (the snapshots are those reached).
+    message : str
+        Keyword-only. A sentence saying how the run ended, and when.
+    stats : dict
+        Keyword-only. ``steps`` and ``wall_time``.
 
     Examples
     --------
@@ -69,8 +73,6 @@ class ReducedLagrangianSolution:
     weights: np.ndarray
     risk: np.ndarray
     steps: int
-    status: str = "finished"
-    message: str = ""
     wall_time: float = field(default=0.0)
     error_estimate: float | None = None
 
@@ -98,8 +100,9 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
 
     Parameters
     ----------
-    model : AnisotropicGaussians
-        The reduced model (its ``train`` fixes which columns move).
+    model : ReducedModel
+        The reduced model, an :class:`meanfield.AnisotropicGaussians` (its ``train`` fixes
+        which columns move).
     init : array_like, shape (M, 4)
         Reduced points (a, b, r₁, r₂), e.g. ``model.init(M, kappa, seed)`` or
         ``model.reduce(params)``; not modified.
@@ -121,17 +124,20 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
     Returns
     -------
     ReducedLagrangianSolution
-        ``status`` "finished", "interrupted" (Ctrl-C, noticed between steps: the snapshots
-        reached, the last one the state at the interruption) or "failed"
-        (non-finite state, e.g. ``dt`` too large), with a ``message`` saying why.
+        ``status`` "finished" or "interrupted" (Ctrl-C, noticed between steps: the snapshots
+        reached, the last one the state at the interruption), with a ``message`` and ``stats``.
 
     Raises
     ------
     ValueError
-        If ``model`` is not an :class:`meanfield.AnisotropicGaussians`, or ``init``, ``times``,
+        If ``model`` lacks the :class:`meanfield.ReducedModel` methods, or ``init``, ``times``,
         ``dt``, ``xi`` or ``weights`` is invalid (the message names it).
+    solvers.NonFiniteError
+        (A :class:`solvers.SolverError` and a FloatingPointError) if the state becomes
+        non-finite (e.g. ``dt`` too large); ``result`` holds the snapshots before (status "failed").
     solvers.AccuracyError
-        (A RuntimeError) if the estimated error exceeds ``accuracy_tol``: reduce ``dt``.
+        (A SolverError, so a RuntimeError) if the estimated error exceeds ``accuracy_tol``:
+        reduce ``dt``; ``result`` as above.
 
     Examples
     --------
@@ -144,18 +150,17 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
     >>> sol.status, bool(sol.risk[-1] < sol.risk[0]), bool((sol.points[-1][:, :2] == X0[:, :2]).all())
     ('finished', True, True)
     """
-    if not isinstance(model, AnisotropicGaussians):
-        raise ValueError(f"model: expected an AnisotropicGaussians, got {type(model).__name__}")
+    check_model(model, ReducedModel)
     x = model.check_points(init, "init").copy()
     times = check_times(times)
-    dt = check_real(dt, "dt")
-    if dt <= 0:
-        raise ValueError(f"dt: must be positive, got {dt!r}")
-    xi_of = xi_function(xi)
+    dt = check_positive(dt, "dt")
+    xi_of = Dynamics(xi).xi_at
     w = model.check_weights(weights, x.shape[0])
     accuracy_tol = check_accuracy_tol(accuracy_tol)
 
     def vel(y, s):
+        if not np.all(np.isfinite(y)):  # a diverging stage: a failure of the run, not a bad argument
+            raise FloatingPointError(f"non-finite particle state at t = {s:.6g} (step dt = {dt} too large?)")
         y = y.copy()
         np.maximum(y[:, 2:], 0.0, out=y[:, 2:])
         return model.velocity(y, w, xi_of(s))
@@ -178,11 +183,11 @@ def solve_reduced_lagrangian(model, init, times, dt=1e-2, xi=None, weights=None,
             check.after(y, s, h, new)
         return new, h
 
-    start = time.perf_counter()
-    run = march(x, times, step, lambda y, s: (y.copy(), model.risk(y, w)), progress=progress,
-                desc=f"reduced particles (M={x.shape[0]})", what=f"particle state (step dt = {dt} too large?)",
-                failures=(FloatingPointError,), snap_tol=1e-12, step_name="RK4 steps")
-    points = np.array([s[0] for s in run.snapshots]) if run.snapshots else np.zeros((0,) + x.shape)
-    return ReducedLagrangianSolution(run.reached, points, w, np.array([s[1] for s in run.snapshots]), run.steps,
-                                     run.status, run.message, time.perf_counter() - start,
-                                     None if accuracy_tol is None else check.estimate)
+    run = run_march(x, times, step, lambda y, s: (y.copy(), model.risk(y, w)), progress=progress,
+                    desc=f"reduced particles (M={x.shape[0]})", what=f"particle state (step dt = {dt} too large?)",
+                    snap_tol=1e-12, step_name="RK4 steps")
+    points = np.array([snap[0] for snap in run.snapshots]) if run.snapshots else np.zeros((0,) + x.shape)
+    return conclude(ReducedLagrangianSolution(
+        run.reached, points, w, np.array([snap[1] for snap in run.snapshots]), run.steps, run.stats["wall_time"],
+        None if accuracy_tol is None else check.estimate, status=run.status, message=run.message, stats=run.stats),
+        run.error)

@@ -8,8 +8,11 @@ on the same cells), and the reduced Lagrangian particles (W2 falling with the gr
 import numpy as np
 import pytest
 
+from scipy.integrate import quad
+from scipy.special import roots_legendre
+
 from meanfield import AnisotropicGaussians, IsotropicGaussians, ramp, w2_particles
-from solvers import solve_radial_pde
+from solvers import DomainError, solve_radial_pde
 from solvers.anisotropic_pde import AnisotropicGrid, solve_anisotropic_pde
 from solvers.reduced_lagrangian import solve_reduced_lagrangian
 
@@ -117,5 +120,72 @@ def test_grid_rejects_bad_input():
         solve_anisotropic_pde(_model(), cfl=0.7)
     with pytest.raises(ValueError, match="init"):
         solve_anisotropic_pde(_model(), cells=10, r_max=2.0, init=np.ones((3, 3)))
-    sol = solve_anisotropic_pde(_model(), kappa=0.8, times=[0, 1.0], cells=10, r_max=(1.0, 1.0), progress=False)
-    assert sol.status == "failed" and "r_max" in sol.message
+
+
+def test_mass_at_the_outer_cells_raises_with_the_snapshots_before():
+    """Diffusion (β = 1) drives mass to the edge of [0, 2.2]²: DomainError (a RuntimeError)
+    carrying the partial result, status "failed", the snapshot at t = 0 kept (mass 1)."""
+    with pytest.raises(DomainError, match="outer cells.*r_max") as exc:
+        solve_anisotropic_pde(_model(), kappa=0.8, times=[0, 0.2, 5.0], cells=10, r_max=(2.2, 2.2), beta=1.0,
+                              progress=False)
+    res = exc.value.result
+    assert isinstance(exc.value, RuntimeError) and res.status == "failed" and not res.success
+    assert res.times.tolist() == [0.0] and res.mass.shape == (1, 10, 10) and res.stats["steps"] >= 1
+    assert res.mass[0].sum() == pytest.approx(1.0, abs=1e-12) and res.message.startswith("failed: mass")
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(times=[0], r_max=0.5), "r_max"),            # 86% of the initial mass outside: was "finished"
+    (dict(times=[0], r_max=(2.5, 1.0)), "r_max"),     # cut in r₂ only
+    (dict(outer_tol=float("nan")), "outer_tol"),      # switched the edge check off
+    (dict(outer_tol=-1.0), "outer_tol"),              # was "mass 0.00e+00 reached the outer cells"
+    (dict(outer_tol=0.5), "outer_tol"),
+    (dict(cfl=1e-300), "cfl"),                        # never returned
+    (dict(cfl=0.0), "cfl"),
+])
+def test_refuses_what_it_cannot_solve(kwargs, name):
+    """Issue 31: each of these ran (or never returned) before; now a ValueError naming the argument."""
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        solve_anisotropic_pde(_model(kmax=4), **{"cells": 10, **kwargs, "progress": False})
+
+
+def test_cell_jacobian_is_the_integral_of_the_two_sphere_factors():
+    """The noisy scheme's cell weights exp(log_jac)·Δr₁Δr₂ against adaptive quadrature of
+    ∫∫_cell r₁^{s0−1} r₂^{d−s0−1} (r₂^{d−s0} in its place fails this)."""
+    model = _model(kmax=4)
+    s0, d = model.s0, model.d
+    grid = AnisotropicGrid(model, (20, 16), (2.5, 2.2))
+    for i, j in [(0, 0), (0, 7), (3, 0), (11, 15), (19, 4)]:
+        e1, e2 = grid.edges1[i:i + 2], grid.edges2[j:j + 2]
+        exact = (quad(lambda r: r ** (s0 - 1), *e1, epsabs=0, epsrel=1e-13)[0]
+                 * quad(lambda r: r ** (d - s0 - 1), *e2, epsabs=0, epsrel=1e-13)[0])
+        assert np.exp(grid.log_jac[i, j]) * grid.dr1 * grid.dr2 == pytest.approx(exact, rel=1e-11)
+
+
+def test_noisy_long_time_state_is_the_gibbs_law_by_quadrature():
+    """The noisy solver's state at t = 4 (converged: it moves by ~2e-8 from t = 2) against the
+    Gibbs law ρ ∝ r₁^{s0−1} r₂^{d−s0−1} exp(−β(ψ + λ|r|²/2)) integrated over each cell by 6×6
+    Gauss–Legendre, ψ(r; ρ_t) from the model at the quadrature nodes (not the grid's midpoint ψ).
+    Measured total variation 0.0095 on 24² cells (the scheme's O(Δr²) midpoint error); with
+    r₂^{d−s0} in the cell weights it is 0.097."""
+    model = _model(kmax=10)
+    beta, lam, n = 5.0, 2.0, 24
+    sol = solve_anisotropic_pde(model, times=[0, 2, 4], cells=n, r_max=3.0, beta=beta, lam=lam, progress=False)
+    m = sol.mass[-1]
+    assert np.abs(m - sol.mass[-2]).sum() < 1e-6
+    centres = np.array([[1.0, 0.0, a, b] for a in sol.r1 for b in sol.r2])
+    nodes, wts = roots_legendre(6)
+    gibbs = np.zeros((n, n))
+    for i in range(n):
+        lo1, hi1 = sol.edges1[i:i + 2]
+        x1, w1 = lo1 + (nodes + 1) / 2 * (hi1 - lo1), wts / 2 * (hi1 - lo1)
+        for j in range(n):
+            lo2, hi2 = sol.edges2[j:j + 2]
+            x2, w2 = lo2 + (nodes + 1) / 2 * (hi2 - lo2), wts / 2 * (hi2 - lo2)
+            A, B = np.meshgrid(x1, x2, indexing="ij")
+            Y = np.column_stack([np.ones(A.size), np.zeros(A.size), A.ravel(), B.ravel()])
+            psi = model.psi(Y, centres, m.ravel()).reshape(A.shape)
+            density = A ** (model.s0 - 1) * B ** (model.d - model.s0 - 1) * np.exp(-beta * (psi + 0.5 * lam * (A**2 + B**2)))
+            gibbs[i, j] = np.sum(np.outer(w1, w2) * density)
+    gibbs /= gibbs.sum()
+    assert 0.5 * np.abs(gibbs - m).sum() < 0.03

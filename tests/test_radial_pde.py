@@ -5,6 +5,7 @@ import pytest
 
 from meanfield import IsotropicGaussians, nonmonotone, ramp
 from meanfield.wasserstein import w2_radial
+from solvers import ConvergenceError, DomainError
 from solvers.gibbs import gibbs_fixed_point
 from solvers.radial_lagrangian import solve_radial_lagrangian
 from solvers.radial_pde import solve_radial_pde, w2_grids
@@ -106,8 +107,27 @@ def test_init_variants(model):
 
 
 def test_outer_boundary_refuses_to_lose_mass(model):
-    with pytest.raises(RuntimeError, match="r_max"):
-        solve_radial_pde(model, times=[0, 3], cells=100, r_max=2.0)
+    """DomainError (a SolverError, so still a RuntimeError) carrying the snapshots before."""
+    with pytest.raises(DomainError, match="outer cell.*r_max") as exc:
+        solve_radial_pde(model, times=[0, 0.5, 3], cells=100, r_max=2.0)
+    res = exc.value.result
+    assert isinstance(exc.value, RuntimeError) and res.status == "failed"
+    assert res.times.tolist() == [0.0, 0.5] and res.mass.shape == (2, 100) and res.stats["steps"] > 1
+    np.testing.assert_allclose(res.mass.sum(axis=1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(r_max=1e300), "r_max"),     # was "finished" with a mean radius of 5e297 (one cell)
+    (dict(r_max=400.0), "r_max"),     # Δr = 4 > half the extent of the initial law
+    (dict(r_max=1.0), "r_max"),       # cuts the initial law
+    (dict(kappa="a"), "kappa"),       # was numpy's ufunc 'isfinite' TypeError
+    (dict(kappa=float("inf")), "kappa"),
+    (dict(cfl=1e-300), "cfl"),
+])
+def test_refuses_what_the_grid_cannot_resolve(model, kwargs, name):
+    """Issue 31: a ValueError naming the argument, before any step."""
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        solve_radial_pde(model, **{"times": [0, 0.1], "cells": 100, **kwargs})
 
 
 @pytest.mark.parametrize("kwargs", [dict(cells=5), dict(beta=0.0), dict(beta=-1.0), dict(lam=-1.0),
@@ -155,8 +175,12 @@ def test_gibbs_and_grid_helpers_refuse_bad_input():
         gibbs_fixed_point(model, 10.0, 1.0, cells=50, r_max=4.0, max_iter=0)
     with pytest.raises(ValueError, match="beta"):
         gibbs_fixed_point(model, None, 1.0, cells=50, r_max=4.0)
-    with pytest.raises(RuntimeError, match="outer cell"):  # λ = 0.01: the state reaches far beyond r = 2
+    with pytest.raises(DomainError, match="outer cell") as exc:  # λ = 0.01: the state reaches far beyond r = 2
         gibbs_fixed_point(model, 2.0, 0.01, cells=50, r_max=2.0)
+    assert exc.value.result.status == "failed" and exc.value.result.mass.sum() == pytest.approx(1.0)
+    with pytest.raises(ConvergenceError, match="no convergence in 3 iterations") as exc:
+        gibbs_fixed_point(model, 10.0, 1.0, cells=50, r_max=4.0, max_iter=3)
+    assert exc.value.result.status == "failed" and exc.value.result.iterations == 3
     sol = solve_radial_pde(model, kappa=0.8, times=[0.0, 0.1], cells=60)
     with pytest.raises(ValueError, match="n:"):
         sol.quantile_radii(1, 2.5)

@@ -30,7 +30,8 @@ LAYERS = [
     ("functional", ["meanfield/interface.py", "meanfield/mean_field_model.py", "meanfield/_series_plan.py",
                     "meanfield/_isotropic_particles.py"]),
     ("reductions", ["meanfield/isotropic_gaussians.py", "meanfield/kernel_features.py",
-                    "meanfield/anisotropic.py", "meanfield/_anisotropic_points.py"]),
+                    "meanfield/anisotropic.py", "meanfield/_anisotropic_points.py",
+                    "meanfield/order_parameters.py", "meanfield/overlap_noise.py"]),  # teacher–student overlaps
     ("metrics", ["meanfield/wasserstein.py"]),
     ("meanfield package", ["meanfield/__init__.py"]),
     ("solvers", ["solvers/*"]),  # one layer for now (cycles are still checked)

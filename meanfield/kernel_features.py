@@ -13,6 +13,7 @@ import numpy as np
 
 from ._series_plan import MAX_TERMS
 
+
 @dataclass(frozen=True)
 class KernelFeatures:
     """Low-rank form of the radial kernel on points r_1..r_M:
@@ -40,7 +41,7 @@ class KernelFeatures:
     Examples
     --------
     >>> import numpy as np
-    >>> from meanfield import ramp
+    >>> from meanfield import IsotropicGaussians, ramp
     >>> feats = IsotropicGaussians(0.5, 10, ramp()).kernel_features([0.5, 1.0, 2.0])
     >>> feats.values.shape == (feats.terms, 3), bool(feats.error_bound <= 1e-10)   # 2 scales × K/2 even k
     (True, True)

@@ -42,7 +42,7 @@ import math
 import numpy as np
 
 from ._anisotropic_kernels import feature_sums, field_sums
-from ._validation import as_finite_array, check_positive
+from ._validation import as_finite_array, check_magnitude, check_positive, check_real
 from .activations import Activation
 from .data import GaussianMixture
 from .gaussian_integrals import gaussian_pair
@@ -301,6 +301,7 @@ class AnisotropicGaussians:
         ValueError
             If ``n`` is not a positive integer, ``kappa`` ≤ 0, or (d = ∞) ``s0_fraction`` ∉ (0, 1].
         """
+        a, b = (check_magnitude(check_real(v, name), name) for name, v in (("a", a), ("b", b)))
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n: must be a positive integer, got {n!r}")
         kappa = check_positive(kappa, "kappa")

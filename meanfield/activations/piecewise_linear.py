@@ -14,7 +14,7 @@ from numba import njit
 from scipy.special import ndtr
 
 from .._ramps import GL_W01, GL_X01, NARROW, ramp_mean, ramp_variance_part
-from .._validation import as_finite_array, check_int, check_real
+from .._validation import as_finite_array, check_int, check_magnitude, check_real
 from ._kinds import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, _SQRT_HALF, act_value
 from .base import Activation
 
@@ -311,7 +311,7 @@ class PiecewiseLinear(Activation):
         return tuple(x for x in out if x is not None)
 
     def gaussian_second_moment(self, a):
-        a = as_finite_array(a, "a", nonnegative=True)
+        a = check_magnitude(as_finite_array(a, "a", nonnegative=True), "a")  # E σ(aG)² grows like a²
         out = np.empty(a.size)
         _pl_second_moment(self._kind, self._params, np.ascontiguousarray(a, dtype=float).ravel(), out)
         return out.reshape(a.shape)

@@ -46,6 +46,19 @@ def class_moments(W, b, means, variances):
     return m, s
 
 
+@njit(cache=True, inline="always")
+def pair_correlation(W1, W2, variances, k, i, j, s1, s2, same):
+    """c_ij = Σ_l W1_il W2_jl s_kl² / (s1_ki s2_kj) under class k (0 at a zero scale; exactly 1 for
+    i = j when the sets are one, ``same``)."""
+    if same and i == j:
+        return 1.0
+    cov = 0.0
+    for l in range(W1.shape[1]):
+        cov += W1[i, l] * W2[j, l] * variances[k, l]
+    scale = s1[k, i] * s2[k, j]
+    return cov / scale if scale > 0.0 else 0.0
+
+
 @njit(cache=True, parallel=True)
 def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw):
     """Fill rows (and with ``grad`` dm, dw) as in the module docstring. ``same``: the two sets are
@@ -71,13 +84,7 @@ def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, sam
                 for l in range(d):
                     acc[l] = 0.0
             for j in range(n2):
-                cov = 0.0
-                for l in range(d):
-                    cov += W1[i, l] * W2[j, l] * variances[k, l]
-                scale = s1[k, i] * s2[k, j]
-                c = cov / scale if scale > 0.0 else 0.0
-                if same and i == j:
-                    c = 1.0
+                c = pair_correlation(W1, W2, variances, k, i, j, s1, s2, same)
                 g, g_m1, g_m2, g_a1, g_a2, g_c = gauss_pair(k1, p1, k2, p2, m1[k, i], s1[k, i], m2[k, j], s2[k, j], c)
                 total += pk * a2[j] * g
                 if grad:

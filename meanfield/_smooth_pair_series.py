@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 from tqdm.auto import tqdm
 
-from ._pair_sums import class_moments
+from ._pair_sums import class_moments, pair_correlation
 from ._ramps import GL_W01, GL_X01
 from ._wide_smooth import WIDE
 from .gaussian_integrals import TINY_SCALE, gauss_pair
@@ -81,21 +81,14 @@ def _series_rows(k1, p1, k2, p2, weights, variances, W1, W2, a2, m1, s1, m2, s2,
                  same, tol, lo, hi, rows):
     """rows[i] = Σ_j a2_j Σ_k π_k G_k(i, j) for lo ≤ i < hi: Horner in c where the truncation bound
     allows, :func:`gauss_pair` otherwise (``same``: the sets are one, G_ii = E σ(u_i)² = E1)."""
-    n_k, n2, d = weights.shape[0], W2.shape[0], W1.shape[1]
+    n_k, n2 = weights.shape[0], W2.shape[0]
     top = H1.shape[2] - 1
     for i in prange(lo, hi):
         total = 0.0
         for k in range(n_k):
             acc = 0.0
             for j in range(n2):
-                cov = 0.0
-                for l in range(d):
-                    cov += W1[i, l] * W2[j, l] * variances[k, l]
-                scale = s1[k, i] * s2[k, j]
-                c = cov / scale if scale > 0.0 else 0.0
-                if same and i == j:
-                    c = 1.0
-                c = min(1.0, max(-1.0, c))
+                c = min(1.0, max(-1.0, pair_correlation(W1, W2, variances, k, i, j, s1, s2, same)))
                 if same and i == j and ok1[k, i]:
                     g = E1[k, i]
                 elif ok1[k, i] and ok2[k, j] and abs(c) ** (top + 1) * math.sqrt(T1[k, i] * T2[k, j]) <= tol:

@@ -43,15 +43,15 @@ def as_finite_array(x, name, ndim=None, nonnegative=False, dtype=float, nonempty
 MAX_MAGNITUDE = 1e150
 
 
-def check_magnitude(x, name, limit=MAX_MAGNITUDE):
+def check_magnitude(x, name, limit=MAX_MAGNITUDE, why="beyond, squares overflow the float range"):
     """``x`` (finite, already validated) if every |entry| ≤ ``limit``, else a ValueError naming
-    ``name`` and the accepted range: beyond it the squares that risks and Gaussian integrals form
-    overflow to inf (a silent wrong answer)."""
+    ``name``, the accepted range and ``why``: beyond it the squares (or products) that risks and
+    Gaussian integrals form overflow to inf (a silent wrong answer)."""
     arr = np.asarray(x, dtype=float)
     largest = float(np.max(np.abs(arr))) if arr.size else 0.0
     if not largest <= limit:
-        raise ValueError(f"{name}: must lie in [-{limit:g}, {limit:g}] (beyond, squares overflow the float range), "
-                         f"got a magnitude of {largest:.3g}")
+        what = "entries must" if arr.ndim else "must"
+        raise ValueError(f"{name}: {what} lie in [-{limit:g}, {limit:g}] ({why}), got a magnitude of {largest:.3g}")
     return x
 
 

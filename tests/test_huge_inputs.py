@@ -14,7 +14,7 @@ from meanfield import (AnisotropicGaussians, ArrayData, GaussianMixture, MeanFie
 from solvers import init_gaussian
 
 HUGE = 1e200
-RANGE = r"must lie in \[-1e\+150, 1e\+150\]"
+RANGE = r"(entries )?must lie in \[-1e\+150, 1e\+150\]"
 
 
 def _model(data=None, scale=1.0):

@@ -232,9 +232,7 @@ class PiecewiseLinear(Activation):
         if np.any(np.diff(knots) <= 0):
             raise ValueError("knots: must be strictly increasing")
         for name, arr in (("knots", knots), ("values", values)):
-            if np.max(np.abs(arr)) > MAX_MAGNITUDE:
-                raise ValueError(f"{name}: entries must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] (products of "
-                                 f"the Gaussian integrals overflow beyond), got {float(np.max(np.abs(arr)))!r}")
+            check_magnitude(arr, name, MAX_MAGNITUDE, "products of the Gaussian integrals overflow beyond")
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             slopes = np.diff(values) / np.diff(knots)
         for name, slope in (("left_slope", left), ("right_slope", right)):

@@ -32,7 +32,7 @@ def _exact_rows(model, theta):
     kind, p = model.activation.kernel_spec()
     rows, dm, dw = np.empty(theta.n), np.empty(theta.n), np.empty((theta.n, 0))
     pair_sums(kind, p, kind, p, weights, means, stds**2, theta.W, theta.b, theta.a, theta.W, theta.b, True, False,
-              rows, dm, dw)
+              rows, dm, dw, 0, theta.n)
     return rows
 
 

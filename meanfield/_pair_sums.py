@@ -60,16 +60,16 @@ def pair_correlation(W1, W2, variances, k, i, j, s1, s2, same):
 
 
 @njit(cache=True, parallel=True)
-def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw):
-    """Fill rows (and with ``grad`` dm, dw) as in the module docstring. ``same``: the two sets are
-    one (then c_ii = 1 exactly: near c = 1 a kinked σ's G moves like √(1 − c), so a rounded
-    c_ii = 1 − 1e-16 would cost ~1e-8)."""
+def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi):
+    """Fill rows (and with ``grad`` dm, dw) lo ≤ i < hi as in the module docstring. ``same``: the
+    two sets are one (then c_ii = 1 exactly: near c = 1 a kinked σ's G moves like √(1 − c), so a
+    rounded c_ii = 1 − 1e-16 would cost ~1e-8)."""
     n1, d = W1.shape
     n2 = W2.shape[0]
     n_k = weights.shape[0]
     m1, s1 = class_moments(W1, b1, means, variances)
     m2, s2 = class_moments(W2, b2, means, variances)
-    for i in prange(n1):
+    for i in prange(lo, hi):
         acc = np.zeros(d)
         total = 0.0
         dmi = 0.0

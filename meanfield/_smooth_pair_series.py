@@ -23,15 +23,14 @@ integral. Only values are summed (R_N); gradients keep the exact pair sums.
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 from numba import njit, prange
-from tqdm.auto import tqdm
 
 from ._pair_sums import class_moments, pair_correlation
 from ._ramps import GL_W01, GL_X01
 from ._wide_smooth import WIDE
+from ._row_blocks import row_blocks
 from .gaussian_integrals import TINY_SCALE, gauss_pair
 
 #: Highest Hermite degree K of the series.
@@ -40,9 +39,7 @@ KMAX = 96
 TOL = 1e-15
 _PANELS = 128
 _RANGE = 12.0  # ∫_{|g| > 12} φ < 4e-33
-_ROWS_PER_BLOCK = 2048  # neurons per table block (memory) and per progress step
-#: Pair evaluations from which a progress bar is shown (when stderr is a terminal).
-PROGRESS_PAIRS = 2e7
+_ROWS_PER_BLOCK = 2048  # neurons per table block (memory)
 
 
 def _nodes():
@@ -131,8 +128,8 @@ def series_pair_rows(act1, act2, classes, W1, b1, a2, W2, b2, same, kmax=KMAX, t
     tol : float
         Largest truncation bound accepted per pair.
     progress : bool or None
-        A tqdm bar over the rows (None: when stderr is a terminal and there are ≥ 2e7 pair
-        evaluations). Ctrl-C stops between row blocks (KeyboardInterrupt propagates).
+        A tqdm bar over the rows (:func:`meanfield._row_blocks.row_blocks`; None: when stderr is
+        a terminal and the sum is large). Ctrl-C stops between row blocks (KeyboardInterrupt propagates).
 
     Returns
     -------
@@ -144,15 +141,8 @@ def series_pair_rows(act1, act2, classes, W1, b1, a2, W2, b2, same, kmax=KMAX, t
     k2, p2 = act2.kernel_spec()
     m1, s1, H1, E1, T1, ok1 = _class_tables(act1, W1, b1, means, variances, kmax)
     m2, s2, H2, _, T2, ok2 = _class_tables(act2, W2, b2, means, variances, kmax)
-    n1 = W1.shape[0]
-    rows = np.empty(n1)
-    if progress is None:
-        progress = n1 * W2.shape[0] * weights.size >= PROGRESS_PAIRS and sys.stderr.isatty()
-    block = max(1, min(n1, int(PROGRESS_PAIRS // (50 * max(1, W2.shape[0] * weights.size)))))
-    with tqdm(total=n1, disable=not progress, unit="row", desc="pair sums") as bar:
-        for lo in range(0, n1, block):
-            hi = min(n1, lo + block)
-            _series_rows(k1, p1, k2, p2, weights, variances, W1, W2, a2, m1, s1, m2, s2, H1, H2, E1, T1, T2, ok1,
-                         ok2, bool(same), float(tol), lo, hi, rows)
-            bar.update(hi - lo)
+    rows = np.empty(W1.shape[0])
+    for lo, hi in row_blocks(W1.shape[0], W2.shape[0] * weights.size, progress):
+        _series_rows(k1, p1, k2, p2, weights, variances, W1, W2, a2, m1, s1, m2, s2, H1, H2, E1, T1, T2, ok1, ok2,
+                     bool(same), float(tol), lo, hi, rows)
     return rows

@@ -22,6 +22,7 @@ import numpy as np
 
 from ._validation import as_finite_array, check_magnitude, check_overflow
 from ._pair_sums import class_moments, mean_sums, pair_sums
+from ._row_blocks import row_blocks
 from ._smooth_pair_series import series_pair_rows
 from .activations import KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH
 from .data import ArrayData, DataLaw, GaussianMixture, TeacherStudent
@@ -348,8 +349,9 @@ class MeanFieldModel:
             return series_pair_rows(act1, act2, self._classes, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b, same)
         n, d = theta1.W.shape
         rows, dm, dw = np.empty(n), np.empty(n), np.empty((n, d) if grad else (n, 0))
-        pair_sums(k1, p1, k2, p2, weights, means, stds**2, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b,
-                  same, grad, rows, dm, dw)
+        for lo, hi in row_blocks(n, theta2.n * weights.size):  # a bar and Ctrl-C between blocks
+            pair_sums(k1, p1, k2, p2, weights, means, stds**2, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b,
+                      same, grad, rows, dm, dw, lo, hi)
         return (rows, dm, dw) if grad else rows
 
     def _v_parts(self, theta, grad):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from meanfield import Erf, GaussianMixture, MeanFieldModel, Params, Tanh, TwoLayerNetwork, erf, relu, sigmoid
+from meanfield import _row_blocks as row_blocks_module
 from meanfield import _smooth_pair_series as series
 from meanfield._pair_sums import pair_sums
 
@@ -30,7 +31,8 @@ def _exact_rows(act1, t1, act2, t2, classes, same):
     weights, _, means, stds = classes
     (k1, p1), (k2, p2) = act1.kernel_spec(), act2.kernel_spec()
     rows, dm, dw = np.empty(t1.n), np.empty(t1.n), np.empty((t1.n, 0))
-    pair_sums(k1, p1, k2, p2, weights, means, stds**2, t1.W, t1.b, t2.a, t2.W, t2.b, same, False, rows, dm, dw)
+    pair_sums(k1, p1, k2, p2, weights, means, stds**2, t1.W, t1.b, t2.a, t2.W, t2.b, same, False, rows, dm, dw, 0,
+              t1.n)
     return rows
 
 
@@ -86,7 +88,7 @@ def test_row_blocks_and_progress_bar(monkeypatch, capsys):
     theta = _theta(6, 4, seed=6)
     args = (act, act, law.gaussian_classes(), theta.W, theta.b, theta.a, theta.W, theta.b, True)
     whole = series.series_pair_rows(*args, progress=False)
-    monkeypatch.setattr(series, "PROGRESS_PAIRS", 1.0)
+    monkeypatch.setattr(row_blocks_module, "PROGRESS_PAIRS", 1.0)
     np.testing.assert_array_equal(series.series_pair_rows(*args, progress=True), whole)
     assert "pair sums" in capsys.readouterr().err
 
@@ -98,3 +100,18 @@ def test_piecewise_linear_pairs_keep_the_exact_sums():
     model = MeanFieldModel(law, TwoLayerNetwork(relu(), train=("a", "w", "b")))
     np.testing.assert_array_equal(model._pair_rows(relu(), theta, relu(), theta),
                                   _exact_rows(relu(), theta, relu(), theta, law.gaussian_classes(), True))
+
+
+@pytest.mark.parametrize("act", [relu(), Tanh()])
+def test_exact_pair_sums_in_row_blocks(monkeypatch, capsys, act):
+    """The exact pair sums (values and gradients) run over row blocks too: one row per block gives
+    the same numbers (the diagonal c_ii = 1 included), with the bar on stderr."""
+    law = _law()
+    model = MeanFieldModel(law, TwoLayerNetwork(act, train=("a", "w", "b")))
+    theta = _theta(5, 4, seed=8)
+    whole = model._pair_rows(act, theta, act, theta, grad=True, same=True)
+    monkeypatch.setattr(row_blocks_module, "PROGRESS_PAIRS", 1.0)
+    monkeypatch.setattr(row_blocks_module.sys.stderr, "isatty", lambda: True, raising=False)
+    for got, want in zip(model._pair_rows(act, theta, act, theta, grad=True, same=True), whole):
+        np.testing.assert_array_equal(got, want)
+    assert "pair sums" in capsys.readouterr().err

@@ -16,9 +16,9 @@ at most
 
 so the series is used where that bound is below ``tol``. The diagonal i = j of R_N (c = 1) takes
 E σ(m + sG)² from the same quadrature; the other pairs with |c| near 1 (near-parallel neurons)
-and the neurons the quadrature does not resolve
-(κs ≥ WIDE, the wide rule's domain, where the h_k decay slowly; s < 1e-100) take the exact
-integral. Only values are summed (R_N); gradients keep the exact pair sums.
+and the neurons the quadrature does not resolve (κs ≥ WIDE, the wide rule's domain, where the
+h_k decay slowly; s < 1e-100) take the exact integral. Only values are summed (R_N, R#);
+gradients keep the exact pair sums.
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from numba import njit, prange
 
 from ._pair_sums import class_moments, pair_correlation
 from ._ramps import GL_W01, GL_X01
-from ._wide_smooth import WIDE
 from ._row_blocks import row_blocks
+from ._wide_smooth import WIDE
 from .gaussian_integrals import TINY_SCALE, gauss_pair
 
 #: Highest Hermite degree K of the series.

@@ -4,7 +4,8 @@ R_N = R# + (2/N) Σ_i V(θ_i) + (1/N²) Σ_ij a_i a_j E σ(u_i)σ(u_j) for a net
 trained on the isotropic Gaussian mixture (two classes, d = 10), random biases b_i ~ N(0, 0.5²).
 The tanh/sigmoid pair sums take Mehler's series (meanfield._smooth_pair_series); the previous
 exact 2-D rule (meanfield._pair_sums.pair_sums) is timed too, at the smaller N only (~0.3 ms a
-pair). Reported: seconds per pair and class of each path, and the ratio to ReLU's.
+pair). Reported: seconds per pair and class of each path (R_N and the gradient ∇Ψ), and the
+ratios to ReLU's.
 
     python benchmarks/smooth_bias_risk.py [--quick] [--out PATH]
 """
@@ -51,19 +52,23 @@ def main(argv=None):
         for n in sizes:
             theta = model.init(n, seed=0, a_std=0.5, b_std=0.5)
             seconds = best_time(lambda: model.population_risk(theta), 3)
-            rows[n] = {"risk_s": seconds, "per_pair_s": seconds / (n * n * classes)}
+            gradient = best_time(lambda: model.potential_gradient(theta), 3)
+            rows[n] = {"risk_s": seconds, "per_pair_s": seconds / (n * n * classes), "gradient_s": gradient,
+                       "gradient_per_pair_s": gradient / (n * n * classes)}
         if name != "relu":
             theta = model.init(exact_n, seed=0, a_std=0.5, b_std=0.5)
             seconds = best_time(lambda: _exact_rows(model, theta), 1)
             rows["exact_rule"] = {"N": exact_n, "pair_sums_s": seconds, "per_pair_s": seconds / (exact_n**2 * classes)}
         results[name] = rows
-    relu_pair = {n: results["relu"][n]["per_pair_s"] for n in sizes}
+    relu = results["relu"]
     for name in ("tanh", "sigmoid"):
         for n in sizes:
-            results[name][n]["ratio_to_relu"] = results[name][n]["per_pair_s"] / relu_pair[n]
-            print(f"{name:8s} N = {n:4d}: R_N {results[name][n]['risk_s']:.4f} s, "
-                  f"{results[name][n]['per_pair_s'] * 1e6:.3f} µs a pair = {results[name][n]['ratio_to_relu']:.2f} × "
-                  f"ReLU's {relu_pair[n] * 1e6:.3f} µs")
+            row = results[name][n]
+            row["ratio_to_relu"] = row["per_pair_s"] / relu[n]["per_pair_s"]
+            row["gradient_ratio_to_relu"] = row["gradient_s"] / relu[n]["gradient_s"]
+            print(f"{name:8s} N = {n:4d}: R_N {row['risk_s']:.4f} s, {row['per_pair_s'] * 1e6:.3f} µs a pair = "
+                  f"{row['ratio_to_relu']:.2f} × ReLU's {relu[n]['per_pair_s'] * 1e6:.3f} µs; gradient "
+                  f"{row['gradient_s']:.4f} s = {row['gradient_ratio_to_relu']:.2f} × ReLU's")
         exact = results[name]["exact_rule"]
         print(f"{name:8s} exact 2-D rule (N = {exact['N']}): {exact['per_pair_s'] * 1e6:.1f} µs a pair")
     out = Path(args.out)

@@ -340,13 +340,14 @@ class MeanFieldModel:
     def _pair_rows(self, act1, theta1, act2, theta2, grad=False, same=None):
         """rows[i] = Σ_j a2_j Σ_k π_k E σ₁(u_i)σ₂(v_j) (and dm, dw; see meanfield._pair_sums);
         ``same``: the first N₁ neurons of θ₂ are θ₁ (default: θ₂ is θ₁). Values of smooth pairs
-        other than erf–erf take Mehler's series (meanfield._smooth_pair_series)."""
+        other than erf–erf (values and gradients) take Mehler's series (meanfield._smooth_pair_series)."""
         weights, _, means, stds = self._classes
         k1, p1 = act1.kernel_spec()
         k2, p2 = act2.kernel_spec()
         same = theta1 is theta2 if same is None else same
-        if not (grad or _piecewise(act1) or _piecewise(act2) or k1 == k2 == KIND_ERF):  # erf pairs: closed form
-            return series_pair_rows(act1, act2, self._classes, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b, same)
+        if not (_piecewise(act1) or _piecewise(act2) or k1 == k2 == KIND_ERF):  # erf pairs: closed form
+            return series_pair_rows(act1, act2, self._classes, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b, same,
+                                    grad)
         n, d = theta1.W.shape
         rows, dm, dw = np.empty(n), np.empty(n), np.empty((n, d) if grad else (n, 0))
         for lo, hi in row_blocks(n, theta2.n * weights.size):  # a bar and Ctrl-C between blocks

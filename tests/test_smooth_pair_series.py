@@ -27,22 +27,23 @@ def _theta(n, d, seed, kappa=1.2):
     return Params(rng.normal(0.3, 1.0, n), W, rng.normal(0.0, 1.0, n))
 
 
-def _exact_rows(act1, t1, act2, t2, classes, same):
+def _exact_rows(act1, t1, act2, t2, classes, same, grad=False):
     weights, _, means, stds = classes
     (k1, p1), (k2, p2) = act1.kernel_spec(), act2.kernel_spec()
-    rows, dm, dw = np.empty(t1.n), np.empty(t1.n), np.empty((t1.n, 0))
-    pair_sums(k1, p1, k2, p2, weights, means, stds**2, t1.W, t1.b, t2.a, t2.W, t2.b, same, False, rows, dm, dw, 0,
+    rows, dm, dw = np.empty(t1.n), np.empty(t1.n), np.empty((t1.n, t1.d if grad else 0))
+    pair_sums(k1, p1, k2, p2, weights, means, stds**2, t1.W, t1.b, t2.a, t2.W, t2.b, same, grad, rows, dm, dw, 0,
               t1.n)
-    return rows
+    return (rows, dm, dw) if grad else rows
 
 
 @pytest.mark.parametrize("name", list(ACTS))
 def test_series_rows_match_the_exact_pair_sums(name):
     act, law = ACTS[name], _law()
     theta = _theta(14, 4, seed=1)
-    got = series.series_pair_rows(act, act, law.gaussian_classes(), theta.W, theta.b, theta.a, theta.W, theta.b, True)
-    np.testing.assert_allclose(got, _exact_rows(act, theta, act, theta, law.gaussian_classes(), True),
-                               rtol=0, atol=1e-12)
+    classes = law.gaussian_classes()
+    got = series.series_pair_rows(act, act, classes, theta.W, theta.b, theta.a, theta.W, theta.b, True, grad=True)
+    for g, e in zip(got, _exact_rows(act, theta, act, theta, classes, True, grad=True)):  # rows, dm, dw
+        np.testing.assert_allclose(g, e, rtol=0, atol=1e-12)
 
 
 def test_mixed_pair_and_two_sets():
@@ -50,9 +51,10 @@ def test_mixed_pair_and_two_sets():
     law = _law()
     t1, t2 = _theta(9, 4, seed=2), _theta(11, 4, seed=3)
     got = series.series_pair_rows(ACTS["tanh"], ACTS["steep erf"], law.gaussian_classes(), t1.W, t1.b, t2.a, t2.W,
-                                  t2.b, False)
-    exact = _exact_rows(ACTS["tanh"], t1, ACTS["steep erf"], t2, law.gaussian_classes(), False)
-    np.testing.assert_allclose(got, exact, rtol=0, atol=1e-12)
+                                  t2.b, False, grad=True)
+    exact = _exact_rows(ACTS["tanh"], t1, ACTS["steep erf"], t2, law.gaussian_classes(), False, grad=True)
+    for g, e in zip(got, exact):
+        np.testing.assert_allclose(g, e, rtol=0, atol=1e-12)
 
 
 def test_truncation_bound_routes_unresolved_pairs_to_the_exact_rule():
@@ -115,3 +117,18 @@ def test_exact_pair_sums_in_row_blocks(monkeypatch, capsys, act):
     for got, want in zip(model._pair_rows(act, theta, act, theta, grad=True, same=True), whole):
         np.testing.assert_array_equal(got, want)
     assert "pair sums" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_potential_gradient_of_smooth_networks_with_biases(name):
+    """∇Ψ by the series pair sums against the same formula from the exact pair sums (grad=True)."""
+    act, law = ACTS[name], _law()
+    model = MeanFieldModel(law, TwoLayerNetwork(act, train=("a", "w", "b")))
+    theta = _theta(10, 4, seed=9)
+    got = model.potential_gradient(theta)
+    rv, dmv, dwv = model._v_parts(theta, grad=True)
+    rows, dm, dw = _exact_rows(act, theta, act, theta, law.gaussian_classes(), True, grad=True)
+    n = theta.n
+    np.testing.assert_allclose(got.a, -rv + rows / n, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.b, theta.a * (dm / n - dmv), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.W, theta.a[:, None] * (dw / n - dwv), rtol=0, atol=1e-12)

@@ -60,14 +60,14 @@ def main(argv=None):
             seconds = best_time(lambda: _exact_rows(model, theta), 1)
             rows["exact_rule"] = {"N": exact_n, "pair_sums_s": seconds, "per_pair_s": seconds / (exact_n**2 * classes)}
         results[name] = rows
-    relu = results["relu"]
+    base = results["relu"]
     for name in ("tanh", "sigmoid"):
         for n in sizes:
             row = results[name][n]
-            row["ratio_to_relu"] = row["per_pair_s"] / relu[n]["per_pair_s"]
-            row["gradient_ratio_to_relu"] = row["gradient_s"] / relu[n]["gradient_s"]
+            row["ratio_to_relu"] = row["per_pair_s"] / base[n]["per_pair_s"]
+            row["gradient_ratio_to_relu"] = row["gradient_s"] / base[n]["gradient_s"]
             print(f"{name:8s} N = {n:4d}: R_N {row['risk_s']:.4f} s, {row['per_pair_s'] * 1e6:.3f} µs a pair = "
-                  f"{row['ratio_to_relu']:.2f} × ReLU's {relu[n]['per_pair_s'] * 1e6:.3f} µs; gradient "
+                  f"{row['ratio_to_relu']:.2f} × ReLU's {base[n]['per_pair_s'] * 1e6:.3f} µs; gradient "
                   f"{row['gradient_s']:.4f} s = {row['gradient_ratio_to_relu']:.2f} × ReLU's")
         exact = results[name]["exact_rule"]
         print(f"{name:8s} exact 2-D rule (N = {exact['N']}): {exact['per_pair_s'] * 1e6:.1f} µs a pair")

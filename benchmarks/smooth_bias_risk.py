@@ -3,7 +3,7 @@
 R_N = R# + (2/N) Σ_i V(θ_i) + (1/N²) Σ_ij a_i a_j E σ(u_i)σ(u_j) for a network with (a, w, b)
 trained on the isotropic Gaussian mixture (two classes, d = 10), random biases b_i ~ N(0, 0.5²).
 The tanh/sigmoid pair sums take Mehler's series (meanfield._smooth_pair_series); the previous
-exact 2-D rule (meanfield._pair_sums.pair_sums) is timed too, at the smaller N only (~0.3 ms a
+exact 2-D rule (``series=False``) is timed too, at the smaller N only (~0.3 ms a
 pair). Reported: seconds per pair and class of each path (R_N and the gradient ∇Ψ), and the
 ratios to ReLU's.
 
@@ -20,21 +20,17 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 from _timing import best_time  # noqa: E402
 
 from meanfield import GaussianMixture, MeanFieldModel, TwoLayerNetwork, relu, sigmoid, Tanh  # noqa: E402
-from meanfield._pair_sums import pair_sums  # noqa: E402
+from meanfield._smooth_pair_series import pair_rows  # noqa: E402
 
 
 def _exact_rows(model, theta):
     """The pair sums by the exact 2-D rule (what R_N used before the series)."""
-    weights, _, means, stds = model.data.gaussian_classes()
-    kind, p = model.activation.kernel_spec()
-    rows, dm, dw = np.empty(theta.n), np.empty(theta.n), np.empty((theta.n, 0))
-    pair_sums(kind, p, kind, p, weights, means, stds**2, theta.W, theta.b, theta.a, theta.W, theta.b, True, False,
-              rows, dm, dw, 0, theta.n)
-    return rows
+    act = model.activation
+    return pair_rows(act, act, model.data.gaussian_classes(), theta.W, theta.b, theta.a, theta.W, theta.b, True,
+                     series=False)
 
 
 def main(argv=None):

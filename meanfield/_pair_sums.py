@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._mehler import series_terms
 from .gaussian_integrals import gauss_mean, gauss_pair
 
 
@@ -60,10 +61,13 @@ def pair_correlation(W1, W2, variances, k, i, j, s1, s2, same):
 
 
 @njit(cache=True, parallel=True)
-def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi):
+def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi,
+              tab1, tab2, tol):
     """Fill rows (and with ``grad`` dm, dw) lo ≤ i < hi as in the module docstring. ``same``: the
     two sets are one (then c_ii = 1 exactly: near c = 1 a kinked σ's G moves like √(1 − c), so a
-    rounded c_ii = 1 − 1e-16 would cost ~1e-8)."""
+    rounded c_ii = 1 − 1e-16 would cost ~1e-8). Each pair takes Mehler's series from the tables
+    ``tab1``, ``tab2`` where it converges (:func:`meanfield._mehler.series_terms`; tables of
+    :func:`meanfield._mehler.no_tables` never do), the exact :func:`gauss_pair` otherwise."""
     n1, d = W1.shape
     n2 = W2.shape[0]
     n_k = weights.shape[0]
@@ -84,8 +88,10 @@ def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, sam
                 for l in range(d):
                     acc[l] = 0.0
             for j in range(n2):
-                c = pair_correlation(W1, W2, variances, k, i, j, s1, s2, same)
-                g, g_m1, g_m2, g_a1, g_a2, g_c = gauss_pair(k1, p1, k2, p2, m1[k, i], s1[k, i], m2[k, j], s2[k, j], c)
+                c = min(1.0, max(-1.0, pair_correlation(W1, W2, variances, k, i, j, s1, s2, same)))
+                used, g, g_m1, g_a1, g_c = series_terms(tab1, tab2, k, i, j, c, same and i == j, grad, tol)
+                if not used:
+                    g, g_m1, _, g_a1, _, g_c = gauss_pair(k1, p1, k2, p2, m1[k, i], s1[k, i], m2[k, j], s2[k, j], c)
                 total += pk * a2[j] * g
                 if grad:
                     sum_m += a2[j] * g_m1

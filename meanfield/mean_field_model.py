@@ -21,10 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_finite_array, check_magnitude, check_overflow
-from ._pair_sums import class_moments, mean_sums, pair_sums
-from ._row_blocks import row_blocks
-from ._smooth_pair_series import series_pair_rows
-from .activations import KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH
+from ._pair_sums import class_moments, mean_sums
+from ._smooth_pair_series import pair_rows
+from .activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH
 from .data import ArrayData, DataLaw, GaussianMixture, TeacherStudent
 from .gaussian_integrals import gaussian_pair
 from .interface import SGDSpec
@@ -340,20 +339,10 @@ class MeanFieldModel:
     def _pair_rows(self, act1, theta1, act2, theta2, grad=False, same=None):
         """rows[i] = Σ_j a2_j Σ_k π_k E σ₁(u_i)σ₂(v_j) (and dm, dw; see meanfield._pair_sums);
         ``same``: the first N₁ neurons of θ₂ are θ₁ (default: θ₂ is θ₁). Values of smooth pairs
-        other than erf–erf (values and gradients) take Mehler's series (meanfield._smooth_pair_series)."""
-        weights, _, means, stds = self._classes
-        k1, p1 = act1.kernel_spec()
-        k2, p2 = act2.kernel_spec()
-        same = theta1 is theta2 if same is None else same
-        if not (_piecewise(act1) or _piecewise(act2) or k1 == k2 == KIND_ERF):  # erf pairs: closed form
-            return series_pair_rows(act1, act2, self._classes, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b, same,
-                                    grad)
-        n, d = theta1.W.shape
-        rows, dm, dw = np.empty(n), np.empty(n), np.empty((n, d) if grad else (n, 0))
-        for lo, hi in row_blocks(n, theta2.n * weights.size):  # a bar and Ctrl-C between blocks
-            pair_sums(k1, p1, k2, p2, weights, means, stds**2, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b,
-                      same, grad, rows, dm, dw, lo, hi)
-        return (rows, dm, dw) if grad else rows
+        other than erf–erf take Mehler's series (meanfield._smooth_pair_series); a progress bar on a
+        terminal for large sums, Ctrl-C between row blocks."""
+        return pair_rows(act1, act2, self._classes, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b,
+                         theta1 is theta2 if same is None else same, grad)
 
     def _v_parts(self, theta, grad):
         """(r, dm, dw) with V(θ_i) = −a_i r_i, ∂_a V = −r_i, ∂_b V = −a_i dm_i, ∇_w V = −a_i dw_i."""

@@ -1,13 +1,12 @@
-"""The Mehler-series pair sums of smooth σ (meanfield._smooth_pair_series, issue 31) against the
-exact pair sums (meanfield._pair_sums.pair_sums: the 2-D trapezoidal / wide rules), a second
-method: random networks with biases, several Gaussian classes, tanh, sigmoid and erf."""
+"""The Mehler-series pair sums of smooth σ (meanfield._mehler via meanfield._smooth_pair_series,
+issue 31) against the exact pair sums (every pair by gauss_pair: the 2-D trapezoidal / wide rules),
+a second method: random networks with biases, several Gaussian classes, tanh, sigmoid and erf."""
 import numpy as np
 import pytest
 
 from meanfield import Erf, GaussianMixture, MeanFieldModel, Params, Tanh, TwoLayerNetwork, erf, relu, sigmoid
 from meanfield import _row_blocks as row_blocks_module
-from meanfield import _smooth_pair_series as series
-from meanfield._pair_sums import pair_sums
+from meanfield._smooth_pair_series import pair_rows
 
 ACTS = {"tanh": Tanh(), "sigmoid": sigmoid(), "erf": erf(), "steep erf": Erf(slope=2.0, shift=0.3)}
 
@@ -28,12 +27,7 @@ def _theta(n, d, seed, kappa=1.2):
 
 
 def _exact_rows(act1, t1, act2, t2, classes, same, grad=False):
-    weights, _, means, stds = classes
-    (k1, p1), (k2, p2) = act1.kernel_spec(), act2.kernel_spec()
-    rows, dm, dw = np.empty(t1.n), np.empty(t1.n), np.empty((t1.n, t1.d if grad else 0))
-    pair_sums(k1, p1, k2, p2, weights, means, stds**2, t1.W, t1.b, t2.a, t2.W, t2.b, same, grad, rows, dm, dw, 0,
-              t1.n)
-    return (rows, dm, dw) if grad else rows
+    return pair_rows(act1, act2, classes, t1.W, t1.b, t2.a, t2.W, t2.b, same, grad=grad, series=False)
 
 
 @pytest.mark.parametrize("name", list(ACTS))
@@ -41,7 +35,7 @@ def test_series_rows_match_the_exact_pair_sums(name):
     act, law = ACTS[name], _law()
     theta = _theta(14, 4, seed=1)
     classes = law.gaussian_classes()
-    got = series.series_pair_rows(act, act, classes, theta.W, theta.b, theta.a, theta.W, theta.b, True, grad=True)
+    got = pair_rows(act, act, classes, theta.W, theta.b, theta.a, theta.W, theta.b, True, grad=True)
     for g, e in zip(got, _exact_rows(act, theta, act, theta, classes, True, grad=True)):  # rows, dm, dw
         np.testing.assert_allclose(g, e, rtol=0, atol=1e-12)
 
@@ -50,7 +44,7 @@ def test_mixed_pair_and_two_sets():
     """σ₁ = tanh, σ₂ = erf, two different sets of neurons (no diagonal)."""
     law = _law()
     t1, t2 = _theta(9, 4, seed=2), _theta(11, 4, seed=3)
-    got = series.series_pair_rows(ACTS["tanh"], ACTS["steep erf"], law.gaussian_classes(), t1.W, t1.b, t2.a, t2.W,
+    got = pair_rows(ACTS["tanh"], ACTS["steep erf"], law.gaussian_classes(), t1.W, t1.b, t2.a, t2.W,
                                   t2.b, False, grad=True)
     exact = _exact_rows(ACTS["tanh"], t1, ACTS["steep erf"], t2, law.gaussian_classes(), False, grad=True)
     for g, e in zip(got, exact):
@@ -63,10 +57,10 @@ def test_truncation_bound_routes_unresolved_pairs_to_the_exact_rule():
     act, law = ACTS["sigmoid"], _law()
     theta = _theta(8, 4, seed=4)
     exact = _exact_rows(act, theta, act, theta, law.gaussian_classes(), True)
-    got = series.series_pair_rows(act, act, law.gaussian_classes(), theta.W, theta.b, theta.a, theta.W, theta.b, True,
+    got = pair_rows(act, act, law.gaussian_classes(), theta.W, theta.b, theta.a, theta.W, theta.b, True,
                                   kmax=3)
     np.testing.assert_allclose(got, exact, rtol=0, atol=1e-12)
-    loose = series.series_pair_rows(act, act, law.gaussian_classes(), theta.W, theta.b, theta.a, theta.W, theta.b,
+    loose = pair_rows(act, act, law.gaussian_classes(), theta.W, theta.b, theta.a, theta.W, theta.b,
                                     True, kmax=3, tol=1.0)  # every resolved pair by the truncated series
     assert np.max(np.abs(loose - exact)) > 1e-8
 
@@ -89,9 +83,9 @@ def test_row_blocks_and_progress_bar(monkeypatch, capsys):
     act, law = ACTS["tanh"], _law()
     theta = _theta(6, 4, seed=6)
     args = (act, act, law.gaussian_classes(), theta.W, theta.b, theta.a, theta.W, theta.b, True)
-    whole = series.series_pair_rows(*args, progress=False)
+    whole = pair_rows(*args, progress=False)
     monkeypatch.setattr(row_blocks_module, "PROGRESS_PAIRS", 1.0)
-    np.testing.assert_array_equal(series.series_pair_rows(*args, progress=True), whole)
+    np.testing.assert_array_equal(pair_rows(*args, progress=True), whole)
     assert "pair sums" in capsys.readouterr().err
 
 

@@ -85,8 +85,8 @@ def hermite_tables(activation, m, s, kmax=KMAX):
         hi = min(m.size, lo + _ROWS_PER_BLOCK)
         f = np.empty((3, hi - lo, x.size))
         _on_nodes(kind, p, m[lo:hi], s[lo:hi], x, f)
-        h[lo:hi] = np.einsum("rij,kj->irk", f, basis)
-        energy[lo:hi] = np.einsum("rij,j->ir", f * f, w)
+        h[lo:hi] = (f.reshape(-1, x.size) @ basis.T).reshape(3, hi - lo, kmax + 1).transpose(1, 0, 2)  # BLAS
+        energy[lo:hi] = ((f * f) @ w).T
         cross[lo:hi] = np.stack([energy[lo:hi, 0], (f[1] * f[0]) @ w, 0.5 * (f[2] * f[0]) @ w, energy[lo:hi, 1]], 1)
     tail = np.maximum(energy - np.sum(h * h, axis=2), 0.0) + 1e-14 * energy
     ok = (s >= TINY_SCALE) & (s * p[1] < WIDE)

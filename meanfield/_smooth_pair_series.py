@@ -64,7 +64,8 @@ def pair_rows(act1, act2, classes, W1, b1, a2, W2, b2, same, grad=False, series=
     if series is None:
         series = not (k1 in _PIECEWISE or k2 in _PIECEWISE or k1 == k2 == KIND_ERF)
     tab1 = _tables(act1, W1, b1, means, variances, series, kmax)
-    tab2 = _tables(act2, W2, b2, means, variances, series, kmax)
+    one_set = act2 is act1 and W2 is W1 and b2 is b1
+    tab2 = tab1 if one_set else _tables(act2, W2, b2, means, variances, series, kmax)
     n, d = W1.shape
     rows, dm, dw = np.empty(n), np.empty(n), np.empty((n, d) if grad else (n, 0))
     for lo, hi in row_blocks(n, W2.shape[0] * weights.size, progress):

@@ -426,7 +426,9 @@ class MeanFieldModel:
 
         R# + (2α/N) Σ_j V(θ̃_j) + (α²/N²) Σ_jk U(θ̃_j, θ̃_k) over the neurons θ̃ of the (centred)
         network, from one threaded pass over the pairs; for :class:`ArrayData`, the mean over its
-        training rows.
+        training rows. Smooth σ (tanh, sigmoid) sum the pairs by Mehler's series where it converges.
+        From 2e7 pair evaluations a progress bar shows on a terminal; Ctrl-C raises
+        KeyboardInterrupt between row blocks.
 
         Parameters
         ----------

@@ -57,6 +57,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -135,6 +136,17 @@ def build_parser():
     return p
 
 
+def check_out(parser, out):
+    """Create the output folder and write a probe file there before any computation (an unwritable
+    --out used to fail only at the first figure, after the whole run): a usage error otherwise."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        parser.error(f"--out {out}: cannot create or write this folder ({exc.strerror or exc})")
+
+
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -151,6 +163,7 @@ def parse_args(argv=None):
         parser.error(f"--seed must be >= 0, got {args.seed}")
     if args.kmax < 0 or args.kmax % 2:
         parser.error(f"--kmax must be an even integer >= 0, got {args.kmax}")
+    check_out(parser, args.out)
     return args
 
 

@@ -87,6 +87,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -202,6 +203,17 @@ def build_parser():
     return p
 
 
+def check_out(parser, out):
+    """Create the output folder and write a probe file there before any computation (an unwritable
+    --out used to fail only at the first figure, after the whole run): a usage error otherwise."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        parser.error(f"--out {out}: cannot create or write this folder ({exc.strerror or exc})")
+
+
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -218,6 +230,7 @@ def parse_args(argv=None):
         parser.error(f"--seed must be >= 0, got {args.seed}")
     if args.t_max / min(args.eps, args.eps_noisy) > 1e9:
         parser.error("--t-max / --eps exceeds 1e9 SGD steps")
+    check_out(parser, args.out)
     return args
 
 

@@ -35,6 +35,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -166,6 +167,17 @@ def figures(records, times, out, widths):
     return fits
 
 
+def check_out(parser, out):
+    """Create the output folder and write a probe file there before any computation (an unwritable
+    --out used to fail only at the first figure, after the whole run): a usage error otherwise."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        parser.error(f"--out {out}: cannot create or write this folder ({exc.strerror or exc})")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer α, N and samples (< 1 min)")
@@ -174,7 +186,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_out(parser, out)
     times = np.linspace(0.0, cfg["t_end"], cfg["n_times"])
     records = []
     interrupted = False

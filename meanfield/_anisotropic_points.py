@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._validation import as_finite_array, check_positive
+from ._validation import as_finite_array, check_magnitude, check_positive, check_real
 from .params import Params
 
 #: Column order of reduced points.
@@ -109,6 +109,7 @@ class ReducedPoints:
         ValueError
             If ``n`` is not a positive integer, ``kappa`` ≤ 0, or (d = ∞) ``s0_fraction`` ∉ (0, 1].
         """
+        a, b = (check_magnitude(check_real(v, name), name) for name, v in (("a", a), ("b", b)))
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n: must be a positive integer, got {n!r}")
         kappa = check_positive(kappa, "kappa")

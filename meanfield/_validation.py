@@ -38,6 +38,34 @@ def as_finite_array(x, name, ndim=None, nonnegative=False, dtype=float, nonempty
     return arr
 
 
+#: Largest magnitude accepted for a value whose square or pairwise product is formed (labels,
+#: inputs, weights, scales): (1e150)² = 1e300 stays below the float maximum ~1.8e308. The same
+#: limit as the pre-activation scales of the exact Gaussian integrals (meanfield._kernels.pair_sums).
+MAX_MAGNITUDE = 1e150
+
+
+def check_magnitude(x, name, limit=MAX_MAGNITUDE, why="beyond, squares overflow the float range"):
+    """``x`` (finite, already validated) if every |entry| ≤ ``limit``, else a ValueError naming
+    ``name``, the accepted range and ``why``: beyond it the squares (or products) that risks and
+    Gaussian integrals form overflow to inf (a silent wrong answer)."""
+    arr = np.asarray(x, dtype=float)
+    largest = float(np.max(np.abs(arr))) if arr.size else 0.0
+    if not largest <= limit:
+        what = "entries must" if arr.ndim else "must"
+        raise ValueError(f"{name}: {what} lie in [-{limit:g}, {limit:g}] ({why}), got a magnitude of {largest:.3g}")
+    return x
+
+
+def check_overflow(x, name, inputs):
+    """``x`` if it is finite, else a ValueError saying that ``name`` overflowed to inf/NaN from
+    finite arguments and what to keep within range (``inputs``, e.g. "|a|, |W|, |b| and α")."""
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: overflowed to inf/NaN although every argument is finite (a product of huge "
+                         f"values exceeds the float range ~1.8e308); keep {inputs} such that their products stay "
+                         f"below ~1e300 (each at most {MAX_MAGNITUDE:g})")
+    return x
+
+
 def check_positive(value, name, allow_none=False, strict=True):
     """Validate a positive finite scalar (or None when allowed); return float."""
     if value is None:

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._kernels.activation import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS
 from ._kernels.gauss_moments import gauss_mean_many, gauss_pair_many
-from ._validation import as_finite_array, check_instance
+from ._validation import MAX_MAGNITUDE, as_finite_array, check_instance, check_magnitude
 from .activations import Activation
 
 
@@ -104,8 +105,9 @@ def gaussian_pair(activation, scale1, mean1, scale2, mean2, corr, activation2=No
     ------
     ValueError
         If an activation is not an :class:`Activation`, a scale is negative, an entry is NaN
-        or infinite, a correlation lies outside [−1, 1], the shapes do not broadcast, or one
-        σ is piecewise linear and the other smooth (no exact rule for that pair).
+        or infinite, a correlation lies outside [−1, 1], the shapes do not broadcast, one
+        σ is piecewise linear and the other smooth (no exact rule for that pair), or a σ is
+        piecewise linear and a scale or mean exceeds 1e150 in magnitude (G would overflow).
 
     Examples
     --------
@@ -117,9 +119,10 @@ def gaussian_pair(activation, scale1, mean1, scale2, mean2, corr, activation2=No
     """
     k1, p1 = _check_activation(activation, "activation")
     k2, p2 = _check_activation(activation if activation2 is None else activation2, "activation2")
-    s1 = as_finite_array(scale1, "scale1", nonnegative=True)
-    s2 = as_finite_array(scale2, "scale2", nonnegative=True)
-    m1, m2 = as_finite_array(mean1, "mean1"), as_finite_array(mean2, "mean2")
+    piecewise_linear = (KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS)
+    limit = MAX_MAGNITUDE if k1 in piecewise_linear or k2 in piecewise_linear else np.inf  # unbounded σ: G grows like s₁s₂ (bounded σ: exact)
+    s1, s2, m1, m2 = (check_magnitude(as_finite_array(x, name, nonnegative=name.startswith("scale")), name, limit)
+                      for name, x in (("scale1", scale1), ("scale2", scale2), ("mean1", mean1), ("mean2", mean2)))
     c = as_finite_array(corr, "corr")
     if np.any(np.abs(c) > 1.0):
         raise ValueError("corr: correlations must lie in [-1, 1]")

@@ -20,15 +20,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_finite_array
+from ._validation import as_finite_array, check_magnitude, check_overflow
 from ._isotropic_particles import IsotropicParticles
-from ._kernels.pair_sums import class_moments, mean_sums, pair_sums
+from ._kernels.pair_sums import class_moments, mean_sums
+from ._smooth_pair_series import pair_rows
 from ._kernels.activation import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH
 from .data import ArrayData, DataLaw, GaussianMixture, TeacherStudent
 from .gaussian_integrals import gaussian_pair
 from .interface import SGDSpec
 from .network import TwoLayerNetwork
 from .params import Params
+
+
+#: What keeps the exact functional finite (the message of its overflow errors).
+_OVERFLOW_INPUTS = "|a|, |W|, |b|, the labels, the class means and the output scale α"
+
+
+def _gradient_params(grad_a, grad_w, grad_b):
+    """The gradient as Params, refusing an overflow with what to keep in range (not a misleading
+    "W: contains NaN or inf" about an argument the user passed finite)."""
+    for part in (grad_a, grad_w, grad_b):
+        check_overflow(part, "potential_gradient", _OVERFLOW_INPUTS)
+    return Params(grad_a, grad_w, grad_b)
 
 
 def _piecewise(activation):
@@ -156,14 +169,15 @@ class MeanFieldModel:
         Raises
         ------
         ValueError
-            on a non-positive ``n`` or ``kappa`` or a negative standard deviation.
+            on a non-positive ``n`` or ``kappa``, a negative standard deviation, or a value beyond
+            1e150 in magnitude.
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n: must be a positive integer, got {n!r}")
         values = {}
         for name, v, positive in (("kappa", kappa, True), ("a", a, False), ("b", b, False),
                                   ("a_std", a_std, False), ("b_std", b_std, False)):
-            v = float(as_finite_array(v, name))
+            v = float(check_magnitude(as_finite_array(v, name), name))
             if (positive and v <= 0) or (name.endswith("std") and v < 0):
                 raise ValueError(f"{name}: must be {'positive' if positive else 'non-negative'}, got {v!r}")
             values[name] = v
@@ -190,7 +204,8 @@ class MeanFieldModel:
         Raises
         ------
         ValueError
-            if the dimension does not match ``d`` or (centred model) N differs from the offset's.
+            if the dimension does not match ``d``, (centred model) N differs from the offset's, or an
+            entry of a, W, b exceeds 1e150 in magnitude (its square would overflow).
         """
         if isinstance(theta, Params):
             params = theta
@@ -198,6 +213,8 @@ class MeanFieldModel:
             params = Params.from_weights(theta, name)
         if params.d != self.d:
             raise ValueError(f"{name}: expected d = {self.d} input weights per neuron, got {params.d}")
+        for field in ("a", "W", "b"):
+            check_magnitude(getattr(params, field), f"{name}.{field}")
         if self.offset is not None and params.n != self.offset.n:
             raise ValueError(f"{name}: expected N = {self.offset.n} neurons (as the centring offset), got {params.n}")
         return params
@@ -246,13 +263,13 @@ class MeanFieldModel:
         Raises
         ------
         ValueError
-            if ``y`` does not have one label per row of ``X``.
+            if ``y`` does not have one label per row of ``X``, or the risk overflows the float range.
         """
         y = as_finite_array(y, "y", ndim=1)
         out = self.output(theta, X)
         if y.shape != out.shape:
             raise ValueError(f"y: expected {out.size} labels (one per row of X), got {y.size}")
-        return float(np.mean((y - out) ** 2))
+        return float(check_overflow(np.mean((y - out) ** 2), "empirical_risk", _OVERFLOW_INPUTS))
 
     def risk(self, theta):
         """The risk solvers record: the exact R_N, or for :class:`ArrayData` the empirical risk on its
@@ -322,15 +339,11 @@ class MeanFieldModel:
 
     def _pair_rows(self, act1, theta1, act2, theta2, grad=False, same=None):
         """rows[i] = Σ_j a2_j Σ_k π_k E σ₁(u_i)σ₂(v_j) (and dm, dw; see meanfield._kernels.pair_sums);
-        ``same``: the first N₁ neurons of θ₂ are θ₁ (default: θ₂ is θ₁)."""
-        weights, _, means, stds = self._classes
-        k1, p1 = act1.kernel_spec()
-        k2, p2 = act2.kernel_spec()
-        n, d = theta1.W.shape
-        rows, dm, dw = np.empty(n), np.empty(n), np.empty((n, d) if grad else (n, 0))
-        pair_sums(k1, p1, k2, p2, weights, means, stds**2, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b,
-                  theta1 is theta2 if same is None else same, grad, rows, dm, dw)
-        return (rows, dm, dw) if grad else rows
+        ``same``: the first N₁ neurons of θ₂ are θ₁ (default: θ₂ is θ₁). Values of smooth pairs
+        other than erf–erf take Mehler's series (meanfield._smooth_pair_series); a progress bar on a
+        terminal for large sums, Ctrl-C between row blocks."""
+        return pair_rows(act1, act2, self._classes, theta1.W, theta1.b, theta2.a, theta2.W, theta2.b,
+                         theta1 is theta2 if same is None else same, grad)
 
     def _v_parts(self, theta, grad):
         """(r, dm, dw) with V(θ_i) = −a_i r_i, ∂_a V = −r_i, ∂_b V = −a_i dm_i, ∇_w V = −a_i dw_i."""
@@ -414,7 +427,9 @@ class MeanFieldModel:
 
         R# + (2α/N) Σ_j V(θ̃_j) + (α²/N²) Σ_jk U(θ̃_j, θ̃_k) over the neurons θ̃ of the (centred)
         network, from one threaded pass over the pairs; for :class:`ArrayData`, the mean over its
-        training rows.
+        training rows. Smooth σ (tanh, sigmoid) sum the pairs by Mehler's series where it converges.
+        From 2e7 pair evaluations a progress bar shows on a terminal; Ctrl-C raises
+        KeyboardInterrupt between row blocks.
 
         Parameters
         ----------
@@ -427,7 +442,7 @@ class MeanFieldModel:
         Raises
         ------
         ValueError
-            if the population quantities are not available.
+            if the population quantities are not available, or the risk overflows the float range.
         """
         self._require_exact("population_risk")
         theta = self.as_params(theta)
@@ -439,7 +454,8 @@ class MeanFieldModel:
         full = self._combined(theta)
         v = -full.a * self._v_parts(full, grad=False)[0]
         rows = self._pair_rows(self.activation, full, self.activation, full)
-        return float(self.r_sharp + 2.0 * alpha * v.sum() / n + alpha**2 * (full.a @ rows) / n**2)
+        risk = self.r_sharp + 2.0 * alpha * v.sum() / n + alpha**2 * (full.a @ rows) / n**2
+        return float(check_overflow(risk, "population_risk", _OVERFLOW_INPUTS))
 
     def potential_gradient(self, theta):
         """∇_θ Ψ(θ_i; ρ̂) = −E[(y − f(x)) ∇_θσ*(x; θ_i)] = (N/2α) ∂R_N/∂θ_i for every neuron.
@@ -458,7 +474,7 @@ class MeanFieldModel:
         Raises
         ------
         ValueError
-            if the population quantities are not available.
+            if the population quantities are not available, or the gradient overflows the float range.
         """
         self._require_exact("potential_gradient")
         theta = self.as_params(theta)
@@ -475,7 +491,7 @@ class MeanFieldModel:
         grad_a = -rv + alpha * rows / n if "a" in self.train else np.zeros(n)
         grad_b = a * (alpha * dm / n - dmv) if "b" in self.train else np.zeros(n)
         grad_w = a[:, None] * (alpha * dw / n - dwv) if "w" in self.train else np.zeros((n, self.d))
-        return Params(grad_a, grad_w, grad_b)
+        return _gradient_params(grad_a, grad_w, grad_b)
 
     def _finite_gradient(self, theta):
         """−(1/n) Σ_m (y_m − f(x_m)) ∇_θσ*(x_m; θ_i) over the training rows (BLAS)."""
@@ -490,7 +506,7 @@ class MeanFieldModel:
             grad_w = -theta.a[:, None] * (weighted.T @ X) if "w" in self.train else np.zeros((n, self.d))
         else:
             grad_b, grad_w = np.zeros(n), np.zeros((n, self.d))
-        return Params(grad_a, grad_w, grad_b)
+        return _gradient_params(grad_a, grad_w, grad_b)
 
     # ------------------------------------------------------------------ solvers
     def sgd_spec(self):

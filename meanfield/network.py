@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ._validation import check_magnitude
 from .activations import Activation
 
 TRAINABLE = ("a", "w", "b")
@@ -33,7 +34,7 @@ class TwoLayerNetwork:
     ------
     ValueError
         On an unknown or repeated trained coordinate, an empty ``train``, a non-Activation, or
-        a scale that is not a positive finite number.
+        a scale that is not a positive number ≤ 1e150 (α² is formed).
 
     Examples
     --------
@@ -55,6 +56,7 @@ class TwoLayerNetwork:
             raise ValueError(f"scale: must be a positive number, got {scale!r}") from None
         if not (math.isfinite(scale) and scale > 0):
             raise ValueError(f"scale: must be positive and finite, got {scale!r}")
+        check_magnitude(scale, "scale")  # α² is formed by the risk
         self.activation = activation
         self.train = tuple(t for t in TRAINABLE if t in train)
         self.scale = scale

@@ -17,7 +17,14 @@ from ``ot/lp/solver_1d.py`` and ``ot/lp/_network_simplex.py``:
 ``ot.emd2(a, b, ot.dist(xs, xt))`` returns the squared-euclidean cost W2²,
 ``ot.sliced_wasserstein_distance(..., p=2)`` returns SW2 itself.
 All public functions here return the distance itself (not a power).
+
+Every distance is computed in a scaled form: positions are divided by a common power of two
+s ≥ max |x| / 2 (exact, no rounding), the distance of the scaled laws is computed, and multiplied
+back, W_p(s x, s y) = s W_p(x, y). So the squares never overflow (or underflow) and the results
+are finite and right for every finite input (e.g. W2(δ_{1e200}, δ_{−1e200}) = 2e200; inf only when the
+distance itself exceeds the float maximum ~1.8e308).
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +74,13 @@ def _weighted_sample_1d(x, w, name, wname):
     return x[order], w[order]
 
 
+def _common_scale(*arrays):
+    """s = 2^k with max |entry| ∈ [s/2, 2s) (1 if every entry is 0): x/s is exact and lies in
+    [−2, 2], so W_p(x, y) = s W_p(x/s, y/s) forms no overflowing (or underflowing) square."""
+    largest = max(float(np.max(np.abs(a))) for a in arrays)
+    return 1.0 if largest == 0.0 else math.ldexp(1.0, math.frexp(largest)[1] - 1)
+
+
 def _grid_density(density, edges, index):
     """(edges, normalised cell masses) of a piecewise-constant density.
 
@@ -110,9 +124,12 @@ def _grid_density(density, edges, index):
 # exact 1-D quantile integrals (empirical vs piecewise-constant density)
 # ----------------------------------------------------------------------------
 def _quantile_gaps(radii, density, edges, weights, index):
-    """dq, f0, f1 on the merged q-intervals with f = Q_emp - Q_grid (linear there)."""
+    """dq, f0, f1 on the merged q-intervals with f = (Q_emp - Q_grid)/s (linear there), and the
+    common scale s of the sample and the edges (:func:`_common_scale`)."""
     x, w = _weighted_sample_1d(radii, weights, "radii", "weights")
     edges, mass = _grid_density(density, edges, index)
+    scale = _common_scale(x, edges)
+    x, edges = x / scale, edges / scale
     cum = np.concatenate(([0.0], np.cumsum(mass)))
     cum /= cum[-1]  # monotone and ending at exactly 1
     # cells whose mass does not move the cumulative sum (empty, or below its
@@ -134,7 +151,7 @@ def _quantile_gaps(radii, density, edges, weights, index):
     f1 = x[i] - (left[j] + width[j] * ((q1 - G[j]) / m[j]))
     if not (np.all(np.isfinite(f0)) and np.all(np.isfinite(f1))):
         raise FloatingPointError("radial Wasserstein distance: non-finite quantile difference")
-    return q1 - q0, f0, f1
+    return q1 - q0, f0, f1, scale
 
 
 def w2_radial(radii, density, edges=None, weights=None, index=None):
@@ -181,9 +198,9 @@ def w2_radial(radii, density, edges=None, weights=None, index=None):
     >>> round(w2_radial([0.5], np.ones(10), edges), 6), round(float(np.sqrt(1 / 12)), 6)
     (0.288675, 0.288675)
     """
-    dq, f0, f1 = _quantile_gaps(radii, density, edges, weights, index)
+    dq, f0, f1, scale = _quantile_gaps(radii, density, edges, weights, index)
     w2sq = np.sum(dq * (f0 * f0 + f0 * f1 + f1 * f1)) / 3.0
-    return float(np.sqrt(max(w2sq, 0.0)))
+    return float(np.sqrt(max(w2sq, 0.0)) * scale)
 
 
 def w1_radial(radii, density, edges=None, weights=None, index=None):
@@ -229,12 +246,12 @@ def w1_radial(radii, density, edges=None, weights=None, index=None):
     >>> round(w1_radial([0.5], np.ones(10), np.linspace(0.0, 1.0, 11)), 6)
     0.25
     """
-    dq, f0, f1 = _quantile_gaps(radii, density, edges, weights, index)
+    dq, f0, f1, scale = _quantile_gaps(radii, density, edges, weights, index)
     a0, a1 = np.abs(f0), np.abs(f1)
     same = f0 * f1 >= 0
     denom = np.where(same, 1.0, a0 + a1)          # > 0 whenever signs differ
     piece = np.where(same, 0.5 * (a0 + a1), 0.5 * (f0 * f0 + f1 * f1) / denom)
-    return float(np.sum(dq * piece))
+    return float(np.sum(dq * piece) * scale)
 
 
 # ----------------------------------------------------------------------------
@@ -243,8 +260,9 @@ def w1_radial(radii, density, edges=None, weights=None, index=None):
 def _wasserstein_1d_pot(x, y, x_weights, y_weights, p):
     x, xw = _weighted_sample_1d(x, x_weights, "x", "x_weights")
     y, yw = _weighted_sample_1d(y, y_weights, "y", "y_weights")
-    cost = float(ot.wasserstein_1d(x, y, xw, yw, p=p))   # = W_p ** p
-    return max(cost, 0.0) ** (1.0 / p)
+    scale = _common_scale(x, y)
+    cost = float(ot.wasserstein_1d(x / scale, y / scale, xw, yw, p=p))   # = (W_p / s) ** p
+    return max(cost, 0.0) ** (1.0 / p) * scale
 
 
 def w2_empirical_1d(x, y, x_weights=None, y_weights=None):
@@ -406,19 +424,21 @@ def w2_particles(W_a, W_b, weights_a=None, weights_b=None, method="auto",
     a = _normalised_weights(weights_a, A.shape[0], "weights_a")
     b = _normalised_weights(weights_b, B.shape[0], "weights_b")
     max_exact = check_int(max_exact, "max_exact", minimum=0)
+    scale = _common_scale(A, B)
+    A, B = A / scale, B / scale
     if method == "auto":
         method = "exact" if max(A.shape[0], B.shape[0]) <= max_exact else "sliced"
     if method == "exact":
         cost, log = ot.emd2(a, b, ot.dist(A, B), numItermax=1_000_000, log=True)
         if log["result_code"] != 1:
             raise RuntimeError(f"ot.emd2 did not converge: {log['warning']}")
-        return W2Result(float(np.sqrt(max(float(cost), 0.0))), "exact", None)
+        return W2Result(float(np.sqrt(max(float(cost), 0.0)) * scale), "exact", None)
     if method == "sliced":
         n_projections = check_int(n_projections, "n_projections", minimum=1)
         sw = ot.sliced_wasserstein_distance(
             A, B, a, b, n_projections=n_projections, p=2,
             seed=np.random.RandomState(seed))
-        return W2Result(float(sw), "sliced", n_projections)
+        return W2Result(float(sw) * scale, "sliced", n_projections)
     raise ValueError(f"method must be 'auto', 'exact' or 'sliced', got {method!r}")
 
 

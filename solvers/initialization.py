@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from meanfield._validation import check_magnitude
+
 
 def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -24,7 +26,7 @@ def init_gaussian(N, d, kappa, seed=None):
     d : int
         Dimension, ≥ 1.
     kappa : float
-        κ > 0, finite.
+        κ ∈ (0, 1e150] (beyond, ‖w‖² overflows).
     seed : int, numpy.random.Generator or None
         Passed to ``np.random.default_rng``.
 
@@ -36,7 +38,7 @@ def init_gaussian(N, d, kappa, seed=None):
     Raises
     ------
     ValueError
-        If ``N`` or ``d`` is not an integer ≥ 1, or ``kappa`` is not a positive finite number.
+        If ``N`` or ``d`` is not an integer ≥ 1, or ``kappa`` is not a positive number ≤ 1e150.
 
     Examples
     --------
@@ -52,5 +54,6 @@ def init_gaussian(N, d, kappa, seed=None):
         raise ValueError(f"kappa: must be a number, got {kappa!r}") from None
     if not (math.isfinite(kappa) and kappa > 0):
         raise ValueError(f"kappa: must be positive and finite, got {kappa!r}")
+    check_magnitude(kappa, "kappa")  # ‖w‖² is formed (and κ·G overflows near the float maximum)
     rng = np.random.default_rng(seed)
     return rng.standard_normal((N, d)) * (kappa / math.sqrt(d))

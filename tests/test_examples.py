@@ -272,3 +272,17 @@ def test_flow_budget_waits_for_the_compiler():
                 pass
     assert reached and reached[0] >= 0.3
     assert time.perf_counter() - start < 0.3 + 1.0
+
+
+@pytest.mark.parametrize("script", ["isotropic_gaussians.py", "anisotropic_gaussians.py", "lazy_vs_meanfield.py"])
+def test_unwritable_out_is_refused_before_computing(tmp_path, script):
+    """--out under a regular file cannot be created (root included): a usage error naming --out at
+    argument parsing, not a traceback (or, for an existing read-only folder, a failure at the first
+    figure after the whole run)."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--quick", "--out", str(blocker / "sub")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "--out" in proc.stderr and "cannot create or write this folder" in proc.stderr
+    assert "Traceback" not in proc.stderr

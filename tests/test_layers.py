@@ -28,7 +28,8 @@ LAYERS = [
                                   "meanfield/shifted_hermite.py", "meanfield/sphere.py",
                                   "meanfield/radial_table.py"]),
     ("functional", ["meanfield/interface.py", "meanfield/mean_field_model.py", "meanfield/_series_plan.py",
-                    "meanfield/_isotropic_particles.py"]),
+                    "meanfield/_isotropic_particles.py", "meanfield/_row_blocks.py",
+                    "meanfield/_smooth_pair_series.py"]),
     ("reductions", ["meanfield/isotropic_gaussians.py", "meanfield/kernel_features.py",
                     "meanfield/anisotropic.py", "meanfield/_anisotropic_points.py",
                     "meanfield/order_parameters.py", "meanfield/overlap_noise.py"]),  # teacher–student overlaps

@@ -11,6 +11,7 @@ from meanfield.wasserstein import (
     w1_empirical_1d,
     w1_radial,
     w2_empirical_1d,
+    w2_marginals,
     w2_particles,
     w2_radial,
 )
@@ -300,3 +301,46 @@ def test_w2_radial_with_subnormal_head_cells():
     pts = np.arange(10) + 2.5  # midpoints of the ten unit cells
     assert w2_radial(pts, dens, edges=edges) == pytest.approx(np.sqrt(1.0 / 12.0), rel=1e-12)
     assert w1_radial(pts, dens, edges=edges) == pytest.approx(0.25, rel=1e-12)
+
+
+# ------------------------------------------------- huge inputs (scaled form, W_p(cx, cy) = c W_p(x, y))
+def _sorted_quantile_w2(x, y):
+    """W2 of two equal-size uniform samples by the sorted-quantile formula, in Python floats
+    scaled by hand: (Σ (x_(i) − y_(i))² / n)^{1/2} with x, y divided by their largest |entry|."""
+    scale = max(abs(v) for v in list(x) + list(y))
+    gaps = [(a / scale - b / scale) ** 2 for a, b in zip(sorted(x), sorted(y))]
+    return (sum(gaps) / len(gaps)) ** 0.5 * scale
+
+
+@pytest.mark.parametrize("c", [1e200, 1e-200, 1e300])
+def test_w2_empirical_1d_at_huge_and_tiny_scales(c):
+    """W2(δ_c, δ_−c) = 2c, and the sorted-quantile formula at c = 1e±200 (the squares overflowed:
+    w2_empirical_1d([1e200], [-1e200]) was NaN)."""
+    assert w2_empirical_1d([c], [-c]) == pytest.approx(2 * c, rel=1e-15)
+    assert w1_empirical_1d([c], [-c]) == pytest.approx(2 * c, rel=1e-15)
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal(7) * c, rng.standard_normal(7) * c + c
+    assert w2_empirical_1d(x, y) == pytest.approx(_sorted_quantile_w2(x, y), rel=1e-13)
+
+
+def test_distances_are_scale_invariant_at_1e200():
+    """W(cx, cy) = c W(x, y) at c = 1e200 vs c = 1 for every distance of the module (each was inf
+    or NaN at c = 1e200)."""
+    c = 1e200
+    rng = np.random.default_rng(2)
+    A, B = rng.standard_normal((40, 3)), rng.standard_normal((50, 3)) + 0.5
+    for method in ("exact", "sliced"):
+        big = w2_particles(A * c, B * c, method=method).distance
+        assert np.isfinite(big) and big == pytest.approx(c * w2_particles(A, B, method=method).distance, rel=1e-12)
+    np.testing.assert_allclose(w2_marginals(A * c, B * c), c * w2_marginals(A, B), rtol=1e-13)
+    edges, density = np.linspace(0.0, 2.0, 9), np.arange(1.0, 9.0)
+    radii = np.abs(A[:, 0])
+    for f in (w2_radial, w1_radial):
+        assert f(radii * c, density, edges * c) == pytest.approx(c * f(radii, density, edges), rel=1e-13)
+
+
+def test_w2_radial_at_1e200_closed_form():
+    """δ_c against the uniform law on [0, c]: W2 = c/√3, W1 = c/2."""
+    c = 1e200
+    assert w2_radial([c], np.ones(10), np.linspace(0.0, c, 11)) == pytest.approx(c / 3**0.5, rel=1e-14)
+    assert w1_radial([c], np.ones(10), np.linspace(0.0, c, 11)) == pytest.approx(c / 2, rel=1e-14)

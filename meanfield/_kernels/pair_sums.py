@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from .gauss_moments import gauss_mean, gauss_pair
+from .smooth_series import series_terms
 
 
 #: Largest pre-activation scale √A = √(Σ_l w_l² s_l²) and |mean| accepted (products of two stay finite).
@@ -46,17 +47,33 @@ def class_moments(W, b, means, variances):
     return m, s
 
 
+@njit(cache=True, inline="always")
+def pair_correlation(W1, W2, variances, k, i, j, s1, s2, same):
+    """c_ij = Σ_l W1_il W2_jl s_kl² / (s1_ki s2_kj) under class k (0 at a zero scale; exactly 1 for
+    i = j when the sets are one, ``same``)."""
+    if same and i == j:
+        return 1.0
+    cov = 0.0
+    for l in range(W1.shape[1]):
+        cov += W1[i, l] * W2[j, l] * variances[k, l]
+    scale = s1[k, i] * s2[k, j]
+    return cov / scale if scale > 0.0 else 0.0
+
+
 @njit(cache=True, parallel=True)
-def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw):
-    """Fill rows (and with ``grad`` dm, dw) as in the module docstring. ``same``: the two sets are
-    one (then c_ii = 1 exactly: near c = 1 a kinked σ's G moves like √(1 − c), so a rounded
-    c_ii = 1 − 1e-16 would cost ~1e-8)."""
+def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi,
+              tab1, tab2, tol):
+    """Fill rows (and with ``grad`` dm, dw) lo ≤ i < hi as in the module docstring. ``same``: the
+    two sets are one (then c_ii = 1 exactly: near c = 1 a kinked σ's G moves like √(1 − c), so a
+    rounded c_ii = 1 − 1e-16 would cost ~1e-8). Each pair takes Mehler's series from the tables
+    ``tab1``, ``tab2`` where it converges (:func:`meanfield._kernels.smooth_series.series_terms`; tables of
+    :func:`meanfield._kernels.smooth_series.no_tables` never do), the exact :func:`gauss_pair` otherwise."""
     n1, d = W1.shape
     n2 = W2.shape[0]
     n_k = weights.shape[0]
     m1, s1 = class_moments(W1, b1, means, variances)
     m2, s2 = class_moments(W2, b2, means, variances)
-    for i in prange(n1):
+    for i in prange(lo, hi):
         acc = np.zeros(d)
         total = 0.0
         dmi = 0.0
@@ -71,14 +88,10 @@ def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, sam
                 for l in range(d):
                     acc[l] = 0.0
             for j in range(n2):
-                cov = 0.0
-                for l in range(d):
-                    cov += W1[i, l] * W2[j, l] * variances[k, l]
-                scale = s1[k, i] * s2[k, j]
-                c = cov / scale if scale > 0.0 else 0.0
-                if same and i == j:
-                    c = 1.0
-                g, g_m1, g_m2, g_a1, g_a2, g_c = gauss_pair(k1, p1, k2, p2, m1[k, i], s1[k, i], m2[k, j], s2[k, j], c)
+                c = min(1.0, max(-1.0, pair_correlation(W1, W2, variances, k, i, j, s1, s2, same)))
+                used, g, g_m1, g_a1, g_c = series_terms(tab1, tab2, k, i, j, c, same and i == j, grad, tol)
+                if not used:
+                    g, g_m1, _, g_a1, _, g_c = gauss_pair(k1, p1, k2, p2, m1[k, i], s1[k, i], m2[k, j], s2[k, j], c)
                 total += pk * a2[j] * g
                 if grad:
                     sum_m += a2[j] * g_m1

@@ -14,7 +14,7 @@ from scipy.special import ndtr
 
 from .._kernels.activation import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS
 from .._kernels.pl_hermite import _pl_hermite_table, _pl_second_moment
-from .._validation import as_finite_array, check_int, check_real
+from .._validation import as_finite_array, check_int, check_magnitude, check_real
 from .base import Activation
 
 # |τ| beyond this is numerically infinite for φ, Φ (φ(40) underflows to 0).
@@ -83,9 +83,7 @@ class PiecewiseLinear(Activation):
         if np.any(np.diff(knots) <= 0):
             raise ValueError("knots: must be strictly increasing")
         for name, arr in (("knots", knots), ("values", values)):
-            if np.max(np.abs(arr)) > MAX_MAGNITUDE:
-                raise ValueError(f"{name}: entries must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] (products of "
-                                 f"the Gaussian integrals overflow beyond), got {float(np.max(np.abs(arr)))!r}")
+            check_magnitude(arr, name, MAX_MAGNITUDE, "products of the Gaussian integrals overflow beyond")
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             slopes = np.diff(values) / np.diff(knots)
         for name, slope in (("left_slope", left), ("right_slope", right)):
@@ -166,7 +164,7 @@ class PiecewiseLinear(Activation):
         return tuple(x for x in out if x is not None)
 
     def gaussian_second_moment(self, a):
-        a = as_finite_array(a, "a", nonnegative=True)
+        a = check_magnitude(as_finite_array(a, "a", nonnegative=True), "a")  # E σ(aG)² grows like a²
         out = np.empty(a.size)
         _pl_second_moment(self._kind, self._params, np.ascontiguousarray(a, dtype=float).ravel(), out)
         return out.reshape(a.shape)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_finite_array
+from .._validation import as_finite_array, check_magnitude
 from ._law import DATA_ARRAYS, DataLaw, DataSpec, as_generator, check_count
 
 
 def _pair(X, y, name_x, name_y):
-    X = as_finite_array(X, name_x, ndim=2)
-    y = as_finite_array(y, name_y, ndim=1)
+    X = check_magnitude(as_finite_array(X, name_x, ndim=2), name_x)  # ⟨w, x⟩² and y² are formed
+    y = check_magnitude(as_finite_array(y, name_y, ndim=1), name_y)
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"{name_x}: expected shape (n, d) with n, d >= 1, got {X.shape}")
     if y.shape != (X.shape[0],):
@@ -47,7 +47,8 @@ class ArrayData(DataLaw):
     Raises
     ------
     ValueError
-        On non-finite values, mismatched shapes, or only one of ``X_test``, ``y_test``.
+        On non-finite values or values beyond 1e150 in magnitude (their squares would overflow),
+        mismatched shapes, or only one of ``X_test``, ``y_test``.
 
     Examples
     --------

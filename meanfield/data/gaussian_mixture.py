@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_finite_array, check_positive
+from .._validation import as_finite_array, check_magnitude, check_positive
 from ._law import DATA_MIXTURE, DataLaw, DataSpec, as_generator, check_count, check_dimension
 
 
@@ -37,7 +37,8 @@ class GaussianMixture(DataLaw):
     ------
     ValueError
         If an array is not finite or not of the shapes above, a std is ≤ 0, a weight is
-        negative or the weights sum to 0.
+        negative or the weights sum to 0, or a mean, std or label exceeds 1e150 in magnitude
+        (its square would overflow).
 
     Examples
     --------
@@ -54,6 +55,8 @@ class GaussianMixture(DataLaw):
         stds = as_finite_array(stds, "stds", ndim=2)
         weights = as_finite_array(weights, "weights", ndim=1, nonnegative=True)
         labels = as_finite_array(labels, "labels", ndim=1)
+        for name_, v in (("means", means), ("stds", stds), ("labels", labels)):
+            check_magnitude(v, name_)  # y², ‖μ‖², s² are formed
         k, d = means.shape
         if k < 1 or d < 1:
             raise ValueError(f"means: expected shape (K, d) with K, d >= 1, got {means.shape}")

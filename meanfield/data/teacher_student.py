@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_finite_array, check_real
+from .._validation import as_finite_array, check_magnitude, check_real
 from ..activations import Activation
 from ._law import DATA_TEACHER, DataLaw, DataSpec, as_generator, check_count
 
@@ -31,7 +31,8 @@ class TeacherStudent(DataLaw):
     ------
     ValueError
         If an array is not finite or not of the shapes above, ``activation`` is not an
-        :class:`Activation`, or ``noise_std`` is negative or not finite.
+        :class:`Activation`, ``noise_std`` is negative or not finite, or an entry exceeds 1e150
+        in magnitude (its square would overflow).
 
     Examples
     --------
@@ -44,7 +45,7 @@ class TeacherStudent(DataLaw):
     """
 
     def __init__(self, W, activation, a=None, b=None, noise_std=0.0):
-        W = as_finite_array(W, "W", ndim=2)
+        W = check_magnitude(as_finite_array(W, "W", ndim=2), "W")
         if W.shape[0] < 1 or W.shape[1] < 1:
             raise ValueError(f"W: expected shape (M, d) with M, d >= 1, got {W.shape}")
         if not isinstance(activation, Activation):
@@ -55,7 +56,8 @@ class TeacherStudent(DataLaw):
         for name, v in (("a", a), ("b", b)):
             if v.shape != (m,):
                 raise ValueError(f"{name}: expected shape ({m},) (one per teacher neuron), got {v.shape}")
-        noise_std = check_real(noise_std, "noise_std")
+            check_magnitude(v, name)
+        noise_std = check_magnitude(check_real(noise_std, "noise_std"), "noise_std")
         if noise_std < 0:
             raise ValueError(f"noise_std: must be non-negative, got {noise_std!r}")
         self.W, self.a, self.b = np.ascontiguousarray(W), a, b

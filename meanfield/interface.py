@@ -77,6 +77,10 @@ class ParticleModel(Protocol):
         The trained coordinates, a subset of ("a", "w", "b").
     output_scale : float
         α.
+    risk_kind : {"population", "empirical"} or None
+        What ``risk`` returns (None: no risk rule).
+    activation : Activation
+        σ.
 
     Raises
     ------
@@ -93,6 +97,8 @@ class ParticleModel(Protocol):
     d: int
     train: tuple
     output_scale: float
+    risk_kind: object
+    activation: object
 
     def as_params(self, theta, name: str = "theta") -> Params:
         """θ as :class:`Params` (an (N, d) array means a ≡ 1, b ≡ 0).

@@ -41,9 +41,9 @@ def run_key(seed, eps, W, batch, beta, lam):
 def problem_digest(model, params, spec, probes, record):
     """SHA-256 of what else defines the run (see the module docstring), as uint8."""
     digest = hashlib.sha256(repr(model).encode())
-    offset = spec.offset if spec.offset is not None else Params(np.zeros(0), np.zeros((0, params.d)), np.zeros(0))
+    offset = () if spec.offset is None else (spec.offset.a, spec.offset.W, spec.offset.b)
     arrays = (params.a, params.W, params.b, spec.act_params, spec.data.rows, spec.data.scales, spec.data.values,
-              spec.data.extra, spec.data.params, spec.data.act_params, offset.a, offset.W, offset.b,
+              spec.data.extra, spec.data.params, spec.data.act_params, np.array([len(offset)]), *offset,
               np.zeros(0) if probes is None else probes,
               np.atleast_1d(model.risk(params)) if "risk" in record else np.zeros(0))
     for arr in arrays:

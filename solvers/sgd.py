@@ -32,7 +32,8 @@ from ._divergence import DIVERGENCE_THRESHOLD, DivergenceError
 from ._dynamics import Dynamics
 from ._general_sgd_kernels import general_sgd_block
 from ._recorders import Recording
-from ._sgd_kernels import DIVERGENCE_CHECK_EVERY, initial_noise_states, initial_rng_state, noise_chunks, sgd_block, sgd_block_threaded
+from ._sgd_kernels import DIVERGENCE_CHECK_EVERY, sgd_block, sgd_block_threaded
+from ._sgd_streams import initial_noise_states, initial_rng_state, noise_chunks
 from ._time_stepping import march
 from .result import ParticleResult
 

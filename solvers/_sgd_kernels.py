@@ -26,6 +26,7 @@ from numba import njit, prange
 
 from meanfield.activations import KIND_PIECEWISE_LINEAR, act_deriv, act_value
 
+from ._normal_rng import fill_normals
 from ._sgd_streams import (NOISE_CHUNK, NOISE_GROUP, _draw_batch, draw_sample, draw_step, fill_normal,  # noqa: F401
                            initial_noise_states, initial_rng_state, next_uint64, next_uniform, noise_chunks,
                            replay_weight_noise)

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._normal_rng import fill_normals, init_noise_streams
+from ._normal_rng import _advance, _rotl, fill_normals, init_noise_streams
 
 #: Particles whose Langevin noise is drawn before it is added (along k, i.e. contiguously in Wᵀ).
 NOISE_GROUP = 64
@@ -50,24 +50,11 @@ def initial_noise_states(state, n_particles):
     return init_noise_streams(np.ascontiguousarray(state[1]), noise_chunks(n_particles))
 
 
-@njit(cache=True, inline="always")
-def _rotl(x, k):
-    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
-
-
 @njit(cache=True)
 def next_uint64(state):
     """xoshiro256** (Blackman & Vigna): next 64-bit output, state advanced in place."""
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
-    t = s1 << np.uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = _rotl(s3, 45)
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    result = _rotl(state[1] * np.uint64(5), 7) * np.uint64(9)
+    state[0], state[1], state[2], state[3] = _advance(state[0], state[1], state[2], state[3])
     return result
 
 

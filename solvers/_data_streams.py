@@ -16,7 +16,7 @@ from numba import njit
 from meanfield.activations import act_value
 from meanfield.data import DATA_ARRAYS, DATA_MIXTURE, DATA_TEACHER
 
-from ._sgd_kernels import fill_normal, next_uniform
+from ._sgd_streams import fill_normal, next_uniform
 
 
 def initial_order(spec):

@@ -28,9 +28,9 @@ from meanfield.activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_T
 
 from ._data_streams import draw_point
 from ._normal_rng import fill_normals
-from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, NOISE_CHUNK, NOISE_GROUP, _total, add_squares_transposed,
-                           axpy_forward_transposed, axpy_noise_range, axpy_transposed, forward_transposed,
-                           largest_norm_or_inf, replay_weight_noise)
+from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, _total, add_squares_transposed, axpy_forward_transposed,
+                           axpy_noise_range, axpy_transposed, forward_transposed, largest_norm_or_inf)
+from ._sgd_streams import NOISE_CHUNK, NOISE_GROUP, replay_weight_noise
 
 
 @njit(cache=True)

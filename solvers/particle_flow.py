@@ -25,36 +25,61 @@ fixed step is caught by the step-doubling check of :mod:`solvers._step_check` (`
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
-from tqdm.auto import tqdm
 
-from ._adaptive import DormandPrince
+from meanfield._validation import (check_accuracy_tol, check_int, check_positive, check_probes, check_real,
+                                   check_record, check_times)
+from meanfield.interface import ParticleModel
+
+from ._divergence import DIVERGENCE_THRESHOLD, DivergenceError
+from ._dynamics import Dynamics
+from ._flow_steppers import RK4, Dopri5, EulerMaruyama, RK4Doubling, rk4_step
 from ._origin import OriginEvents
+from ._recorders import Recording
+from ._result import SolverError
+from ._step_check import ACCURACY_TOL, EULER_EVERY, RK4_EVERY, AccuracyError, StepDoublingCheck
+from ._time_stepping import march
 from .result import ParticleResult
-from meanfield._validation import (check_accuracy_tol, check_int, check_noise, check_positive, check_probes,
-                                   check_real, check_record, check_times, xi_function)
-from ._interrupt import deferred_interrupt
-from ._step_check import ACCURACY_TOL, EULER_EVERY, RK4_EVERY, StepDoublingCheck
-from .sgd import DIVERGENCE_THRESHOLD, DivergenceError, snapshot
 
 DEFAULT_DT_LANGEVIN = 1e-3
 
 
-def _kinked_at_origin(model):
-    """True if the model's σ has a kink at 0 (σ'(0−) ≠ σ'(0+)); False if it cannot tell."""
-    act = getattr(model, "activation", None)
-    if act is None or not hasattr(act, "derivative"):
-        return False
+class EnergyIncreaseError(SolverError):
+    """With ``check_energy``: the flow's Lyapunov function increased (a too-large fixed step);
+    a :class:`~solvers.SolverError` (so a RuntimeError) carrying the partial result."""
+
+
+def _kinked_at_origin(activation):
+    """True if σ has a kink at 0 (σ'(0−) ≠ σ'(0+))."""
     tiny = np.finfo(float).tiny
-    return bool(np.asarray(act.derivative(np.array([-tiny]))) != np.asarray(act.derivative(np.array([0.0]))))
+    return bool(np.asarray(activation.derivative(np.array([-tiny]))) != np.asarray(activation.derivative(np.array([0.0]))))
 
 
 def _energy(model, params, X, lam):
     """R_N/α² + (λ/N) Σ_i ‖θ_i‖² over the trained coordinates X (N, D): the flow's Lyapunov function."""
-    alpha = float(getattr(model, "output_scale", 1.0))
-    return model.population_risk(params) / alpha**2 + lam * float(np.mean(np.sum(X * X, axis=1)))
+    return model.population_risk(params) / model.output_scale**2 + lam * float(np.mean(np.sum(X * X, axis=1)))
+
+
+def _check_method(method, beta, dt):
+    """The scheme: "dopri5", "rk4" or "euler" (Euler-Maruyama), checked against β and dt."""
+    if method is None:
+        method = "euler" if beta is not None else ("dopri5" if dt is None else "rk4")
+    if method not in ("dopri5", "rk4", "euler"):
+        raise ValueError(f"method: must be 'dopri5', 'rk4' or 'euler', got {method!r}")
+    if beta is not None and method != "euler":
+        raise ValueError("method: the Langevin flow is integrated by Euler-Maruyama; use method='euler'")
+    if method == "euler" and beta is None:
+        raise ValueError("method: 'euler' is Euler-Maruyama for the Langevin flow and needs beta > 0; "
+                         "for the noiseless flow use method='rk4' (with dt) or 'dopri5'")
+    if method == "dopri5" and dt is not None:
+        raise ValueError("dt: method 'dopri5' chooses its own steps; pass dt=None or method='rk4'")
+    if dt is not None:
+        dt = check_real(dt, "dt")
+        if dt <= 0:
+            raise ValueError(f"dt: must be positive, got {dt!r}")
+    elif method == "euler":
+        dt = DEFAULT_DT_LANGEVIN
+    return method, dt
 
 
 def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
@@ -73,7 +98,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     times : array_like of float
         Non-decreasing snapshot times ≥ 0 (steps land on them exactly).
     xi : callable or float, optional
-        None (ξ ≡ 1), a positive number, or a callable ξ(t) ≥ 0.
+        None (ξ ≡ 1), a positive number, or a callable ξ(t) ≥ 0 (parsed by :class:`~solvers.Dynamics`).
     beta : float, optional
         None (deterministic) or the inverse temperature β > 0 (Langevin).
     lam : float
@@ -81,7 +106,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     method : {"dopri5", "rk4", "euler"}, optional
         Noiseless: "dopri5" (adaptive Dormand–Prince 5(4), the default when ``dt`` is
         None) or "rk4" (the default with a ``dt``); "euler" (Euler-Maruyama, the default and
-        the only choice with ``beta``).
+        the only choice with ``beta``, which it needs: without ``beta`` it raises ValueError).
     dt : float, optional
         Time step > 0; None means adaptive steps (dopri5, or step doubling for rk4) and
         DEFAULT_DT_LANGEVIN for Euler-Maruyama; dopri5 takes no ``dt``.
@@ -95,8 +120,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     rtol : float
         Error tolerance of the adaptive steps, in [1e-13, 0.1] (max-norm, relative to 1 + max|θ|).
     check_energy : bool, optional
-        Evaluate E = R_N/α² + (λ/N)Σ‖θ‖² after every noiseless step and raise RuntimeError
-        if it increases by more than ``energy_tol``·(1 + |E|); None (the default): on for a
+        Evaluate E = R_N/α² + (λ/N)Σ‖θ‖² after every noiseless step and raise
+        EnergyIncreaseError (a SolverError, so a RuntimeError) if it increases by more than ``energy_tol``·(1 + |E|); None (the default): on for a
         fixed ``dt`` (RK4 has no error estimate then, and a too-large step would otherwise
         return a wrong state silently), off for the adaptive methods; True with ``beta`` raises.
     energy_tol : float
@@ -121,19 +146,24 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     -------
     ParticleResult
         dynamics "flow" (``eps`` is the last step); ``status`` "finished" or "interrupted"
-        (Ctrl-C, noticed between drift evaluations, returns the state reached).
+        (Ctrl-C, noticed between steps, returns the state reached as the last snapshot; a
+        second Ctrl-C while that snapshot is taken is ignored, a third aborts).
 
     Raises
     ------
     DivergenceError
         If some |θ| exceeds DIVERGENCE_THRESHOLD or becomes non-finite (``.step``: the step
         after which it did).
-    RuntimeError
-        With ``check_energy``, if the energy increases.
+    EnergyIncreaseError
+        (A SolverError) with ``check_energy``, if the energy increases.
     solvers.AccuracyError
-        (A RuntimeError) if a fixed step's estimated error exceeds ``accuracy_tol``.
+        If a fixed step's estimated error exceeds ``accuracy_tol``.
     ValueError
-        On an invalid argument (the message names it).
+        On an invalid argument (the message names it), a model that is not a
+        :class:`meanfield.interface.ParticleModel`, or method "euler" without ``beta``.
+
+    Every error raised after the run started carries its partial result (the snapshots before
+    the failure, ``status`` "failed") in ``.result``.
 
     Examples
     --------
@@ -147,153 +177,83 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     times = check_times(times)
     seed = check_int(seed, "seed", 0)
     record = check_record(record)
-    if not hasattr(model, "potential_gradient"):
-        raise ValueError(f"model: expected a MeanFieldModel or IsotropicGaussians, got {type(model).__name__}")
+    if not isinstance(model, ParticleModel):
+        raise ValueError(f"model: expected a model of the solver interface (meanfield.interface.ParticleModel: "
+                         f"a MeanFieldModel or IsotropicGaussians), got {type(model).__name__}")
     params0 = model.as_params(init, "init")
     probes = check_probes(model, record, probes)
     train = model.train
     W = params0.flat(train)  # the state: the trained coordinates (N, D)
-    alpha = float(getattr(model, "output_scale", 1.0))
-
-    def as_params(X):
-        return params0.with_flat(train, X)
-    xi_of = xi_function(xi)
-    beta, lam = check_noise(beta, lam)
+    alpha = float(model.output_scale)
+    dynamics = Dynamics(xi, beta, lam)
+    beta, lam = dynamics.beta, dynamics.lam
     energy_tol = check_positive(energy_tol, "energy_tol", strict=False)
     if check_energy and beta is not None:
         raise ValueError("check_energy: the Langevin flow (beta given) has no decreasing energy to check; "
                          "leave check_energy unset (its fixed steps are checked by accuracy_tol)")
-    if method is None:
-        method = "euler" if beta is not None else ("dopri5" if dt is None else "rk4")
-    if method not in ("dopri5", "rk4", "euler"):
-        raise ValueError(f"method: must be 'dopri5', 'rk4' or 'euler', got {method!r}")
-    if beta is not None and method != "euler":
-        raise ValueError("method: the Langevin flow is integrated by Euler-Maruyama; use method='euler'")
-    if method == "dopri5" and dt is not None:
-        raise ValueError("dt: method 'dopri5' chooses its own steps; pass dt=None or method='rk4'")
-    if dt is not None:
-        dt = check_real(dt, "dt")
-        if dt <= 0:
-            raise ValueError(f"dt: must be positive, got {dt!r}")
-    elif method == "euler":
-        dt = DEFAULT_DT_LANGEVIN
+    method, dt = _check_method(method, beta, dt)
     rtol = check_real(rtol, "rtol")
     if not 1e-13 <= rtol <= 0.1:  # below 1e-13 the steps shrink to rounding and never end
         raise ValueError(f"rtol: must lie in [1e-13, 0.1], got {rtol!r}")
     accuracy_tol = check_accuracy_tol(accuracy_tol)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-
-    def velocity(X, t):
-        with deferred_interrupt():  # a Ctrl-C waits for the compiled drift to return
-            drift = model.potential_gradient(as_params(X)).flat(train)
-        return -2.0 * xi_of(t) * (drift / alpha + lam * X)
-
-    def rk4(X, t, h):
-        k1 = velocity(X, t)
-        k2 = velocity(X + 0.5 * h * k1, t + 0.5 * h)
-        k3 = velocity(X + 0.5 * h * k2, t + 0.5 * h)
-        k4 = velocity(X + h * k3, t + h)
-        return X + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-
-    def diverged(X):
-        return not np.all(np.isfinite(X)) or np.max(np.abs(X)) > DIVERGENCE_THRESHOLD
-
-    t = 0.0
-    steps = 0
-    h = dt if dt is not None else 1e-2
     w_only = tuple(train) == ("w",) and not np.any(params0.b)
     if origin is None:
-        origin = method == "dopri5" and w_only and _kinked_at_origin(model)
+        origin = method == "dopri5" and w_only and _kinked_at_origin(model.activation)
     elif origin and (method != "dopri5" or not w_only):
         raise ValueError("origin: the origin events need method='dopri5' and a w-only network with b ≡ 0")
-    events = None
-    if origin:  # an arrival time error of radius/|v_r|, spin-limited steps ~ radius/|v_t| just before
-        events = OriginEvents(velocity, W.shape[0], np.sqrt(rtol) * (1.0 + float(np.max(np.abs(W)))))
-    stepper = None
-    if method == "dopri5":
-        stepper = DormandPrince(velocity if events is None else events.velocity, rtol, atol=rtol)
+
+    def as_params(X):
+        return params0.with_flat(train, X)
+
+    def velocity(X, t):  # −2ξ(t)(∇Ψ/α + λθ)
+        drift = model.potential_gradient(as_params(X)).flat(train)
+        return -2.0 * dynamics.xi_at(t) * (drift / alpha + lam * X)
+
+    if method == "dopri5":  # origin events: an arrival time error of radius/|v_r|
+        events = OriginEvents(velocity, W.shape[0], np.sqrt(rtol) * (1.0 + float(np.max(np.abs(W))))) if origin else None
+        stepper = Dopri5(velocity, rtol, events)
+    elif method == "euler":
+        stepper = EulerMaruyama(velocity, dt, beta, dynamics.xi_at, np.random.default_rng(np.random.SeedSequence(seed)))
+    else:
+        stepper = RK4(velocity, dt) if dt is not None else RK4Doubling(velocity, rtol)
     accuracy = None
     if method == "euler":  # the drift's Euler step, doubled every 40 steps (3 drifts per 40)
         accuracy = StepDoublingCheck(lambda X, s, h: X + h * velocity(X, s), 1, accuracy_tol, EULER_EVERY,
                                      "flow (Euler-Maruyama)", dt=dt, horizon=1.0)
     elif dt is not None:   # two RK4 half steps every 25 steps (8 drifts per 100)
-        accuracy = StepDoublingCheck(rk4, 4, accuracy_tol, RK4_EVERY, "flow (RK4)", dt=dt)
+        accuracy = StepDoublingCheck(lambda X, s, h: rk4_step(velocity, X, s, h), 4, accuracy_tol, RK4_EVERY,
+                                     "flow (RK4)", dt=dt)
     if check_energy is None:
         check_energy = method == "rk4" and dt is not None
-    energy = _energy(model, as_params(W), W, lam) if check_energy and beta is None else None
-    snapshots = []
-    interrupted = False
-    bar = tqdm(total=float(times[-1]), disable=not progress, unit="t", desc="flow",
-               bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g}")
-    try:
-        for target in times:
-            while t < target - 1e-12 * max(1.0, target):
-                step = min(h, target - t)
-                if stepper is not None:
-                    t_max = target
-                    if events is not None:
-                        k1 = stepper.first_stage(W, t)
-                        if events.release():
-                            stepper.reset()
-                            k1 = stepper.first_stage(W, t)
-                        if stepper.h is not None:
-                            limit = events.step_limit(W, k1)
-                            if limit < stepper.h:  # cut the step at the earliest arrival at 0
-                                t_max = min(target, t + max(limit, 1e-9 * stepper.h))
-                    W_new, t_new = stepper.step(W, t, t_max)
-                    step, h = t_new - t, stepper.h
-                    if events is not None and events.capture(W_new):
-                        stepper.reset()
-                elif method == "euler":
-                    noise = rng.standard_normal(W.shape) * np.sqrt(4.0 * xi_of(t) * step / beta)
-                    W_new = W + step * velocity(W, t) + noise
-                elif dt is not None:
-                    W_new = rk4(W, t, step)
-                else:
-                    full = rk4(W, t, step)
-                    half = rk4(rk4(W, t, 0.5 * step), t + 0.5 * step, 0.5 * step)
-                    err = np.max(np.abs(half - full)) / 15.0
-                    tol = rtol * (1.0 + np.max(np.abs(half)))
-                    factor = 0.9 * (tol / max(err, 1e-300)) ** 0.2
-                    if err > tol:
-                        h = step * max(0.2, factor)
-                        continue
-                    W_new = half + (half - full) / 15.0  # Richardson extrapolation
-                    h = step * min(2.0, max(0.2, factor)) if step == h else h
-                if diverged(W_new):
-                    raise DivergenceError(steps + 1, t + step)
-                if energy is not None:
-                    new_energy = _energy(model, as_params(W_new), W_new, lam)
-                    if new_energy > energy + energy_tol * (1.0 + abs(energy)):
-                        raise RuntimeError(
-                            f"flow: the energy R_N/α² + (λ/N)Σ|θ|² increased by {new_energy - energy:.3e} at "
-                            f"t = {t + step:.6g} (step {step:.3g}); reduce dt or rtol")
-                    energy = new_energy
-                if accuracy is not None:  # after the divergence and energy checks (they say more)
-                    accuracy.after(W, t, step, None if method == "euler" else W_new)
-                W = W_new
-                t += step
-                steps += 1
-                bar.update(step)
-            t = float(target)
-            snapshots.append(snapshot(model, as_params(W), t, record, probes=probes, initial=params0))
-    except KeyboardInterrupt:
-        interrupted = True
-        snapshots.append(snapshot(model, as_params(W), t, record, probes=probes, initial=params0))
-    finally:
-        bar.close()
+    energy = [_energy(model, as_params(W), W, lam)] if check_energy and beta is None else None
+    steps = [0]
 
-    def collect(name):
-        if name not in record or not snapshots:
-            return None
-        values = [snap[name] for snap in snapshots]
-        return values if name == "params" else np.stack(values)
+    def step(X, t, t_left):
+        X_new, h = stepper.step(X, t, t_left)
+        if not np.all(np.isfinite(X_new)) or np.max(np.abs(X_new)) > DIVERGENCE_THRESHOLD:
+            raise DivergenceError(steps[0] + 1, t + h)
+        if energy is not None:
+            new_energy = _energy(model, as_params(X_new), X_new, lam)
+            if new_energy > energy[0] + energy_tol * (1.0 + abs(energy[0])):
+                raise EnergyIncreaseError(
+                    f"flow: the energy R_N/α² + (λ/N)Σ|θ|² increased by {new_energy - energy[0]:.3e} at "
+                    f"t = {t + h:.6g} (step {h:.3g}); reduce dt or rtol")
+            energy[0] = new_energy
+        if accuracy is not None:  # after the divergence and energy checks (they say more)
+            accuracy.after(X, t, h, None if method == "euler" else X_new)
+        steps[0] += 1
+        return X_new, h
 
-    return ParticleResult(times=np.array([snap["step"] for snap in snapshots], dtype=float),
-                          radii=collect("radii"), risk=collect("risk"), weights=collect("weights"),
-                          params=collect("params"), kernel=collect("kernel"), output=collect("output"),
-                          movement=collect("movement"), steps=steps, interrupted=interrupted, eps=h, seed=seed,
-                          dynamics="flow", risk_kind=getattr(model, "risk_kind", "population"),
-                          error_estimate=None if accuracy is None or accuracy_tol is None else accuracy.estimate)
+    recording = Recording(model, record, probes, params0)
+    run = march(W, times, step, lambda X, t: recording.take(as_params(X)), progress=progress, desc="flow",
+                failures=(DivergenceError, EnergyIncreaseError, AccuracyError), snap_tol=1e-12,
+                check_finite=False)
+    result = ParticleResult(times=run.reached, **recording.fields(run.snapshots), steps=steps[0],
+                            eps=stepper.h if stepper.h is not None else 1e-2, seed=seed, dynamics="flow",
+                            risk_kind=model.risk_kind, status=run.status,
+                            message=run.message if run.error is not None else "",
+                            error_estimate=None if accuracy is None or accuracy_tol is None else accuracy.estimate)
+    if run.error is not None:  # the partial result travels with the error (status "failed")
+        run.error.result = result
+        raise run.error
+    return result

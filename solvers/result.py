@@ -1,17 +1,21 @@
 """The common result type of the particle integrators (SGD and the deterministic flow)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from meanfield import Params
 
+from ._result import SolverResult
+
 
 @dataclass
-class ParticleResult:
+class ParticleResult(SolverResult):
     """Snapshots of a particle system θ_1..θ_N, θ_i = (a_i, w_i, b_i).
 
+    A :class:`~solvers.SolverResult` (``status``, ``message``, ``stats`` from the base; a failed
+    run's partial result travels in the ``result`` of the :class:`~solvers.SolverError` raised).
     Lists of per-snapshot arrays are stacked into arrays on construction.
 
     Attributes
@@ -36,7 +40,7 @@ class ParticleResult:
         Total number of steps taken.
     interrupted : bool
         True if the run stopped early (Ctrl-C); the snapshots are those reached, the last
-        one being the state at the interruption.
+        one being the state at the interruption. Same as ``status == "interrupted"``.
     eps : float or None
         Step size (time step for the flow).
     seed : int or None
@@ -46,10 +50,12 @@ class ParticleResult:
     risk_kind : {"population", "empirical"} or None
         "population": the exact R_N; "empirical": on held-out arrays; None: the model has no
         risk rule (no risk recorded).
-    status : {"finished", "interrupted"}
-        Read-only, from ``interrupted``.
+    status : {"finished", "interrupted", "failed"}
+        How the run ended (``interrupted=True`` means "interrupted").
     message : str
         A sentence saying how the run ended, and when (filled in when not given).
+    stats : dict
+        ``steps`` (and where measured ``wall_time``, seconds).
     error_estimate : float or None
         The flow's fixed-step methods (RK4 with ``dt``, Euler-Maruyama): the step-doubling
         estimate of the global error (max-norm, see ``accuracy_tol``); else None.
@@ -57,8 +63,8 @@ class ParticleResult:
     Raises
     ------
     ValueError
-        If an array does not have one entry per snapshot time, or ``params`` is not a list of
-        Params of that length.
+        If an array does not have one entry per snapshot time, ``params`` is not a list of
+        Params of that length, or ``interrupted`` contradicts ``status``.
 
     Examples
     --------
@@ -83,13 +89,18 @@ class ParticleResult:
     output: np.ndarray | None = None
     movement: np.ndarray | None = None
     risk_kind: str = "population"
-    message: str = field(default="")
     error_estimate: float | None = None
 
     def __post_init__(self):
+        super().__post_init__()
         self.times = np.asarray(self.times, dtype=float).reshape(-1)
         self.steps = int(self.steps)
-        self.interrupted = bool(self.interrupted)
+        self.interrupted = bool(self.interrupted) or self.status == "interrupted"
+        if self.interrupted and self.status == "failed":
+            raise ValueError("interrupted: True contradicts status 'failed'")
+        if self.interrupted:
+            self.status = "interrupted"
+        self.stats.setdefault("steps", self.steps)
         for name in ("radii", "risk", "weights", "kernel", "output", "movement"):
             value = getattr(self, name)
             if value is not None:
@@ -104,8 +115,9 @@ class ParticleResult:
                 raise ValueError(f"params: expected {self.times.size} Params (one per snapshot time)")
         if not self.message:
             reached = f"t = {self.times[-1]:.6g}" if self.times.size else "no snapshot"
-            self.message = (f"interrupted (Ctrl-C) after {self.steps} steps at {reached}" if self.interrupted
-                            else f"finished: {self.steps} steps, last snapshot at {reached}")
+            self.message = {"interrupted": f"interrupted (Ctrl-C) after {self.steps} steps at {reached}",
+                            "failed": f"failed after {self.steps} steps, last snapshot at {reached}",
+                            "finished": f"finished: {self.steps} steps, last snapshot at {reached}"}[self.status]
 
     @property
     def kernel_change(self):
@@ -114,8 +126,3 @@ class ParticleResult:
             return None
         base = np.linalg.norm(self.kernel[0])
         return np.linalg.norm(self.kernel - self.kernel[0], axis=(1, 2)) / base
-
-    @property
-    def status(self):
-        """"interrupted" or "finished" (a failed run raises instead of returning)."""
-        return "interrupted" if self.interrupted else "finished"

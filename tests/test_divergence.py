@@ -101,3 +101,21 @@ def test_non_finite_step_is_reported_exactly(isotropic):
     with pytest.raises(DivergenceError) as info:
         run_sgd(isotropic, W0, EPS, [300 * EPS], seed=1, xi=xi, lam=0.1, progress=False)
     assert info.value.step == 38
+
+
+def test_divergence_carries_the_partial_result(isotropic):
+    """The failure policy: DivergenceError is a SolverError whose ``result`` holds the snapshots
+    before the divergence (status "failed"), equal to those of a run stopped before it."""
+    from solvers import SolverError
+    W0 = np.full((5, 40), 1.0 / math.sqrt(40.0))
+    truth, _ = _first_bad_isotropic(isotropic, W0, 0, 400)
+    early = [0.0, (truth // 2) * EPS]
+    with pytest.raises(DivergenceError) as info:
+        run_sgd(isotropic, W0, EPS, early + [(truth + 3) * EPS], seed=0, lam=LAM, record=("weights",), progress=False)
+    err = info.value
+    assert isinstance(err, SolverError) and isinstance(err, FloatingPointError)
+    partial = err.result
+    assert partial.status == "failed" and not partial.success and "diverged" in partial.message
+    reference = run_sgd(isotropic, W0, EPS, early, seed=0, lam=LAM, record=("weights",), progress=False)
+    np.testing.assert_array_equal(partial.times, reference.times)
+    np.testing.assert_array_equal(partial.weights, reference.weights)

@@ -184,6 +184,7 @@ def test_langevin_flow_reaches_the_gibbs_state():
     (dict(times=[1.0], dt=0.0), "dt"),
     (dict(times=[1.0], method="heun"), "method"),
     (dict(times=[1.0], beta=1.0, method="rk4"), "method"),
+    (dict(times=[1.0], method="euler", dt=0.01), "method"),  # was a TypeError (None as β)
     (dict(times=[1.0], record=("radius",)), "record"),
 ])
 def test_invalid_arguments(kwargs, name):
@@ -210,3 +211,18 @@ def test_settings_that_would_be_wrong_or_endless_are_refused():
         solve_radial_pde(model, kappa=0.8, times=[0.1], cells=50, cfl=1e-12)
     ok = run_particle_flow(model, W0, times=[0.5], method="rk4", dt=0.05, progress=False)
     assert ok.status == "finished"  # a sensible fixed step passes the default energy check
+
+
+def test_a_model_outside_the_protocol_is_refused():
+    class NoDrift:
+        d, train, output_scale = 4, ("w",), 1.0
+    with pytest.raises(ValueError, match="^model:.*ParticleModel"):
+        run_particle_flow(NoDrift(), np.ones((3, 4)), times=[1.0])
+    with pytest.raises(ValueError, match="^model:.*ParticleModel"):
+        run_sgd(NoDrift(), np.ones((3, 4)), 1e-3, times=[1.0])
+
+
+def test_every_record_key_has_one_recorder():
+    from meanfield._validation import RECORD_KEYS
+    from solvers._recorders import RECORDERS
+    assert tuple(RECORDERS) == RECORD_KEYS

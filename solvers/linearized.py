@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import quad
 
 from meanfield._validation import check_probes, check_times, xi_function
 
@@ -67,6 +66,8 @@ def _elapsed(xi, times):
     if xi is None or not callable(xi):
         rate = xi_function(xi)(0.0)
         return rate * times
+    from scipy.integrate import quad  # deferred: import time (see tests/test_import_time.py)
+
     xi_of = xi_function(xi)
     out = np.empty_like(times)
     previous, total = 0.0, 0.0

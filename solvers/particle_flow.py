@@ -28,7 +28,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from tqdm.auto import tqdm
+from ._progress import tqdm
 
 from ._adaptive import DormandPrince
 from ._origin import OriginEvents

@@ -22,7 +22,7 @@ import sys
 
 import numba
 import numpy as np
-from tqdm.auto import tqdm
+from ._progress import tqdm
 
 from meanfield import Params
 from meanfield._validation import (RECORD_KEYS, check_dtype, check_int, check_noise, check_probes, check_real,

@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 from numba import njit
-from scipy.special import ndtr
 
 from .._ramps import GL_W01, GL_X01, NARROW, ramp_mean, ramp_variance_part
 from .._validation import as_finite_array, check_int, check_real
@@ -299,6 +298,8 @@ class PiecewiseLinear(Activation):
     def _hermite_tables(self, a, kmax, values, derivatives):
         """The requested k-major tables (h_k(a_m), then h_k'(a_m)) for 1-D a, one recurrence pass;
         the linear tail l t adds l a to h_1 and l to h_1'."""
+        from scipy.special import ndtr  # deferred: import time (see tests/test_import_time.py)
+
         a, tau = self._taus(a)
         tau_t = np.ascontiguousarray(tau.T)
         out = [np.empty((kmax + 1, a.size)) if wanted else None for wanted in (values, derivatives)]

@@ -14,18 +14,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def child_env(cache_dir):
-    """os.environ with NUMBA_CACHE_DIR = ``cache_dir`` and the checkout first on PYTHONPATH."""
+def child_env(cache_dir, root=ROOT):
+    """os.environ with NUMBA_CACHE_DIR = ``cache_dir`` and the checkout ``root`` first on PYTHONPATH."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     return env
 
 
-def run_json(argv, cache_dir, timeout=3600):
-    """Run ``python argv...`` in a fresh process on ``cache_dir``; its last stdout line parsed as JSON,
-    and the wall time of the whole process under the key "process_s"."""
+def run_json(argv, cache_dir, root=ROOT, timeout=3600):
+    """Run ``python argv...`` in a fresh process on ``cache_dir`` (from the checkout ``root``); its last
+    stdout line parsed as JSON, and the wall time of the whole process under the key "process_s"."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, *argv], cwd=ROOT, env=child_env(cache_dir), capture_output=True,
+    out = subprocess.run([sys.executable, *argv], cwd=root, env=child_env(cache_dir, root), capture_output=True,
                          text=True, timeout=timeout)
     elapsed = time.perf_counter() - start
     if out.returncode != 0:

@@ -4,9 +4,11 @@ Numba fires a ``numba:compile`` event for each function it compiles, and only th
 loaded from the disk cache (``meanfield/_numba_cache.py``) or already compiled in this process
 fires none. :func:`compile_notice` listens to that event around a solver call and prints
 :data:`MESSAGE` once, at the first compilation; a warm call prints nothing. No timing is involved.
+:func:`announces_compilation` wraps a solver in it (``run_sgd``, ``run_particle_flow``).
 """
 from __future__ import annotations
 
+import functools
 import sys
 from contextlib import contextmanager
 
@@ -37,3 +39,14 @@ def compile_notice(stream=None):
     notice = _Notice(stream)
     with event.install_listener("numba:compile", notice):
         yield notice
+
+
+def announces_compilation(solver):
+    """``solver`` run inside :func:`compile_notice` (the notice goes to sys.stderr)."""
+
+    @functools.wraps(solver)
+    def wrapper(*args, **kwargs):
+        with compile_notice():
+            return solver(*args, **kwargs)
+
+    return wrapper

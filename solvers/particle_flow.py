@@ -29,6 +29,7 @@ import sys
 
 import numpy as np
 from ._progress import tqdm
+from meanfield._compile_notice import announces_compilation
 
 from ._adaptive import DormandPrince
 from ._origin import OriginEvents
@@ -57,6 +58,7 @@ def _energy(model, params, X, lam):
     return model.population_risk(params) / alpha**2 + lam * float(np.mean(np.sum(X * X, axis=1)))
 
 
+@announces_compilation
 def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
                       record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=None,
                       energy_tol=1e-10, origin=None, probes=None, accuracy_tol=ACCURACY_TOL):

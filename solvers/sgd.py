@@ -23,6 +23,7 @@ import sys
 import numba
 import numpy as np
 from ._progress import tqdm
+from meanfield._compile_notice import announces_compilation
 
 from meanfield import Params
 from meanfield._validation import (RECORD_KEYS, check_dtype, check_int, check_noise, check_probes, check_real,
@@ -228,6 +229,7 @@ def snapshot(model, params, step, record, weights=None, probes=None, initial=Non
     return snap
 
 
+@announces_compilation
 def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0, dtype="float64",
             record=("radii", "risk"), progress=None, checkpoint=None, probes=None, threads=None):
     """Run (noisy) one-pass SGD from ``init`` and record snapshots at ``times``.

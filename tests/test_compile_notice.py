@@ -53,3 +53,29 @@ def test_silent_when_the_kernel_comes_from_the_disk_cache(tmp_path):
                            check=True, timeout=300) for _ in range(2)]
     assert MESSAGE in runs[0].stderr        # cold: compiled and cached
     assert MESSAGE not in runs[1].stderr    # warm: loaded from the cache
+
+
+def test_a_wrapped_solver_announces_its_compilations(capsys):
+    from meanfield._compile_notice import announces_compilation
+
+    @njit
+    def kernel(x):
+        return 3.0 * x
+
+    @announces_compilation
+    def solver(x, scale=1.0):
+        """Doc."""
+        return scale * kernel(x)
+
+    assert solver(1.0) == 3.0 and capsys.readouterr().err == MESSAGE + "\n"
+    assert solver(2.0, scale=2.0) == 12.0 and capsys.readouterr().err == ""
+    assert solver.__doc__ == "Doc." and solver.__name__ == "solver"
+
+
+def test_the_particle_solvers_are_wrapped():
+    import inspect
+
+    from solvers import run_particle_flow, run_sgd
+    for solver in (run_sgd, run_particle_flow):
+        assert solver.__wrapped__.__module__ == solver.__module__
+        assert "record" in inspect.signature(solver).parameters

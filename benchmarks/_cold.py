@@ -21,28 +21,22 @@ def child_env(cache_dir, root=ROOT):
     return env
 
 
-def run_json(argv, cache_dir, root=ROOT, timeout=3600):
-    """Run ``python argv...`` in a fresh process on ``cache_dir`` (from the checkout ``root``); its last
-    stdout line parsed as JSON, and the wall time of the whole process under the key "process_s"."""
+def run_process(argv, cache_dir, root=ROOT, timeout=3600):
+    """Run ``python argv...`` in a fresh process on ``cache_dir``, from the checkout ``root``;
+    (the completed process, its wall time). Raises RuntimeError with its stderr if it fails."""
     start = time.perf_counter()
     out = subprocess.run([sys.executable, *argv], cwd=root, env=child_env(cache_dir, root), capture_output=True,
                          text=True, timeout=timeout)
     elapsed = time.perf_counter() - start
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["process_s"] = elapsed
-    return result
+    return out, elapsed
 
 
-def run_timed(argv, cache_dir, timeout=3600):
-    """Wall time of ``python argv...`` in a fresh process on ``cache_dir`` (raises if it fails)."""
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, *argv], cwd=ROOT, env=child_env(cache_dir), capture_output=True,
-                         text=True, timeout=timeout)
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return time.perf_counter() - start
+def run_json(argv, cache_dir, root=ROOT, timeout=3600):
+    """:func:`run_process`'s last stdout line parsed as JSON, with its wall time under "process_s"."""
+    out, elapsed = run_process(argv, cache_dir, root, timeout)
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "process_s": elapsed}
 
 
 def empty_cache():

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _cold import ROOT, empty_cache, run_json, run_timed
+from _cold import ROOT, empty_cache, run_json, run_process
 
 PARTS = ("import", "families", "examples")
 EXAMPLES = ("isotropic_gaussians", "anisotropic_gaussians", "lazy_vs_meanfield")
@@ -101,8 +101,8 @@ def time_examples():
     for name in EXAMPLES:
         with empty_cache() as cache, tempfile.TemporaryDirectory() as out:
             argv = [str(ROOT / "examples" / f"{name}.py"), "--quick", "--out", out]
-            cold = run_timed(argv, cache)
-            warm = run_timed(argv, cache)
+            cold = run_process(argv, cache)[1]
+            warm = run_process(argv, cache)[1]
         rows.append(dict(example=f"{name}.py --quick", cold_s=cold, warm_s=warm))
         print(f"{name + '.py --quick':<40} cold {cold:7.1f} s  warm {warm:6.1f} s", flush=True)
     return rows

@@ -2,7 +2,7 @@
 
 Every kernel of ``meanfield`` and ``solvers`` is compiled on its first call for a new model
 family and cached on disk afterwards (``meanfield/_numba_cache.py``); a cold first call takes
-tens of seconds, a warm one well under a second. ::
+tens of seconds, a warm one (cache loads) about a second. ::
 
     python -m solvers.precompile                  # every family
     python -m solvers.precompile --family isotropic --family mixture

@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtr
 
 from ._kernels.anisotropic import pl_shifted_tables
 from ._validation import as_finite_array
@@ -93,6 +92,8 @@ def _piecewise_tables(activation, s, b, kmax):
 
 def _piecewise_tables_numpy(activation, s, b, kmax):
     """NumPy replay of :func:`pl_shifted_tables` (tests)."""
+    from scipy.special import ndtr  # deferred: import time (see tests/test_import_time.py)
+
     knots, coefs = activation.knots, activation.coefs
     left, y0 = activation.left_slope, activation.offset
     m = y0 + left * b

@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import ot
 
 from ._validation import as_finite_array, check_int
 
@@ -258,6 +257,8 @@ def w1_radial(radii, density, edges=None, weights=None, index=None):
 # empirical vs empirical (POT)
 # ----------------------------------------------------------------------------
 def _wasserstein_1d_pot(x, y, x_weights, y_weights, p):
+    import ot  # POT on first use: its backend imports torch and jax when installed (seconds)
+
     x, xw = _weighted_sample_1d(x, x_weights, "x", "x_weights")
     y, yw = _weighted_sample_1d(y, y_weights, "y", "y_weights")
     scale = _common_scale(x, y)
@@ -417,6 +418,8 @@ def w2_particles(W_a, W_b, weights_a=None, weights_b=None, method="auto",
     >>> r.method, round(r.distance, 6)
     ('exact', 1.0)
     """
+    import ot  # POT on first use: its backend imports torch and jax when installed (seconds)
+
     A = _finite_array(W_a, "W_a", 2)
     B = _finite_array(W_b, "W_b", 2)
     if A.shape[1] != B.shape[1]:

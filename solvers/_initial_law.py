@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from meanfield._validation import check_positive
 
@@ -28,6 +27,8 @@ class InitialLaw:
                                  "density or an array of radii)")
             kappa = check_positive(kappa, "kappa")
             self.kind = "gaussian"
+            from scipy import stats  # deferred: import time (see tests/test_import_time.py)
+
             self._chi = stats.chi(d, scale=kappa / math.sqrt(d))
             self.r_hi = float(self._chi.isf(1e-14))
         elif callable(init):

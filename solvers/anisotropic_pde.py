@@ -30,10 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from numba import njit
-from scipy import stats
-from scipy.sparse.linalg import spsolve
 
 from meanfield._validation import check_int, check_model, check_positive, check_real, check_times
 from meanfield.interface import ReducedModel
@@ -220,6 +217,8 @@ class AnisotropicGrid:
     def initial_masses(self, kappa):
         """Cell masses of w ~ N(0, κ²/d I_d): r₁² d/κ² ~ χ²_{s0}, r₂² d/κ² ~ χ²_{d−s0}, independent.
         Refuses a domain that leaves more than TAIL_TOL of this mass outside (r_max too small)."""
+        from scipy import stats  # deferred: import time (see tests/test_import_time.py)
+
         c1 = stats.chi2.cdf(self.d * self.edges1**2 / kappa**2, self.s0)
         m = np.diff(c1)[:, None].copy()
         if self.noise:
@@ -507,6 +506,9 @@ def _noisy_step(grid, m, t, t_left, xi_of, beta, lam, cfl, dt_max):
     rows, cols, vals = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size)
     k = _sg_triplets(np.ascontiguousarray(phi), coef / grid.dr1**2,
                      coef / grid.dr2**2 if grid.noise else 0.0, h, rows, cols, vals)
+    import scipy.sparse as sp  # deferred: import time (see tests/test_import_time.py)
+    from scipy.sparse.linalg import spsolve
+
     A = sp.csc_matrix((vals[:k], (rows[:k], cols[:k])), shape=(n, n))
     new = spsolve(A, m.ravel()).reshape(grid.shape)
     return np.maximum(new, 0.0), h   # the M-matrix inverse is ≥ 0: clip only round-off

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import logsumexp
 
 from meanfield._validation import check_int, check_model, check_positive, check_radial_model, check_real
 from meanfield.interface import RadialModel
@@ -156,6 +155,8 @@ def gibbs_fixed_point(model, beta, lam, cells=1000, r_max=10.0, damping=0.5, tol
     if tol < 1e-15:
         raise ValueError(f"tol: must be at least 1e-15 (rounding of the log-masses), got {tol!r}")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
+    from scipy.special import logsumexp  # deferred: import time (see tests/test_import_time.py)
+
     grid = _Grid(model, int(cells), float(r_max))
     base = grid.log_jac + np.log(grid.dr) - 0.5 * beta * lam * grid.r**2
 

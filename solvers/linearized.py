@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import quad
 
 from meanfield.data import ArrayData
 from meanfield._validation import check_model, check_probes, check_times
@@ -72,6 +71,8 @@ def _elapsed(dyn, times):
     """τ(t) = ∫_0^t ξ(s) ds at every time (exact for a constant ξ, adaptive quadrature otherwise)."""
     if dyn.constant_xi is not None:
         return dyn.constant_xi * times
+    from scipy.integrate import quad  # deferred: import time (see tests/test_import_time.py)
+
     out = np.empty_like(times)
     previous, total = 0.0, 0.0
     for k, t in enumerate(times):

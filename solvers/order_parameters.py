@@ -24,8 +24,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import solve_ivp
-from tqdm.auto import tqdm
+from ._progress import tqdm
 
 from meanfield import (MeanFieldModel, OrderParameters, Params, TeacherStudent, order_parameters, overlap_gradient,
                        risk_from_overlaps, sgd_noise_overlaps)
@@ -231,6 +230,8 @@ def solve_order_parameters(model, init, times, xi=None, lam=0.0, eps=None, batch
     >>> res.status, bool(res.risk[1] < res.risk[0])
     ('finished', True)
     """
+    from scipy.integrate import solve_ivp  # deferred: import time (see tests/test_import_time.py)
+
     model = _check_model(model)
     op0 = _initial(model, init)
     times = check_times(times)

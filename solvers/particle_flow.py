@@ -26,6 +26,7 @@ fixed step is caught by the step-doubling check of :mod:`solvers._step_check` (`
 from __future__ import annotations
 
 import numpy as np
+from meanfield._compile_notice import announces_compilation
 
 from meanfield._validation import (check_accuracy_tol, check_int, check_positive, check_probes, check_real,
                                    check_record, check_times)
@@ -82,6 +83,7 @@ def _check_method(method, beta, dt):
     return method, dt
 
 
+@announces_compilation
 def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=None, dt=None, seed=0,
                       record=("radii", "risk"), progress=None, rtol=1e-7, check_energy=None,
                       energy_tol=1e-10, origin=None, probes=None, accuracy_tol=ACCURACY_TOL):

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 from meanfield import KernelFeatures
 
@@ -143,6 +142,8 @@ class _FeatureTable:
         grid = np.linspace(0.0, self.r_hi, int(np.ceil(self.r_hi / self.h)) + 1)
         feats = self.model.kernel_features(grid)
         self.weights = feats.weights
+        from scipy.interpolate import CubicSpline  # deferred: import time (see tests/test_import_time.py)
+
         self._val = CubicSpline(grid, feats.values.T)
         self._der = CubicSpline(grid, feats.derivatives.T)
 

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
-from scipy.linalg import solve_banded
 
 from meanfield.isotropic_gaussians import KernelMatrix
 
@@ -526,6 +525,8 @@ def _noisy_step(grid, m, t, t_left, xi_of, beta, lam, cfl, dt_max):
         h = t_left
     phi = beta * (psi + 0.5 * lam * grid.r**2) - grid.log_jac
     rate = 2.0 * xi_of(t + h) / (beta * grid.dr**2)
+    from scipy.linalg import solve_banded  # deferred: import time (see tests/test_import_time.py)
+
     new = solve_banded((1, 1), _sg_bands(phi, rate, h), m)
     return np.maximum(new, 0.0), h   # the M-matrix inverse is ≥ 0: clip only round-off
 

@@ -20,6 +20,7 @@ import os
 
 import numba
 import numpy as np
+from meanfield._compile_notice import announces_compilation
 
 from meanfield import Params
 
@@ -74,6 +75,7 @@ def _run_block(threads, *args):
 
 
 # ------------------------------------------------------------------- driver
+@announces_compilation
 def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.0, dtype="float64",
             record=("radii", "risk"), progress=None, checkpoint=None, probes=None, threads=None):
     """Run (noisy) one-pass SGD from ``init`` and record snapshots at ``times``.

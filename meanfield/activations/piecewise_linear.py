@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtr
 
 from .._kernels.activation import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS
 from .._kernels.pl_hermite import _pl_hermite_table, _pl_second_moment
@@ -152,6 +151,8 @@ class PiecewiseLinear(Activation):
     def _hermite_tables(self, a, kmax, values, derivatives):
         """The requested k-major tables (h_k(a_m), then h_k'(a_m)) for 1-D a, one recurrence pass;
         the linear tail l t adds l a to h_1 and l to h_1'."""
+        from scipy.special import ndtr  # deferred: import time (see tests/test_import_time.py)
+
         a, tau = self._taus(a)
         tau_t = np.ascontiguousarray(tau.T)
         out = [np.empty((kmax + 1, a.size)) if wanted else None for wanted in (values, derivatives)]

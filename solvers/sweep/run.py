@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from tqdm.auto import tqdm
+from .._progress import tqdm
 
 from meanfield._validation import check_int, check_scheduler
 

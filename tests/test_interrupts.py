@@ -214,6 +214,7 @@ sol = ap.solve_anisotropic_pde(model, times=[0, 0.01, 0.02, 1e4], cells=(20, 20)
                                progress=False)
 print(json.dumps({"status": sol.status, "message": sol.message, "times": sol.times.tolist(),
                   "mass": sol.mass.sum(axis=(1, 2)).tolist(), "calls": len(calls)}), flush=True)
+"""
 
 
 # A second Ctrl-C while the interrupted run records its last snapshot (here the risk, made slow and

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.activation import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS
+from ._kernels.activation import KIND_PIECEWISE_LINEAR_TAILS
 from ._kernels.gauss_moments import gauss_mean_many, gauss_pair_many
 from ._validation import MAX_MAGNITUDE, as_finite_array, check_instance, check_magnitude
 from .activations import Activation
@@ -119,8 +119,8 @@ def gaussian_pair(activation, scale1, mean1, scale2, mean2, corr, activation2=No
     """
     k1, p1 = _check_activation(activation, "activation")
     k2, p2 = _check_activation(activation if activation2 is None else activation2, "activation2")
-    piecewise_linear = (KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS)
-    limit = MAX_MAGNITUDE if k1 in piecewise_linear or k2 in piecewise_linear else np.inf  # unbounded σ: G grows like s₁s₂ (bounded σ: exact)
+    # σ with linear tails: the integrals grow like s₁s₂ and overflow beyond MAX_MAGNITUDE (bounded σ: exact)
+    limit = MAX_MAGNITUDE if KIND_PIECEWISE_LINEAR_TAILS in (k1, k2) else np.inf
     s1, s2, m1, m2 = (check_magnitude(as_finite_array(x, name, nonnegative=name.startswith("scale")), name, limit)
                       for name, x in (("scale1", scale1), ("scale2", scale2), ("mean1", mean1), ("mean2", mean2)))
     c = as_finite_array(corr, "corr")

@@ -165,7 +165,9 @@ class PiecewiseLinear(Activation):
         return tuple(x for x in out if x is not None)
 
     def gaussian_second_moment(self, a):
-        a = check_magnitude(as_finite_array(a, "a", nonnegative=True), "a")  # E σ(aG)² grows like a²
+        a = as_finite_array(a, "a", nonnegative=True)
+        if self._kind == KIND_PIECEWISE_LINEAR_TAILS:  # linear tails: E σ(aG)² grows like a² (bounded σ: exact)
+            a = check_magnitude(a, "a")
         out = np.empty(a.size)
         _pl_second_moment(self._kind, self._params, np.ascontiguousarray(a, dtype=float).ravel(), out)
         return out.reshape(a.shape)

@@ -21,9 +21,9 @@ import os
 import numba
 import numpy as np
 
-from meanfield import Params
-
-from meanfield._validation import check_dtype, check_int, check_probes, check_real, check_record, check_risk_recordable, check_times
+from meanfield import Params, TeacherStudent
+from meanfield._validation import (check_dtype, check_int, check_overlaps_recordable, check_probes, check_real,
+                                   check_record, check_risk_recordable, check_times)
 from meanfield.interface import ParticleModel
 
 from ._checkpoint import load_checkpoint, problem_digest, run_key, save_checkpoint, xi_sample_steps
@@ -105,10 +105,12 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     dtype : {"float64", "float32"}
         Precision of W inside the kernel (a, b stay float64).
     record : tuple of str
-        Subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"); risk
+        Subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement", "overlaps"); risk
         is ``model.risk``: the exact R_N, or for a finite data set the empirical risk on its
         held-out arrays; "kernel" the tangent kernel K(x_p, x_q) and "output" f(x_p) on ``probes``;
-        "movement" (1/N) Σ_i ‖θ_i − θ_i(0)‖ over the trained coordinates.
+        "movement" (1/N) Σ_i ‖θ_i − θ_i(0)‖ over the trained coordinates; "overlaps" (a model on
+        :class:`~meanfield.TeacherStudent` data) the order parameters into ``Q``, ``R``, ``T``, ``a``,
+        ``b`` (:func:`meanfield.order_parameters`, as in :class:`~solvers.OrderParameterSolution`).
     progress : bool, optional
         Show a tqdm bar; None = only if stderr is a terminal.
     checkpoint : str or pathlib.Path, optional
@@ -145,7 +147,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     ValueError
         On an invalid argument (the message names it), a model that is not a
         :class:`meanfield.interface.ParticleModel`, for "risk" in ``record`` when the model has no
-        risk rule (``model.risk_kind`` is None), and for a checkpoint of another run.
+        risk rule (``model.risk_kind`` is None), for "overlaps" when its data law is not
+        teacher–student, and for a checkpoint of another run.
 
     Examples
     --------
@@ -170,6 +173,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         raise ValueError(f"model: expected a model of the solver interface (meanfield.interface.ParticleModel: "
                          f"a MeanFieldModel or IsotropicGaussians), got {type(model).__name__}")
     check_risk_recordable(model, record)
+    check_overlaps_recordable(model, record, TeacherStudent)
     params = model.as_params(init, "init")
     probes = check_probes(model, record, probes)
     spec = model.sgd_spec()

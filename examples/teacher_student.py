@@ -51,7 +51,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from meanfield import MeanFieldModel, TeacherStudent, TwoLayerNetwork, erf, init_from_overlaps  # noqa: E402
-from meanfield import order_parameters  # noqa: E402
 
 from solvers import run_sgd, solve_order_parameters  # noqa: E402
 
@@ -161,11 +160,10 @@ def main(argv=None):
     for seed in range(args.seeds):
         t0 = time.perf_counter()
         theta = init_from_overlaps(model, Q0, R0, a0=[float(K)] * K, seed=seed)
-        res = run_sgd(model, theta, eps, times, seed=seed, record=("params", "risk"), progress=sys.stderr.isatty())
-        ops = [order_parameters(p, model) for p in res.params]
-        sgd_risk.append(np.asarray(res.risk))
-        sgd_R.append(np.array([op.R for op in ops]))
-        sgd_Q.append(np.array([op.Q for op in ops]))
+        res = run_sgd(model, theta, eps, times, seed=seed, record=("overlaps", "risk"), progress=sys.stderr.isatty())
+        sgd_risk.append(res.risk)
+        sgd_R.append(res.R)
+        sgd_Q.append(res.Q)
         walls[f"sgd_seed{seed}"] = round(time.perf_counter() - t0, 3)
         log(f"  SGD seed {seed}: {walls[f'sgd_seed{seed}']:.1f} s")
     figure_risk(times, sgd_risk, ode.risk, flow.risk, args.out / "fig1_risk.png")

@@ -1,0 +1,121 @@
+"""SGD at few neurons and large d: the general kernel against what a step cannot avoid.
+
+A step of online SGD on teacher–student data with K student and M teacher neurons draws x ~ N(0, I_d)
+and forms the K + M dot products ⟨w_i, x⟩, ⟨w*_t, x⟩; at K = 2, d = 2000 everything else (the
+activations, the K updates w_i += c_i x) is of the same order. Measured in the same process, one
+thread, float64, best of ``repeats``:
+
+* ``sgd_us``: run_sgd(record=()) per step (erf, K = M = 2 or K = 4, M = 2, train ("w",));
+* ``floor_us``: a Numba loop that draws d normals with the generator of the data stream
+  (:func:`solvers._sgd_streams.fill_normal`) and does the K + M dot products;
+* ``fast_floor_us``: the same loop with the vectorised generator of :mod:`solvers._normal_rng`;
+* ``ratio`` = sgd_us / floor_us, the figure of merit (≤ 1.5 wanted), and ``ratio_fast`` =
+  sgd_us / fast_floor_us (what a faster data generator could gain).
+
+    python benchmarks/few_neurons_sgd.py [--quick] [--out PATH]
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from meanfield import MeanFieldModel, TeacherStudent, TwoLayerNetwork, erf  # noqa: E402
+from solvers import run_sgd  # noqa: E402
+from solvers._normal_rng import fill_normals, init_noise_state  # noqa: E402
+from solvers._sgd_streams import fill_normal, initial_rng_state  # noqa: E402
+
+EPS = 1e-4
+CASES = [(2, 2, 500), (2, 2, 2000), (4, 2, 2000)]  # (K, M, d)
+
+
+def _dots(W, x, out):
+    for i in range(W.shape[0]):
+        s = 0.0
+        for l in range(x.shape[0]):
+            s += W[i, l] * x[l]
+        out[i] = s
+
+
+_dots = njit(cache=True)(_dots)
+
+
+@njit(cache=True)
+def floor_polar(state, W, x, out, steps):
+    """``steps`` times: d normals from the data stream's generator, then the K + M dot products."""
+    total = 0.0
+    for _ in range(steps):
+        fill_normal(state, x)
+        _dots(W, x, out)
+        total += out[0]
+    return total
+
+
+@njit(cache=True)
+def floor_fast(state, W, x, out, steps):
+    """The same with the vectorised generator of solvers._normal_rng."""
+    total = 0.0
+    for _ in range(steps):
+        fill_normals(state, x)
+        _dots(W, x, out)
+        total += out[0]
+    return total
+
+
+def best_per_step(run, steps, repeats):
+    """Best seconds per step of run(steps) over ``repeats`` timed calls, after a warm-up run(10)."""
+    run(10)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(steps)
+        best = min(best, time.perf_counter() - start)
+    return best / steps
+
+
+def measure(k, m, d, steps, repeats):
+    rng = np.random.default_rng(0)
+    model = MeanFieldModel(TeacherStudent(rng.standard_normal((m, d)) / np.sqrt(d), erf()), TwoLayerNetwork(erf()))
+    theta = model.init(k, seed=1)
+    rows = np.vstack([theta.W, model.data.W])   # the K + M dot products of a step
+    x, out = np.empty(d), np.empty(k + m)
+    data_state = initial_rng_state(0)[0].copy()
+    fast_state = init_noise_state(initial_rng_state(0)[1].copy())
+    sgd = best_per_step(lambda n: run_sgd(model, theta, EPS, [n * EPS], seed=0, record=(), progress=False),
+                        steps, repeats)
+    polar = best_per_step(lambda n: floor_polar(data_state, rows, x, out, n), steps, repeats)
+    fast = best_per_step(lambda n: floor_fast(fast_state, rows, x, out, n), steps, repeats)
+    return dict(K=k, M=m, d=d, steps=steps, sgd_us=sgd * 1e6, floor_us=polar * 1e6, fast_floor_us=fast * 1e6,
+                ratio=sgd / polar, ratio_fast=sgd / fast)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    p.add_argument("--out", type=Path, default=Path("few_neurons_sgd.json"))
+    args = p.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    steps, repeats = (5_000, 3) if args.quick else (40_000, 5)
+    rows = [measure(k, m, d, steps, repeats) for k, m, d in CASES]
+    print(f"{'K':>2} {'M':>2} {'d':>5} {'SGD µs':>8} {'floor µs':>9} {'fast µs':>8} {'ratio':>6} {'ratio_fast':>10}")
+    for r in rows:
+        print(f"{r['K']:>2} {r['M']:>2} {r['d']:>5} {r['sgd_us']:8.2f} {r['floor_us']:9.2f} {r['fast_floor_us']:8.2f} "
+              f"{r['ratio']:6.2f} {r['ratio_fast']:10.2f}")
+    args.out.write_text(json.dumps(dict(cases=rows, steps=steps, repeats=repeats), indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

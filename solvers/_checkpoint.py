@@ -1,7 +1,7 @@
 """Checkpoints of an SGD run: its state after a kernel block, resumed only by the same problem.
 
 A checkpoint (an .npz file, replaced atomically) holds the state — W, a, b, the data order, the
-data and noise streams, the step counter — the snapshots taken so far, and the identity of the
+data stream, its normal stream and the noise streams, the step counter — the snapshots taken so far, and the identity of the
 run it belongs to:
 
 * ``key`` = (seed, ε, N, d, dtype size, batch, β, λ);
@@ -30,7 +30,7 @@ from meanfield._validation import RECORD_KEYS
 from ._recorders import PARTS
 
 #: The state arrays of a checkpoint, in the order :func:`load_checkpoint` returns them.
-STATE_FIELDS = ("W", "a", "b", "order", "rng_state", "noise_states")
+STATE_FIELDS = ("W", "a", "b", "order", "rng_state", "data_normals", "noise_states")
 
 
 def run_key(seed, eps, W, batch, beta, lam):
@@ -101,9 +101,10 @@ def load_checkpoint(path, key, digest, xi_values_at, record, target_steps):
     if arrays["key"].shape != key.shape or not np.array_equal(arrays["key"], key):
         raise ValueError(f"checkpoint: {path} belongs to a different run "
                          "(seed, eps, N, d, dtype, batch, beta or lam differ); delete it or pass another path")
-    if arrays["rng_state"].shape != (2, 4) or "noise_states" not in arrays:
+    if arrays["rng_state"].shape != (2, 4) or "noise_states" not in arrays or "data_normals" not in arrays:
         raise ValueError(f"checkpoint: {path} holds a random state of shape {arrays['rng_state'].shape}, "
-                         "not (2, 4) and noise streams (written by an older version); delete it to start afresh")
+                         "not (2, 4), data normal and noise streams (written by an older version); "
+                         "delete it to start afresh")
     if "digest" not in arrays or not np.array_equal(arrays["digest"], digest) or "xi_steps" not in arrays:
         raise ValueError(f"checkpoint: {path} belongs to a different problem (initial parameters, model, "
                          "activation, data law, held-out rows, centring, probes differ, or it was written by an "

@@ -33,7 +33,7 @@ from ._dynamics import Dynamics
 from ._general_sgd_kernels import general_sgd_block
 from ._recorders import Recording
 from ._sgd_kernels import DIVERGENCE_CHECK_EVERY, sgd_block, sgd_block_threaded
-from ._sgd_streams import initial_noise_states, initial_rng_state, noise_chunks
+from ._sgd_streams import initial_data_normals, initial_noise_states, initial_rng_state, noise_chunks
 from ._time_stepping import march
 from .result import ParticleResult
 
@@ -191,6 +191,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     threads = _check_threads(threads, n * d * (NOISY_WORK_FACTOR if noisy else 1), noise_chunks(n))
     state = initial_rng_state(seed)
     noise_states = initial_noise_states(state, n)
+    normals = initial_data_normals(state)
     counter = np.zeros(1, dtype=np.int64)
     W, a, b, order = params.W.astype(dtype), params.a.copy(), params.b.copy(), initial_order(spec.data)
     recording = Recording(model, record, probes, params)
@@ -202,7 +203,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         xi_steps = xi_sample_steps(target_steps)
         xi_values = dynamics.xi_values(xi_steps * eps)
         if os.path.exists(checkpoint):
-            (W, a, b, order, state, noise_states), counter[0], resumed = load_checkpoint(
+            (W, a, b, order, state, normals, noise_states), counter[0], resumed = load_checkpoint(
                 checkpoint, key, digest, lambda steps: dynamics.xi_values(steps * eps), record, target_steps)
             taken = list(resumed)
 
@@ -215,11 +216,11 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     data = spec.data
     data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
                   data.act_params)
-    arrays = (WT, a, b, order, state, noise_states)  # the state, updated in place by the kernels
+    arrays = (WT, a, b, order, state, normals, noise_states)  # the state, updated in place by the kernels
 
     def save():
         if checkpoint is not None:
-            save_checkpoint(checkpoint, key, digest, xi_steps, xi_values, (WT.T, a, b, order, state, noise_states),
+            save_checkpoint(checkpoint, key, digest, xi_steps, xi_values, (WT.T, a, b, order, state, normals, noise_states),
                             int(counter[0]), target_steps[:len(taken)], taken)
 
     def kernel_block(start, count):
@@ -228,7 +229,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         if isotropic:
             return _run_block(threads, WT, state, noise_states, counter, sizes, batch, lam, inv_beta, noisy,
                               spec.isotropic_scales, spec.act_kind, spec.act_params, DIVERGENCE_THRESHOLD)
-        return general_sgd_block(WT, a, b, state, noise_states, order, counter, sizes, batch, lam, inv_beta, noisy,
+        return general_sgd_block(WT, a, b, state, normals, noise_states, order, counter, sizes, batch, lam, inv_beta, noisy,
                                  spec.train_a, spec.train_w, spec.train_b, spec.act_kind, spec.act_params,
                                  data_tuple, spec.output_scale, offset_WT, offset_a, offset_b,
                                  DIVERGENCE_THRESHOLD)

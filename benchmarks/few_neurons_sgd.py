@@ -29,6 +29,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _timing import best_rate  # noqa: E402
 from numba import njit  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,36 +54,19 @@ _dots = njit(cache=True)(_dots)
 
 
 @njit(cache=True)
-def floor_polar(state, W, x, out, steps):
-    """``steps`` times: d normals from the scalar polar generator, then the K + M dot products."""
+def floor(fill, state, W, x, out, steps):
+    """``steps`` times: d normals from ``fill(state, x)``, then the K + M dot products."""
     total = 0.0
     for _ in range(steps):
-        fill_normal(state, x)
+        fill(state, x)
         _dots(W, x, out)
         total += out[0]
     return total
 
 
-@njit(cache=True)
-def floor_fast(state, W, x, out, steps):
-    """``steps`` times: d normals from the vectorised generator, then the K + M dot products."""
-    total = 0.0
-    for _ in range(steps):
-        fill_normals(state, x)
-        _dots(W, x, out)
-        total += out[0]
-    return total
-
-
-def best_per_step(run, steps, repeats):
-    """Best seconds per step of run(steps) over ``repeats`` timed calls, after a warm-up run(10)."""
-    run(10)
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(steps)
-        best = min(best, time.perf_counter() - start)
-    return best / steps
+def per_step(run, steps, repeats):
+    """Best seconds per step of run(steps) (:func:`_timing.best_rate`)."""
+    return 1.0 / best_rate(run, steps, repeats)
 
 
 def measure(k, m, d, steps, repeats):
@@ -93,10 +77,9 @@ def measure(k, m, d, steps, repeats):
     x, out = np.empty(d), np.empty(k + m)
     data_state = initial_rng_state(0)[0].copy()
     fast_state = init_noise_state(initial_rng_state(0)[1].copy())
-    sgd = best_per_step(lambda n: run_sgd(model, theta, EPS, [n * EPS], seed=0, record=(), progress=False),
-                        steps, repeats)
-    fast = best_per_step(lambda n: floor_fast(fast_state, rows, x, out, n), steps, repeats)
-    polar = best_per_step(lambda n: floor_polar(data_state, rows, x, out, n), steps, repeats)
+    sgd = per_step(lambda n: run_sgd(model, theta, EPS, [n * EPS], seed=0, record=(), progress=False), steps, repeats)
+    fast = per_step(lambda n: floor(fill_normals, fast_state, rows, x, out, n), steps, repeats)
+    polar = per_step(lambda n: floor(fill_normal, data_state, rows, x, out, n), steps, repeats)
     return dict(K=k, M=m, d=d, steps=steps, sgd_us=sgd * 1e6, floor_us=fast * 1e6, ratio=sgd / fast,
                 polar_floor_us=polar * 1e6)
 

@@ -1,8 +1,8 @@
 """Checkpoints of an SGD run: its state after a kernel block, resumed only by the same problem.
 
 A checkpoint (an .npz file, replaced atomically) holds the state — W, a, b, the data order, the
-data stream, its normal stream and the noise streams, the step counter — the snapshots taken so far, and the identity of the
-run it belongs to:
+data stream, its normal stream and the noise streams, the step counter — the snapshots taken so
+far, and the identity of the run it belongs to:
 
 * ``key`` = (seed, ε, N, d, dtype size, batch, β, λ);
 * ``digest`` = SHA-256 of θ₀, the model (its repr), the kernel spec (activation, trained set,

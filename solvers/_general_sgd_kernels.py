@@ -14,8 +14,8 @@ the vectorised generator (:mod:`solvers._normal_rng`); per step a chunk's stream
 its neurons (group by group of m ≤ NOISE_GROUP neurons, m·d normals read as a (d, m) array, as
 in the isotropic kernel), then g^a and g^b of its neurons (those trained). The data stream and the
 data normal stream (``normals``) are consumed by :func:`solvers._data_streams.draw_point`. As in
-:mod:`solvers._sgd_kernels` (whose transposed-layout primitives this kernel reuses), W is stored transposed and, noiseless with
-b = 1, the update of step k shares one pass over W with the forward pass of step k + 1.
+:mod:`solvers._sgd_kernels` (whose transposed-layout primitives this kernel reuses), W is stored
+transposed and, noiseless with b = 1, the update of step k shares one pass over W with the forward pass of step k + 1.
 """
 from __future__ import annotations
 
@@ -58,13 +58,15 @@ def _draw_batch(state, normals, data, order, scratch, x64, x, y):
     """Draw the b points of one step into x (W's dtype) and y."""
     kind, rows, scales, values, extra, params, act_kind, act_params = data
     for j in range(y.shape[0]):
-        y[j] = draw_point(state, normals, kind, rows, scales, values, extra, params, act_kind, act_params, order, scratch, x64)
+        y[j] = draw_point(state, normals, kind, rows, scales, values, extra, params, act_kind, act_params, order,
+                          scratch, x64)
         for k in range(x64.shape[0]):
             x[j, k] = x64[k]
 
 
 @njit(cache=True)
-def draw_general_step(state, normals, noise_states, data, order, n_particles, d, batch, noisy, train_a, train_w, train_b):
+def draw_general_step(state, normals, noise_states, data, order, n_particles, d, batch, noisy, train_a, train_w,
+                      train_b):
     """Replay the draws of one :func:`general_sgd_block` step (all streams advanced in place):
     y (b,), x (b, d), and the noise g^w (N, d), g^a (N,), g^b (N,) (zeros where not drawn)."""
     y = np.empty(batch)
@@ -95,8 +97,8 @@ def _max_norm(WT, a, b, norms):
 
 
 @njit(cache=True)
-def general_sgd_block(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam, inv_beta, noisy,
-                      train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold):
+def general_sgd_block(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam, inv_beta,
+                      noisy, train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold):
     """Run len(step_sizes) SGD steps in place on (WT = Wᵀ (d, N), a (N,), b (N,)) (module docstring).
 
     ``data`` is the tuple (kind, rows, scales, values, extra, params, act_kind, act_params) of a

@@ -220,7 +220,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
 
     def save():
         if checkpoint is not None:
-            save_checkpoint(checkpoint, key, digest, xi_steps, xi_values, (WT.T, a, b, order, state, normals, noise_states),
+            save_checkpoint(checkpoint, key, digest, xi_steps, xi_values,
+                            (WT.T, a, b, order, state, normals, noise_states),
                             int(counter[0]), target_steps[:len(taken)], taken)
 
     def kernel_block(start, count):
@@ -229,8 +230,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         if isotropic:
             return _run_block(threads, WT, state, noise_states, counter, sizes, batch, lam, inv_beta, noisy,
                               spec.isotropic_scales, spec.act_kind, spec.act_params, DIVERGENCE_THRESHOLD)
-        return general_sgd_block(WT, a, b, state, normals, noise_states, order, counter, sizes, batch, lam, inv_beta, noisy,
-                                 spec.train_a, spec.train_w, spec.train_b, spec.act_kind, spec.act_params,
+        return general_sgd_block(WT, a, b, state, normals, noise_states, order, counter, sizes, batch, lam, inv_beta,
+                                 noisy, spec.train_a, spec.train_w, spec.train_b, spec.act_kind, spec.act_params,
                                  data_tuple, spec.output_scale, offset_WT, offset_a, offset_b,
                                  DIVERGENCE_THRESHOLD)
 

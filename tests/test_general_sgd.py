@@ -120,7 +120,8 @@ def _draws(law, n):
     noise_states, normals = initial_noise_states(state, 1), initial_data_normals(state)
     xs, ys = [], []
     for _ in range(n):
-        y, x, *_ = draw_general_step(state, normals, noise_states, data_tuple, order, 1, law.d, 1, False, False, True, False)
+        y, x, *_ = draw_general_step(state, normals, noise_states, data_tuple, order, 1, law.d, 1, False, False, True,
+                                     False)
         xs.append(x[0])
         ys.append(y[0])
     return np.array(xs), np.array(ys)

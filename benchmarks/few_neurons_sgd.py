@@ -25,7 +25,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -42,15 +41,14 @@ EPS = 1e-4
 CASES = [(2, 2, 500), (2, 2, 2000), (4, 2, 2000)]  # (K, M, d)
 
 
+@njit(cache=True)
 def _dots(W, x, out):
+    """out_i = ⟨W_i, x⟩."""
     for i in range(W.shape[0]):
         s = 0.0
         for l in range(x.shape[0]):
             s += W[i, l] * x[l]
         out[i] = s
-
-
-_dots = njit(cache=True)(_dots)
 
 
 @njit(cache=True)

@@ -3,7 +3,7 @@
 A step of online SGD on teacher–student data with K student and M teacher neurons draws x ~ N(0, I_d)
 and forms the K + M dot products ⟨w_i, x⟩, ⟨w*_t, x⟩; at K = 2, d = 2000 everything else (the
 activations, the K updates w_i += c_i x) is of the same order. Measured in the same process, one
-thread, float64, best of ``repeats``:
+thread, float64, best of ``repeats`` (the three loops alternating):
 
 * ``sgd_us``: run_sgd(record=()) per step (erf, K = M = 2 or K = 4, M = 2, train ("w",));
 * ``floor_us``: a Numba loop that draws d normals with the generator the kernel draws x of this
@@ -25,10 +25,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _timing import best_rate  # noqa: E402
 from numba import njit  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -62,9 +62,18 @@ def floor(fill, state, W, x, out, steps):
     return total
 
 
-def per_step(run, steps, repeats):
-    """Best seconds per step of run(steps) (:func:`_timing.best_rate`)."""
-    return 1.0 / best_rate(run, steps, repeats)
+def per_step(runs, steps, repeats):
+    """Best seconds per step of each run(steps), the runs alternating (order flipped every repeat, so
+    that a change of the machine's load hits them alike), after a warm-up run(10) of each."""
+    for run in runs:
+        run(10)
+    best = [np.inf] * len(runs)
+    for rep in range(repeats):
+        for idx in (range(len(runs)) if rep % 2 == 0 else reversed(range(len(runs)))):
+            start = time.perf_counter()
+            runs[idx](steps)
+            best[idx] = min(best[idx], time.perf_counter() - start)
+    return [b / steps for b in best]
 
 
 def measure(k, m, d, steps, repeats):
@@ -75,9 +84,9 @@ def measure(k, m, d, steps, repeats):
     x, out = np.empty(d), np.empty(k + m)
     data_state = initial_rng_state(0)[0].copy()
     fast_state = init_noise_state(initial_rng_state(0)[1].copy())
-    sgd = per_step(lambda n: run_sgd(model, theta, EPS, [n * EPS], seed=0, record=(), progress=False), steps, repeats)
-    fast = per_step(lambda n: floor(fill_normals, fast_state, rows, x, out, n), steps, repeats)
-    polar = per_step(lambda n: floor(fill_normal, data_state, rows, x, out, n), steps, repeats)
+    sgd, fast, polar = per_step([lambda n: run_sgd(model, theta, EPS, [n * EPS], seed=0, record=(), progress=False),
+                                 lambda n: floor(fill_normals, fast_state, rows, x, out, n),
+                                 lambda n: floor(fill_normal, data_state, rows, x, out, n)], steps, repeats)
     return dict(K=k, M=m, d=d, steps=steps, sgd_us=sgd * 1e6, floor_us=fast * 1e6, ratio=sgd / fast,
                 polar_floor_us=polar * 1e6)
 

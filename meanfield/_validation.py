@@ -117,7 +117,7 @@ def check_instance(value, cls, name):
 
 
 # ------------------------------------------------------------------ solver arguments
-RECORD_KEYS = ("radii", "risk", "weights", "params", "kernel", "output", "movement")
+RECORD_KEYS = ("radii", "risk", "weights", "params", "kernel", "output", "movement", "overlaps")
 #: Record keys that need probe inputs.
 PROBE_KEYS = ("kernel", "output")
 
@@ -161,6 +161,13 @@ def check_risk_recordable(model, record):
     if "risk" in record and getattr(model, "risk_kind", "population") is None:
         raise ValueError(f"record: {model!r} has no exact risk (risk_kind is None), so 'risk' cannot be "
                          "recorded; record e.g. ('radii',) or ('params',) and evaluate model.empirical_risk")
+
+
+def check_overlaps_recordable(model, record, teacher_law):
+    """Refuse "overlaps" in ``record`` unless the model's data law is a ``teacher_law`` (TeacherStudent)."""
+    if "overlaps" in record and not isinstance(getattr(model, "data", None), teacher_law):
+        raise ValueError(f"record: 'overlaps' (Q = W Wᵀ, R = W W*ᵀ) needs a model on {teacher_law.__name__} data, "
+                         f"got {model!r}; record e.g. ('params',) instead")
 
 
 def check_noise(beta, lam):

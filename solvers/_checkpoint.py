@@ -1,8 +1,8 @@
 """Checkpoints of an SGD run: its state after a kernel block, resumed only by the same problem.
 
 A checkpoint (an .npz file, replaced atomically) holds the state — W, a, b, the data order, the
-data and noise streams, the step counter — the snapshots taken so far, and the identity of the
-run it belongs to:
+data stream, its normal stream and the noise streams, the step counter — the snapshots taken so
+far, and the identity of the run it belongs to:
 
 * ``key`` = (seed, ε, N, d, dtype size, batch, β, λ);
 * ``digest`` = SHA-256 of θ₀, the model (its repr), the kernel spec (activation, trained set,
@@ -25,11 +25,12 @@ import zlib
 
 import numpy as np
 
-from meanfield import Params
 from meanfield._validation import RECORD_KEYS
 
+from ._recorders import PARTS
+
 #: The state arrays of a checkpoint, in the order :func:`load_checkpoint` returns them.
-STATE_FIELDS = ("W", "a", "b", "order", "rng_state", "noise_states")
+STATE_FIELDS = ("W", "a", "b", "order", "rng_state", "data_normals", "noise_states")
 
 
 def run_key(seed, eps, W, batch, beta, lam):
@@ -70,9 +71,9 @@ def save_checkpoint(path, key, digest, xi_steps, xi_values, state, step, snap_st
                   step=np.int64(step), snap_steps=np.asarray(snap_steps, dtype=np.int64))
     for name in RECORD_KEYS:
         if snapshots and name in snapshots[0]:
-            if name == "params":
-                for part in ("a", "W", "b"):
-                    arrays["snap_params_" + part] = np.stack([getattr(snap[name], part) for snap in snapshots])
+            if name in PARTS:
+                for part in PARTS[name][1]:
+                    arrays[f"snap_{name}_{part}"] = np.stack([getattr(snap[name], part) for snap in snapshots])
             else:
                 arrays["snap_" + name] = np.stack([snap[name] for snap in snapshots])
     tmp = f"{path}.tmp"
@@ -100,9 +101,10 @@ def load_checkpoint(path, key, digest, xi_values_at, record, target_steps):
     if arrays["key"].shape != key.shape or not np.array_equal(arrays["key"], key):
         raise ValueError(f"checkpoint: {path} belongs to a different run "
                          "(seed, eps, N, d, dtype, batch, beta or lam differ); delete it or pass another path")
-    if arrays["rng_state"].shape != (2, 4) or "noise_states" not in arrays:
+    if arrays["rng_state"].shape != (2, 4) or "noise_states" not in arrays or "data_normals" not in arrays:
         raise ValueError(f"checkpoint: {path} holds a random state of shape {arrays['rng_state'].shape}, "
-                         "not (2, 4) and noise streams (written by an older version); delete it to start afresh")
+                         "not (2, 4), data normal and noise streams (written by an older version); "
+                         "delete it to start afresh")
     if "digest" not in arrays or not np.array_equal(arrays["digest"], digest) or "xi_steps" not in arrays:
         raise ValueError(f"checkpoint: {path} belongs to a different problem (initial parameters, model, "
                          "activation, data law, held-out rows, centring, probes differ, or it was written by an "
@@ -119,16 +121,18 @@ def load_checkpoint(path, key, digest, xi_values_at, record, target_steps):
             snap_steps.size and step < snap_steps[-1]):
         raise ValueError(f"checkpoint: {path} is at step {step} with snapshots at steps {snap_steps.tolist()}, "
                          f"which do not fit the requested steps {target_steps.tolist()}")
-    snapshots = [{} for _ in snap_steps]
-    for name in record:
-        parts = ["snap_params_" + f for f in ("a", "W", "b")] if name == "params" else ["snap_" + name]
-        if any(part not in arrays for part in parts):
-            raise ValueError(f"checkpoint: {path} did not record {name!r}; use the same record")
-        for idx, snap in enumerate(snapshots):
-            snap[name] = Params(*(arrays[p][idx] for p in parts)) if name == "params" else arrays[parts[0]][idx]
     state = tuple(arrays[name].copy() for name in STATE_FIELDS)
     floats = [arrays[name] for name in arrays if name.startswith("snap_") and arrays[name].dtype.kind == "f"]
     if not all(np.all(np.isfinite(arr)) for arr in (*state[:3], *floats)):
         raise ValueError(f"checkpoint: {path} is corrupt (non-finite parameters or snapshots, which a run never "
                          "saves); delete it or pass another path")
+    snapshots = [{} for _ in snap_steps]
+    for name in record:
+        kind, fields = PARTS.get(name, (None, ()))
+        parts = {field: f"snap_{name}_{field}" for field in fields} if kind else {name: "snap_" + name}
+        if any(part not in arrays for part in parts.values()):
+            raise ValueError(f"checkpoint: {path} did not record {name!r}; use the same record")
+        for idx, snap in enumerate(snapshots):
+            values = {field: arrays[part][idx] for field, part in parts.items()}
+            snap[name] = kind(**values) if kind else values[name]
     return state, step, snapshots

@@ -4,7 +4,10 @@ Each law consumes the xoshiro256** data stream in a fixed order, so a run is a p
 of its seed whatever the blocks:
 * mixture: one uniform picks the class k (first k with u < Σ_{l≤k} π_l), then d normals g,
   x = μ_k + s_k ∘ g, y = y_k;
-* teacher: d normals x, y = (1/M) Σ_t a*_t σ*(⟨w*_t, x⟩ + b*_t) (+ noise_std · one more normal);
+* teacher: d normals x, y = (1/M) Σ_t a*_t σ*(⟨w*_t, x⟩ + b*_t) (+ noise_std · one more normal),
+  all from the data normal stream (the vectorised generator of :mod:`solvers._normal_rng`, seeded
+  by the data stream's words 2^192 steps on: :func:`solvers._sgd_streams.initial_data_normals`),
+  so that a step at large d costs about d fast normals and M dot products;
 * arrays: with replacement, one uniform u and row ⌊u n⌋; epoch-wise, the rows in the order of
   a permutation redrawn (Fisher–Yates, n − 1 uniforms) at the start of every epoch.
 """
@@ -16,6 +19,7 @@ from numba import njit
 from meanfield.activations import act_value
 from meanfield.data import DATA_ARRAYS, DATA_MIXTURE, DATA_TEACHER
 
+from ._normal_rng import fill_normals
 from ._sgd_streams import fill_normal, next_uniform
 
 
@@ -30,8 +34,9 @@ def initial_order(spec):
 
 
 @njit(cache=True)
-def draw_point(state, kind, rows, scales, values, extra, params, act_kind, act_params, order, scratch, x):
-    """Fill x (d,) and return y, for the law (kind, rows, …) of :class:`meanfield.DataSpec`."""
+def draw_point(state, normals, kind, rows, scales, values, extra, params, act_kind, act_params, order, scratch, x):
+    """Fill x (d,) and return y, for the law (kind, rows, …) of :class:`meanfield.DataSpec`;
+    ``state`` is the xoshiro256** data stream, ``normals`` the data normal stream (a noise state)."""
     d = x.shape[0]
     if kind == DATA_MIXTURE:
         u = next_uniform(state)
@@ -43,7 +48,7 @@ def draw_point(state, kind, rows, scales, values, extra, params, act_kind, act_p
             x[l] = rows[k, l] + scales[k, l] * x[l]
         return values[k]
     if kind == DATA_TEACHER:
-        fill_normal(state, x)
+        fill_normals(normals, x)
         y = 0.0
         for t in range(rows.shape[0]):
             z = extra[t]
@@ -52,7 +57,7 @@ def draw_point(state, kind, rows, scales, values, extra, params, act_kind, act_p
             y += values[t] * act_value(act_kind, act_params, z)
         y /= rows.shape[0]
         if params[0] > 0.0:
-            fill_normal(state, scratch[:1])
+            fill_normals(normals, scratch[:1])
             y += params[0] * scratch[0]
         return y
     if kind == DATA_ARRAYS:

@@ -12,10 +12,10 @@ neurons θ⁰ (N⁰ of them, possibly none) centre the network):
 Noise (β given): the neurons are split in chunks of NOISE_CHUNK, each with its own stream of
 the vectorised generator (:mod:`solvers._normal_rng`); per step a chunk's stream gives g^w of
 its neurons (group by group of m ≤ NOISE_GROUP neurons, m·d normals read as a (d, m) array, as
-in the isotropic kernel), then g^a and g^b of its neurons (those trained). The data stream is consumed by
-:func:`solvers._data_streams.draw_point`. As in :mod:`solvers._sgd_kernels` (whose
-transposed-layout primitives this kernel reuses), W is stored transposed and, noiseless with
-b = 1, the update of step k shares one pass over W with the forward pass of step k + 1.
+in the isotropic kernel), then g^a and g^b of its neurons (those trained). The data stream and the
+data normal stream (``normals``) are consumed by :func:`solvers._data_streams.draw_point`. As in
+:mod:`solvers._sgd_kernels` (whose transposed-layout primitives this kernel reuses), W is stored
+transposed and, noiseless with b = 1, the update of step k shares one pass over W with the forward pass of step k + 1.
 """
 from __future__ import annotations
 
@@ -54,17 +54,19 @@ def activation_terms(kind, p, t, values, slopes):
 
 
 @njit(cache=True)
-def _draw_batch(state, data, order, scratch, x64, x, y):
+def _draw_batch(state, normals, data, order, scratch, x64, x, y):
     """Draw the b points of one step into x (W's dtype) and y."""
     kind, rows, scales, values, extra, params, act_kind, act_params = data
     for j in range(y.shape[0]):
-        y[j] = draw_point(state, kind, rows, scales, values, extra, params, act_kind, act_params, order, scratch, x64)
+        y[j] = draw_point(state, normals, kind, rows, scales, values, extra, params, act_kind, act_params, order,
+                          scratch, x64)
         for k in range(x64.shape[0]):
             x[j, k] = x64[k]
 
 
 @njit(cache=True)
-def draw_general_step(state, noise_states, data, order, n_particles, d, batch, noisy, train_a, train_w, train_b):
+def draw_general_step(state, normals, noise_states, data, order, n_particles, d, batch, noisy, train_a, train_w,
+                      train_b):
     """Replay the draws of one :func:`general_sgd_block` step (all streams advanced in place):
     y (b,), x (b, d), and the noise g^w (N, d), g^a (N,), g^b (N,) (zeros where not drawn)."""
     y = np.empty(batch)
@@ -72,7 +74,7 @@ def draw_general_step(state, noise_states, data, order, n_particles, d, batch, n
     gw = np.zeros((n_particles, d))
     ga = np.zeros(n_particles)
     gb = np.zeros(n_particles)
-    _draw_batch(state[0], data, order, np.empty(2), np.empty(d), x, y)
+    _draw_batch(state[0], normals, data, order, np.empty(2), np.empty(d), x, y)
     if noisy:
         if train_w:
             replay_weight_noise(noise_states, gw)
@@ -95,12 +97,13 @@ def _max_norm(WT, a, b, norms):
 
 
 @njit(cache=True)
-def general_sgd_block(WT, a, b, state, noise_states, order, step_counter, step_sizes, batch, lam, inv_beta, noisy,
-                      train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold):
+def general_sgd_block(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam, inv_beta,
+                      noisy, train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold):
     """Run len(step_sizes) SGD steps in place on (WT = Wᵀ (d, N), a (N,), b (N,)) (module docstring).
 
     ``data`` is the tuple (kind, rows, scales, values, extra, params, act_kind, act_params) of a
-    :class:`meanfield.DataSpec`; ``order`` its epoch state; ``noise_states`` the noise streams
+    :class:`meanfield.DataSpec`; ``order`` its epoch state; ``normals`` the data normal stream
+    (:func:`solvers._sgd_streams.initial_data_normals`); ``noise_states`` the noise streams
     (:func:`solvers._sgd_kernels.initial_noise_states`); ``alpha`` the output scale and
     (offset_WT (d, N⁰), offset_a, offset_b) the frozen centring neurons (N⁰ = 0: none); ``state`` (uint64 (2, 4): data and
     noise streams) and ``step_counter`` (int64[1]) advance in place. Returns −1, or the global
@@ -137,7 +140,7 @@ def general_sgd_block(WT, a, b, state, noise_states, order, step_counter, step_s
     for step in range(n_steps):
         s = step_sizes[step]
         if not ready:
-            _draw_batch(data_state, data, order, scratch, x64, x, y)
+            _draw_batch(data_state, normals, data, order, scratch, x64, x, y)
             for j in range(batch):
                 forward_transposed(WT, x[j], z[j])
         for i in range(n):
@@ -169,7 +172,7 @@ def general_sgd_block(WT, a, b, state, noise_states, order, step_counter, step_s
         check = (step_counter[0] + 1) % DIVERGENCE_CHECK_EVERY == 0 or step == n_steps - 1
         if train_w:
             if batch == 1 and not noisy and not check:
-                _draw_batch(data_state, data, order, scratch, x64, x_next, y_next)
+                _draw_batch(data_state, normals, data, order, scratch, x64, x_next, y_next)
                 axpy_forward_transposed(WT, decay, coef[0], x[0], x_next[0], z[0])
                 for k in range(d):
                     x[0, k] = x_next[0, k]

@@ -6,10 +6,14 @@ A snapshot of the particle system θ_1..θ_N (θ_i = (a_i, w_i, b_i)) at time t 
 * ``radii``    ‖w_i‖,                       * ``risk``     the model's risk (R_N or held-out),
 * ``weights``  W (SGD: in the kernel dtype), * ``params``   (a, W, b),
 * ``kernel``   K(x_p, x_q) on the probes,   * ``output``   f(x_p) on the probes,
-* ``movement`` (1/N) Σ_i ‖θ_i − θ_i(0)‖ over the trained coordinates.
+* ``movement`` (1/N) Σ_i ‖θ_i − θ_i(0)‖ over the trained coordinates,
+* ``overlaps`` the teacher–student order parameters Q = W Wᵀ, R = W W*ᵀ, T = W* W*ᵀ, a, b
+  (:func:`meanfield.order_parameters`; a model on :class:`~meanfield.TeacherStudent` data).
 
 SGD and the particle flow share these recorders and :class:`Recording`, which stacks the
-snapshots into the fields of :class:`~solvers.ParticleResult`.
+snapshots into the fields of :class:`~solvers.ParticleResult` ("overlaps" into ``Q``, ``R``
+(S, K, K), (S, K, M), ``T`` (M, M), ``a``, ``b`` (S, K): the names and shapes of
+:class:`~solvers.OrderParameterSolution`).
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from meanfield import Params
+from meanfield import OrderParameters, Params, order_parameters
 from meanfield._validation import RECORD_KEYS
 
 
@@ -47,7 +51,15 @@ RECORDERS = {
     "kernel": lambda v: v.model.tangent_kernel(v.params, v.probes),
     "output": lambda v: v.model.output(v.params, v.probes),
     "movement": _movement,
+    "overlaps": lambda v: order_parameters(v.params, v.model.data),
 }
+
+#: The record keys whose snapshot is an object of several arrays: its type and its fields (how a
+#: checkpoint stores it, one stacked array per field).
+PARTS = {"params": (Params, ("a", "W", "b")),
+         "overlaps": (OrderParameters, ("Q", "R", "T", "a", "b", "a_teacher", "b_teacher"))}
+#: The ParticleResult fields of "overlaps" stacked per snapshot (T is the teacher's, constant).
+OVERLAP_FIELDS = ("Q", "R", "a", "b")
 
 
 class Recording:
@@ -76,9 +88,11 @@ class Recording:
         """The ParticleResult fields of ``snapshots`` (None for the keys not recorded)."""
         out = {}
         for name in RECORD_KEYS:
-            if name not in self.record or not snapshots:
-                out[name] = None
+            values = [snap[name] for snap in snapshots] if name in self.record and snapshots else None
+            if name == "overlaps":
+                out["T"] = None if values is None else values[0].T
+                for part in OVERLAP_FIELDS:
+                    out[part] = None if values is None else np.stack([getattr(op, part) for op in values])
             else:
-                values = [snap[name] for snap in snapshots]
-                out[name] = values if name == "params" else np.stack(values)
+                out[name] = values if values is None or name == "params" else np.stack(values)
         return out

@@ -4,6 +4,9 @@
 * Data: a xoshiro256** generator (Blackman & Vigna; row 0 of a uint64 (2, 4) state), uniforms
   from the top 53 bits, normals by the Marsaglia polar method; a sample of the isotropic model
   is y = ±1 (prob ½), x = s_y g, g ~ N(0, I_d).
+* Data normals of the general kernel's teacher–student law: one stream of the vectorised generator
+  of :mod:`solvers._normal_rng`, started 2^192 xoshiro256 steps after row 0 (far beyond what the
+  data stream ever consumes), :func:`initial_data_normals`.
 * Langevin noise: the vectorised generator of :mod:`solvers._normal_rng` (row 1 seeds it), one
   stream per chunk of NOISE_CHUNK particles, drawn group by group of NOISE_GROUP particles
   (m·d normals read as a (d, m) array), so that a chunk's noise does not depend on the thread
@@ -36,6 +39,12 @@ def initial_rng_state(seed):
         if not row.any():  # the one forbidden xoshiro state; probability 2^-256
             row[0] = np.uint64(1)
     return state
+
+
+def initial_data_normals(state):
+    """The data normal stream (a noise state, uint64 (NOISE_STATE_WORDS,)): the vectorised generator
+    seeded by the data stream's words ``state[0]`` long-jumped once (2^192 steps)."""
+    return init_noise_streams(np.ascontiguousarray(state[0]), 2)[1].copy()
 
 
 def noise_chunks(n_particles):

@@ -28,8 +28,9 @@ from __future__ import annotations
 import numpy as np
 from meanfield._compile_notice import announces_compilation
 
-from meanfield._validation import (check_accuracy_tol, check_int, check_positive, check_probes, check_real,
-                                   check_record, check_times)
+from meanfield import TeacherStudent
+from meanfield._validation import (check_accuracy_tol, check_int, check_overlaps_recordable, check_positive,
+                                   check_probes, check_real, check_record, check_times)
 from meanfield.interface import ParticleModel
 
 from ._divergence import DIVERGENCE_THRESHOLD, DivergenceError
@@ -115,8 +116,9 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     seed : int
         Non-negative seed of the Brownian increments (Langevin only).
     record : tuple of str
-        Subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"), as
-        for :func:`~solvers.run_sgd` (risk is the exact R_N; "kernel", "output" on ``probes``).
+        Subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement", "overlaps"),
+        as for :func:`~solvers.run_sgd` (risk is the exact R_N; "kernel", "output" on ``probes``;
+        "overlaps" into ``Q``, ``R``, ``T``, ``a``, ``b`` on teacher–student data).
     progress : bool, optional
         tqdm bar over simulated time; None = only if stderr is a terminal.
     rtol : float
@@ -182,6 +184,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     if not isinstance(model, ParticleModel):
         raise ValueError(f"model: expected a model of the solver interface (meanfield.interface.ParticleModel: "
                          f"a MeanFieldModel or IsotropicGaussians), got {type(model).__name__}")
+    check_overlaps_recordable(model, record, TeacherStudent)
     params0 = model.as_params(init, "init")
     probes = check_probes(model, record, probes)
     train = model.train

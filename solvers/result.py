@@ -36,6 +36,15 @@ class ParticleResult(SolverResult):
         Network output f(x_p) on the probe inputs.
     movement : ndarray, shape (S,), or None
         Mean parameter movement (1/N) Σ_i ‖θ_i − θ_i(0)‖.
+    Q : ndarray, shape (S, K, K), or None
+        Teacher–student overlaps Q = W Wᵀ per snapshot, if "overlaps" was recorded; with ``R``,
+        ``T``, ``a``, ``b`` the names and shapes of :class:`~solvers.OrderParameterSolution`.
+    R : ndarray, shape (S, K, M), or None
+        R = W W*ᵀ per snapshot.
+    T : ndarray, shape (M, M), or None
+        T = W* W*ᵀ, the teacher's (constant).
+    a, b : ndarray, shape (S, K), or None
+        Output weights and biases per snapshot (with "overlaps"; constant when not trained).
     steps : int
         Total number of steps taken.
     interrupted : bool
@@ -90,6 +99,11 @@ class ParticleResult(SolverResult):
     movement: np.ndarray | None = None
     risk_kind: str = "population"
     error_estimate: float | None = None
+    Q: np.ndarray | None = None
+    R: np.ndarray | None = None
+    T: np.ndarray | None = None
+    a: np.ndarray | None = None
+    b: np.ndarray | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -101,7 +115,7 @@ class ParticleResult(SolverResult):
         if self.interrupted:
             self.status = "interrupted"
         self.stats.setdefault("steps", self.steps)
-        for name in ("radii", "risk", "weights", "kernel", "output", "movement"):
+        for name in ("radii", "risk", "weights", "kernel", "output", "movement", "Q", "R", "a", "b"):
             value = getattr(self, name)
             if value is not None:
                 value = np.asarray(value)

@@ -22,9 +22,9 @@ import numba
 import numpy as np
 from meanfield._compile_notice import announces_compilation
 
-from meanfield import Params
-
-from meanfield._validation import check_dtype, check_int, check_probes, check_real, check_record, check_risk_recordable, check_times
+from meanfield import Params, TeacherStudent
+from meanfield._validation import (check_dtype, check_int, check_overlaps_recordable, check_probes, check_real,
+                                   check_record, check_risk_recordable, check_times)
 from meanfield.interface import ParticleModel
 
 from ._checkpoint import load_checkpoint, problem_digest, run_key, save_checkpoint, xi_sample_steps
@@ -34,7 +34,7 @@ from ._dynamics import Dynamics
 from ._general_sgd_kernels import general_sgd_block
 from ._recorders import Recording
 from ._sgd_kernels import DIVERGENCE_CHECK_EVERY, sgd_block, sgd_block_threaded
-from ._sgd_streams import initial_noise_states, initial_rng_state, noise_chunks
+from ._sgd_streams import initial_data_normals, initial_noise_states, initial_rng_state, noise_chunks
 from ._time_stepping import march
 from .result import ParticleResult
 
@@ -107,10 +107,12 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     dtype : {"float64", "float32"}
         Precision of W inside the kernel (a, b stay float64).
     record : tuple of str
-        Subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement"); risk
+        Subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement", "overlaps"); risk
         is ``model.risk``: the exact R_N, or for a finite data set the empirical risk on its
         held-out arrays; "kernel" the tangent kernel K(x_p, x_q) and "output" f(x_p) on ``probes``;
-        "movement" (1/N) Σ_i ‖θ_i − θ_i(0)‖ over the trained coordinates.
+        "movement" (1/N) Σ_i ‖θ_i − θ_i(0)‖ over the trained coordinates; "overlaps" (a model on
+        :class:`~meanfield.TeacherStudent` data) the order parameters into ``Q``, ``R``, ``T``, ``a``,
+        ``b`` (:func:`meanfield.order_parameters`, as in :class:`~solvers.OrderParameterSolution`).
     progress : bool, optional
         Show a tqdm bar; None = only if stderr is a terminal.
     checkpoint : str or pathlib.Path, optional
@@ -147,7 +149,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     ValueError
         On an invalid argument (the message names it), a model that is not a
         :class:`meanfield.interface.ParticleModel`, for "risk" in ``record`` when the model has no
-        risk rule (``model.risk_kind`` is None), and for a checkpoint of another run.
+        risk rule (``model.risk_kind`` is None), for "overlaps" when its data law is not
+        teacher–student, and for a checkpoint of another run.
 
     Examples
     --------
@@ -172,6 +175,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         raise ValueError(f"model: expected a model of the solver interface (meanfield.interface.ParticleModel: "
                          f"a MeanFieldModel or IsotropicGaussians), got {type(model).__name__}")
     check_risk_recordable(model, record)
+    check_overlaps_recordable(model, record, TeacherStudent)
     params = model.as_params(init, "init")
     probes = check_probes(model, record, probes)
     spec = model.sgd_spec()
@@ -189,6 +193,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     threads = _check_threads(threads, n * d * (NOISY_WORK_FACTOR if noisy else 1), noise_chunks(n))
     state = initial_rng_state(seed)
     noise_states = initial_noise_states(state, n)
+    normals = initial_data_normals(state)
     counter = np.zeros(1, dtype=np.int64)
     W, a, b, order = params.W.astype(dtype), params.a.copy(), params.b.copy(), initial_order(spec.data)
     recording = Recording(model, record, probes, params)
@@ -200,7 +205,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         xi_steps = xi_sample_steps(target_steps)
         xi_values = dynamics.xi_values(xi_steps * eps)
         if os.path.exists(checkpoint):
-            (W, a, b, order, state, noise_states), counter[0], resumed = load_checkpoint(
+            (W, a, b, order, state, normals, noise_states), counter[0], resumed = load_checkpoint(
                 checkpoint, key, digest, lambda steps: dynamics.xi_values(steps * eps), record, target_steps)
             taken = list(resumed)
 
@@ -213,11 +218,12 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     data = spec.data
     data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
                   data.act_params)
-    arrays = (WT, a, b, order, state, noise_states)  # the state, updated in place by the kernels
+    arrays = (WT, a, b, order, state, normals, noise_states)  # the state, updated in place by the kernels
 
     def save():
         if checkpoint is not None:
-            save_checkpoint(checkpoint, key, digest, xi_steps, xi_values, (WT.T, a, b, order, state, noise_states),
+            save_checkpoint(checkpoint, key, digest, xi_steps, xi_values,
+                            (WT.T, a, b, order, state, normals, noise_states),
                             int(counter[0]), target_steps[:len(taken)], taken)
 
     def kernel_block(start, count):
@@ -226,8 +232,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
         if isotropic:
             return _run_block(threads, WT, state, noise_states, counter, sizes, batch, lam, inv_beta, noisy,
                               spec.isotropic_scales, spec.act_kind, spec.act_params, DIVERGENCE_THRESHOLD)
-        return general_sgd_block(WT, a, b, state, noise_states, order, counter, sizes, batch, lam, inv_beta, noisy,
-                                 spec.train_a, spec.train_w, spec.train_b, spec.act_kind, spec.act_params,
+        return general_sgd_block(WT, a, b, state, normals, noise_states, order, counter, sizes, batch, lam, inv_beta,
+                                 noisy, spec.train_a, spec.train_w, spec.train_b, spec.act_kind, spec.act_params,
                                  data_tuple, spec.output_scale, offset_WT, offset_a, offset_b,
                                  DIVERGENCE_THRESHOLD)
 

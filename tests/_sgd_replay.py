@@ -5,6 +5,7 @@ from meanfield import Params
 from solvers._data_streams import initial_order
 from solvers._general_sgd_kernels import draw_general_step
 from solvers._sgd_kernels import initial_noise_states, initial_rng_state
+from solvers._sgd_streams import initial_data_normals
 
 
 def numpy_step(model, theta, s, y, x, g, lam, beta):
@@ -32,9 +33,9 @@ def replay_steps(model, theta, eps, xi, n_steps, seed, batch, lam, beta):
     data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
                   data.act_params)
     state, order = initial_rng_state(seed), initial_order(data)
-    noise_states = initial_noise_states(state, theta.n)
+    noise_states, normals = initial_noise_states(state, theta.n), initial_data_normals(state)
     for k in range(n_steps):
-        y, x, gw, ga, gb = draw_general_step(state, noise_states, data_tuple, order, theta.n, model.d, batch,
+        y, x, gw, ga, gb = draw_general_step(state, normals, noise_states, data_tuple, order, theta.n, model.d, batch,
                                              beta is not None,
                                              spec.train_a, spec.train_w, spec.train_b)
         theta = numpy_step(model, theta, eps * xi(k * eps), y, x, (gw, ga, gb), lam, beta)

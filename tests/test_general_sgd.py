@@ -12,6 +12,7 @@ from _sgd_replay import replay
 from solvers._data_streams import initial_order
 from solvers._general_sgd_kernels import activation_terms, draw_general_step
 from solvers._sgd_kernels import initial_noise_states, initial_rng_state
+from solvers._sgd_streams import initial_data_normals
 
 D = 6
 N = 11
@@ -116,10 +117,11 @@ def _draws(law, n):
     data_tuple = (data.kind, data.rows, data.scales, data.values, data.extra, data.params, data.act_kind,
                   data.act_params)
     state, order = initial_rng_state(9), initial_order(data)
-    noise_states = initial_noise_states(state, 1)
+    noise_states, normals = initial_noise_states(state, 1), initial_data_normals(state)
     xs, ys = [], []
     for _ in range(n):
-        y, x, *_ = draw_general_step(state, noise_states, data_tuple, order, 1, law.d, 1, False, False, True, False)
+        y, x, *_ = draw_general_step(state, normals, noise_states, data_tuple, order, 1, law.d, 1, False, False, True,
+                                     False)
         xs.append(x[0])
         ys.append(y[0])
     return np.array(xs), np.array(ys)

@@ -226,10 +226,10 @@ def test_checkpoint_with_an_old_random_state_is_refused(reference_model, tmp_pat
     run_sgd(reference_model, W0, checkpoint=str(path), **kw)
     with np.load(path) as data:
         arrays = dict(data)
-    without_streams = {k: v for k, v in arrays.items() if k != "noise_states"}  # before the noise streams
-    np.savez(path, **without_streams)
-    with pytest.raises(ValueError, match="older version"):
-        run_sgd(reference_model, W0, checkpoint=str(path), **kw)
+    for field in ("noise_states", "data_normals"):  # before the noise streams, before the data normals
+        np.savez(path, **{k: v for k, v in arrays.items() if k != field})
+        with pytest.raises(ValueError, match="older version"):
+            run_sgd(reference_model, W0, checkpoint=str(path), **kw)
     arrays["rng_state"] = arrays["rng_state"][0]  # one 4-word stream, as before the data/noise split
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match="older version"):

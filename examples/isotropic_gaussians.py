@@ -403,7 +403,8 @@ def eps_ladder(model, args, n, kappa, times, eps0, levels, tol, walls, label, be
     converged = settled(deltas, tol, confirm)
     log(f"  ε check {label}: R_N(t={times[-1]:g}) = " + ", ".join(
         f"{r.risk[-1]:.4f} (ε={e:g})" for r, e in zip(runs, eps)) + "; relative change per halving "
-        + ", ".join(f"{x:.2%}" for x in deltas) + (" < " if converged else " ≥ ") + f"{tol:.0%}")
+        + ", ".join(f"{x:.2%}" for x in deltas) + (f": the last {confirm} < {tol:.0%}, converged" if converged else
+                                                    f": not converged (the last {confirm} must each be < {tol:.0%})"))
     return runs, dict(eps=eps, final_risk=[float(r.risk[-1]) for r in runs], relative_change=deltas,
                       tolerance=tol, confirm=confirm, converged=converged)
 

@@ -69,7 +69,10 @@ escape being sensitive to the sample; the PDE's 1200 / 2400 / 4800 cells give 0.
 / 0.2755); κ = 0.1 collapses to δ0, R = 7.25, in 339 steps. In the example the flow runs interval
 by interval (each restart re-selects the adaptive step) under a wall-clock budget: at load average
 12 the default run's κ = 0.1 flow reached only t = 2.5 in its 240 s (371 steps), and the panel
-fell back to SGD at ε = 5e-6 (criterion met). The numbers below were measured before the flow
+fell back to SGD at ε = 5e-6 (criterion met). That run (340 s CPU, 987 s wall at load 11–12),
+figure 4 at t = 10: κ = 0.1 SGD 7.283, PDE 7.268 (gap 0.2%, met); κ = 0.4 flow 0.2584, PDE 0.2755
+(4800 cells): max W2/iid 2.06, gap 6.2%, not met (N = 400 is the error left); noisy SGD 0.399 at
+ε = 5e-5, PDE 0.321 (not cell-converged, 2.2% per doubling): gap 24%, not met. The numbers below were measured before the flow
 became the compared curve (with --eps-levels 3 and --flow-budget 30).
 
 The default run (seed 0; measured on the shared 2-core machine at load average 7–10: 603 s

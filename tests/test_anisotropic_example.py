@@ -42,6 +42,32 @@ def test_quick_example(tmp_path):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
     assert summary["parameters"]["quick"] is True
     _check(summary, w2_factor=2.0)
+    # the ε-ladder: ε0, ε0/2, ε0/4; SGD's excess E r₂² over the limit (its r₂ floor) is linear in
+    # ε, so it halves with each halving of ε and C = excess/(ε (d − s0)) is the same for every ε
+    seq = summary["eps_sequence"]
+    assert seq["eps"] == pytest.approx([4e-4, 2e-4, 1e-4])
+    assert all(1.4 < ratio < 2.8 for ratio in seq["excess_ratio_per_halving"]), seq
+    C = np.array(seq["final_floor_constant"])
+    assert C.max() < 1.5 * C.min()
+    # the floor, not N: the coarsest ε leaves the iid baseline, the finest stays within 2× of it
+    assert seq["max_w2_over_iid"][0] > seq["max_w2_over_iid"][-1]
+    # like with like at t = 0: SGD's R_N and the reduced E R_N at the same N differ by sampling only
+    ref = summary["reference"]
+    assert ref["reduced_risk_n"][0] > ref["reduced_risk"][0]
+    assert ref["sgd_risk"][0] == pytest.approx(ref["reduced_risk_n"][0], abs=0.01)
+    # the figures say what they show (issue 30): like-with-like risks, linear axes, the floor labelled
+    figures = summary["figures"]
+    risk = figures["fig2_risk"][0]
+    assert risk["yscale"] == "linear"
+    assert any("N = ∞" in entry for entry in risk["legend"])
+    assert any("E R_N" in entry and "/N" in entry for entry in risk["legend"])
+    assert sum("SGD  R_N" in entry for entry in risk["legend"]) == 3
+    w2 = figures["fig4_wasserstein"][0]
+    assert w2["yscale"] == "linear"
+    assert any("C ε (d − s0)" in text for text in w2["texts"])
+    assert "ε-floor" in w2["title"]
+    r1r2 = figures["fig1_r1_r2"]
+    assert any("floor" in entry for ax in r1r2 if "legend" in ax for entry in ax["legend"])
 
 
 @pytest.mark.slow
@@ -50,3 +76,27 @@ def test_example_n800_w2_at_iid_baseline(tmp_path):
     summary = _run(tmp_path, ["--t-max", "2", "--M", "4000"])
     assert summary["parameters"]["N"] == 800
     _check(summary, w2_factor=1.5, forgets=False)
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("anisotropic_example", ROOT / "examples" / "anisotropic_gaussians.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_expected_finite_n_risk_matches_monte_carlo():
+    # figure 2's like-for-like reference: E R_N over N iid neurons, against the mean of the exact
+    # R_N of 100 independent draws of N = 20 full neurons (a = 1.5, b = 0.3 to exercise the
+    # closed-form self term); R(ρ̄) alone is off by the 1/N term, many standard errors
+    from meanfield import AnisotropicGaussians, relu
+    example = _load()
+    model = AnisotropicGaussians(0.5, 40, 8, relu(), train=("a", "w", "b"))
+    full = model.full_model()
+    n, draws = 20, 100
+    values = np.array([full.risk(full.init(n, kappa=0.8, seed=s, a=1.5, b=0.3)) for s in range(draws)])
+    mc, se = values.mean(), values.std(ddof=1) / np.sqrt(draws)
+    X = model.init(10_000, kappa=0.8, seed=12345, a=1.5, b=0.3)
+    expected = example.expected_finite_n_risk(model, X, None, n)
+    assert abs(expected - mc) < 4 * se + 2e-3, (expected, mc, se)
+    assert abs(model.law_risk(X) - mc) > 4 * se + 2e-3

@@ -116,6 +116,16 @@ def test_quick_example_convergence_check(quick_example):
         gap = abs(panel["sgd_risk"][-1] - panel["pde_risk"][-1]) / panel["pde_risk"][-1]
         assert panel["criterion"]["w2_ok"] == ok
         assert panel["criterion"]["met"] == (all(ok) and gap <= 0.05)
+        # the curve compared with the PDE: the flow (ε = 0) when it reached t_max, else the finest SGD
+        best = panel["best_curve"]
+        curve = panel["flow_curve"] if "flow_criterion" in panel else panel
+        assert best["curve"].startswith("flow" if "flow_criterion" in panel else "SGD")
+        ratios = [w / b for w, b in zip(curve["w2"], panel["iid_w2"])]
+        gap = abs(curve["sgd_risk"][-1] - panel["pde_risk"][-1]) / panel["pde_risk"][-1]
+        assert best["max_w2_over_iid"] == pytest.approx(max(ratios))
+        assert best["final_risk_relative_gap"] == pytest.approx(gap, rel=1e-9, abs=1e-15)
+        ok = [w <= (0.01 if b < 0.005 else 2 * b) for w, b in zip(curve["w2"], panel["iid_w2"])]
+        assert best["criterion_met"] == (all(ok) and gap <= 0.05)
     good = summary["nonmonotone"]["κ=0.4"]
     assert good["eps_check"]["converged"] and good["cells_check"]["converged"]
     assert good["sgd_risk"][-1] == pytest.approx(good["pde_risk"][-1], rel=0.05)

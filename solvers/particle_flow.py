@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from meanfield._validation import (check_accuracy_tol, check_int, check_positive, check_probes, check_real,
-                                   check_record, check_times)
-from meanfield.interface import ParticleModel
+from meanfield._validation import (check_accuracy_tol, check_int, check_model, check_positive, check_probes,
+                                   check_real, check_record, check_times)
+from meanfield.interface import OutputModel, ParticleModel
 
 from ._divergence import DIVERGENCE_THRESHOLD, DivergenceError
 from ._dynamics import Dynamics
@@ -177,11 +177,9 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     times = check_times(times)
     seed = check_int(seed, "seed", 0)
     record = check_record(record)
-    if not isinstance(model, ParticleModel):
-        raise ValueError(f"model: expected a model of the solver interface (meanfield.interface.ParticleModel: "
-                         f"a MeanFieldModel or IsotropicGaussians), got {type(model).__name__}")
+    check_model(model, ParticleModel)
     params0 = model.as_params(init, "init")
-    probes = check_probes(model, record, probes)
+    probes = check_probes(model, record, probes, OutputModel)
     train = model.train
     W = params0.flat(train)  # the state: the trained coordinates (N, D)
     alpha = float(model.output_scale)

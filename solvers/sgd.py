@@ -23,8 +23,9 @@ import numpy as np
 
 from meanfield import Params
 
-from meanfield._validation import check_dtype, check_int, check_probes, check_real, check_record, check_risk_recordable, check_times
-from meanfield.interface import ParticleModel
+from meanfield._validation import (check_dtype, check_int, check_model, check_probes, check_real, check_record,
+                                  check_risk_recordable, check_times)
+from meanfield.interface import OutputModel, ParticleModel
 
 from ._checkpoint import load_checkpoint, problem_digest, run_key, save_checkpoint, xi_sample_steps
 from ._data_streams import initial_order
@@ -166,12 +167,10 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     dynamics = Dynamics(xi, beta, lam)
     dtype = check_dtype(dtype)
     record = check_record(record)
-    if not isinstance(model, ParticleModel):
-        raise ValueError(f"model: expected a model of the solver interface (meanfield.interface.ParticleModel: "
-                         f"a MeanFieldModel or IsotropicGaussians), got {type(model).__name__}")
+    check_model(model, ParticleModel)
     check_risk_recordable(model, record)
     params = model.as_params(init, "init")
-    probes = check_probes(model, record, probes)
+    probes = check_probes(model, record, probes, OutputModel)
     spec = model.sgd_spec()
     if times[-1] / eps >= 2.0**62:
         raise ValueError(f"times: t/eps = {times[-1] / eps:.3g} steps exceeds the step counter (2^62)")

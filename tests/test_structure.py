@@ -48,3 +48,11 @@ def test_no_module_is_over_600_lines(package):
     long = {str(p.relative_to(ROOT)): n for p in _modules(package)
             if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long
+
+
+def test_test_files_mirror_the_packages_with_unique_basenames():
+    """tests/meanfield and tests/solvers have no ``__init__.py``: pytest imports each test file by
+    its basename, so two files of one name in different folders would collide."""
+    names = [p.name for p in (ROOT / "tests").rglob("*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert not list((ROOT / "tests").rglob("__init__.py"))

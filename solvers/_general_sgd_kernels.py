@@ -27,7 +27,8 @@ from numba import njit
 from ._data_streams import draw_point
 from ._normal_rng import fill_normals
 from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, _total, activation_and_slope, add_squares_transposed,
-                           axpy_forward_transposed, axpy_noise_range, axpy_transposed, forward_transposed, largest_norm_or_inf)
+                           axpy_forward_transposed, axpy_noise_range, axpy_transposed, forward_transposed,
+                           largest_norm_or_inf)
 from ._sgd_streams import NOISE_CHUNK, NOISE_GROUP, replay_weight_noise
 
 

@@ -25,6 +25,8 @@ fixed step is caught by the step-doubling check of :mod:`solvers._step_check` (`
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from meanfield._validation import (check_accuracy_tol, check_int, check_model, check_positive, check_probes,
@@ -174,6 +176,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     >>> res.status, bool(res.risk[1] < res.risk[0])
     ('finished', True)
     """
+    wall_start = time.perf_counter()
     times = check_times(times)
     seed = check_int(seed, "seed", 0)
     record = check_record(record)
@@ -250,7 +253,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
                             eps=stepper.h if stepper.h is not None else 1e-2, seed=seed, dynamics="flow",
                             risk_kind=model.risk_kind, status=run.status,
                             message=run.message if run.error is not None else "",
-                            error_estimate=None if accuracy is None or accuracy_tol is None else accuracy.estimate)
+                            error_estimate=None if accuracy is None or accuracy_tol is None else accuracy.estimate,
+                            stats={"steps": steps[0], "wall_time": time.perf_counter() - wall_start})
     if run.error is not None:  # the partial result travels with the error (status "failed")
         run.error.result = result
         raise run.error

@@ -17,6 +17,7 @@ isotropic Gaussians model with a ≡ 1, b ≡ 0, and the general kernel
 from __future__ import annotations
 
 import os
+import time
 
 import numba
 import numpy as np
@@ -158,6 +159,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     >>> res.status, res.steps, res.params[-1].W.shape
     ('finished', 500, (50, 10))
     """
+    wall_start = time.perf_counter()
     eps = check_real(eps, "eps")
     if eps <= 0:
         raise ValueError(f"eps: must be positive, got {eps!r}")
@@ -273,7 +275,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     result = ParticleResult(
         times=np.concatenate([target_steps[:len(resumed)], np.rint(run.reached / eps)]) * eps, **recording.fields(snapshots),
         steps=int(counter[0]), eps=eps, seed=seed, dynamics="sgd", risk_kind=model.risk_kind, status=run.status,
-        message=run.message if run.error is not None else "")
+        message=run.message if run.error is not None else "",
+        stats={"steps": int(counter[0]), "wall_time": time.perf_counter() - wall_start})
     if run.error is not None:
         run.error.result = result
         raise run.error

@@ -157,8 +157,9 @@ def check_record(record):
 
 
 def check_risk_recordable(model, record):
-    """Refuse "risk" in ``record`` for a model without a risk rule (``risk_kind`` None), before a run starts."""
-    if "risk" in record and getattr(model, "risk_kind", "population") is None:
+    """Refuse "risk" in ``record`` for a model without a risk rule (``risk_kind`` None), before a run starts.
+    ``model`` has passed ``check_model(model, ParticleModel)`` (which lists ``risk_kind``)."""
+    if "risk" in record and model.risk_kind is None:
         raise ValueError(f"record: {model!r} has no exact risk (risk_kind is None), so 'risk' cannot be "
                          "recorded; record e.g. ('radii',) or ('params',) and evaluate model.empirical_risk")
 
@@ -199,15 +200,16 @@ def xi_function(xi):
     return lambda t: value
 
 
-def check_probes(model, record, probes):
-    """The probe inputs (P, d) for the record keys that need them (None if none does)."""
+def check_probes(model, record, probes, protocol):
+    """The probe inputs (P, d) for the record keys that need them (None if none does); those keys
+    need a model of ``protocol`` (:class:`meanfield.interface.OutputModel`, passed by the caller:
+    this module sits below the protocols), checked by :func:`check_model`."""
     needed = [key for key in record if key in PROBE_KEYS]
     if not needed:
         return None
     if probes is None:
         raise ValueError(f"probes: record {needed} needs probe inputs, an array of shape (P, {model.d})")
-    if not (hasattr(model, "tangent_kernel") and hasattr(model, "output")):
-        raise ValueError(f"record: {needed} needs a MeanFieldModel, got {type(model).__name__}")
+    check_model(model, protocol)
     try:
         X = np.array(probes, dtype=float)
     except (TypeError, ValueError):

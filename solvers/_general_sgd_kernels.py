@@ -24,33 +24,12 @@ import math
 import numpy as np
 from numba import njit
 
-from meanfield.activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, act_value_deriv
-
 from ._data_streams import draw_point
 from ._normal_rng import fill_normals
-from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, _total, add_squares_transposed, axpy_forward_transposed,
-                           axpy_noise_range, axpy_transposed, forward_transposed, largest_norm_or_inf)
+from ._sgd_kernels import (DIVERGENCE_CHECK_EVERY, _total, activation_and_slope, add_squares_transposed,
+                           axpy_forward_transposed, axpy_noise_range, axpy_transposed, forward_transposed,
+                           largest_norm_or_inf)
 from ._sgd_streams import NOISE_CHUNK, NOISE_GROUP, replay_weight_noise
-
-
-@njit(cache=True)
-def activation_terms(kind, p, t, values, slopes):
-    """values[i] = σ(t_i), slopes[i] = σ'(t_i+); piecewise-linear σ = y₀ + l t + Σ_q c_q (t − t_q)₊
-    knot by knot over all i (branch-free, vectorised), smooth σ point by point."""
-    if kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS:
-        start = 1 if kind == KIND_PIECEWISE_LINEAR else 2
-        left = 0.0 if kind == KIND_PIECEWISE_LINEAR else p[1]
-        for i in range(t.shape[0]):
-            values[i] = p[0] + left * t[i]
-            slopes[i] = left
-        for q in range(start, p.shape[0], 2):
-            knot, change = p[q], p[q + 1]
-            for i in range(t.shape[0]):
-                values[i] += change * max(t[i] - knot, 0.0)
-                slopes[i] += change if t[i] >= knot else 0.0
-    else:
-        for i in range(t.shape[0]):
-            values[i], slopes[i] = act_value_deriv(kind, p, t[i])
 
 
 @njit(cache=True)
@@ -149,7 +128,7 @@ def general_sgd_block(WT, a, b, state, normals, noise_states, order, step_counte
         for j in range(batch):
             for i in range(n):
                 t[i] = z[j, i] + b[i]
-            activation_terms(kind, p, t, values, slopes)
+            activation_and_slope(kind, p, t, values, slopes)
             for i in range(n):
                 weighted[i] = a[i] * values[i]
             total = _total(weighted)
@@ -157,7 +136,7 @@ def general_sgd_block(WT, a, b, state, normals, noise_states, order, step_counte
                 forward_transposed(offset_WT, x[j], z0)
                 for i in range(n0):
                     t0[i] = z0[i] + offset_b[i]
-                activation_terms(kind, p, t0, values0, slopes0)
+                activation_and_slope(kind, p, t0, values0, slopes0)
                 for i in range(n0):
                     values0[i] *= offset_a[i]
                 total -= _total(values0)

@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from meanfield.activations import KIND_PIECEWISE_LINEAR, act_deriv, act_value
+from meanfield.activations import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, act_value_deriv
 
 from ._normal_rng import fill_normals
 from ._sgd_streams import (NOISE_CHUNK, NOISE_GROUP, _draw_batch, draw_sample, draw_step, fill_normal,  # noqa: F401
@@ -39,24 +39,38 @@ DIVERGENCE_CHECK_EVERY = 256
 def activation_and_slope(kind, p, t, values, slopes):
     """values[i] = σ(t_i), slopes[i] = σ'(t_i+), as :func:`act_value`, :func:`act_deriv` define them.
 
-    For piecewise-linear σ = y₀ + Σ_q c_q (t − t_q)₊ the same terms are added,
-    knot by knot over all i with max/select instead of branches: the loop
-    vectorises and no branch is mispredicted per neuron and knot (the SGD step
-    is ≈ 2× faster). σ'(t+) is bitwise act_deriv's (the right limit at every
-    knot, which defines the drift at w = 0); σ agrees to rounding (tested)."""
-    if kind == KIND_PIECEWISE_LINEAR:
+    Piecewise-linear σ = y₀ + l t + Σ_q c_q (t − t_q)₊ (l = 0 for the bounded kind) is
+    evaluated knot by knot over all i with max/select instead of branches: the loop
+    vectorises and no branch is mispredicted per neuron and knot (the SGD step is ≈ 2×
+    faster). The knot terms see τ = min(t, t_Q), the last segment is added separately:
+
+        σ(t) = y₀ + l τ + Σ_q c_q (τ − t_q)₊ + s_Q (t − τ),   s_Q = l + Σ_q c_q
+
+    (s_Q = 0 for bounded σ), so no two terms of size |t| cancel (the plain sum lost
+    everything at |t| ≳ 1e15; issue 31). σ'(t+) is bitwise act_deriv's (the right limit at
+    every knot, which defines the drift at w = 0); σ agrees to rounding (tested). Smooth σ
+    point by point (one tanh for both)."""
+    if kind == KIND_PIECEWISE_LINEAR or kind == KIND_PIECEWISE_LINEAR_TAILS:
+        start = 1 if kind == KIND_PIECEWISE_LINEAR else 2
+        left = 0.0 if kind == KIND_PIECEWISE_LINEAR else p[1]
+        last = p[p.shape[0] - 2]
         for i in range(t.shape[0]):
-            values[i] = p[0]
-            slopes[i] = 0.0
-        for q in range(1, p.shape[0], 2):
+            tau = last if t[i] > last else t[i]  # NaN stays NaN
+            values[i] = p[0] + left * tau
+            slopes[i] = left
+        for q in range(start, p.shape[0], 2):
             knot, change = p[q], p[q + 1]
             for i in range(t.shape[0]):
-                values[i] += change * max(t[i] - knot, 0.0)
+                tau = last if t[i] > last else t[i]
+                values[i] += change * max(tau - knot, 0.0)
                 slopes[i] += change if t[i] >= knot else 0.0
+        if kind == KIND_PIECEWISE_LINEAR_TAILS:
+            for i in range(t.shape[0]):
+                if t[i] > last:
+                    values[i] += slopes[i] * (t[i] - last)  # slopes[i] = s_Q beyond the last knot
     else:
         for i in range(t.shape[0]):
-            values[i] = act_value(kind, p, t[i])
-            slopes[i] = act_deriv(kind, p, t[i])
+            values[i], slopes[i] = act_value_deriv(kind, p, t[i])
 
 
 @njit(cache=True)

@@ -3,7 +3,7 @@
 The law ρ̄ of (r₁, r₂) = (‖w₁‖, ‖w₂‖) on [0, R₁] × [0, R₂] (density per dr₁ dr₂, so it carries
 the Jacobian r₁^{s0−1} r₂^{d−s0−1} of the spheres) evolves by
 
-    noiseless:  ∂_t ρ̄ = 2ξ ∇·(ρ̄ ∇ψ(r₁, r₂; ρ̄)),
+    noiseless:  ∂_t ρ̄ = 2ξ ∇·(ρ̄ ∇(ψ(r₁, r₂; ρ̄) + λ|r|²/2)),
     noisy:      ∂_t ρ̄ = (2ξ/β) ∇·(e^{−Φ} ∇(e^{Φ} ρ̄)),
                 Φ = β(ψ + λ(r₁² + r₂²)/2) − (s0−1) log r₁ − (d−s0−1) log r₂
 
@@ -15,7 +15,7 @@ outer edges. ψ is that of :class:`meanfield.AnisotropicGaussians` at the cell c
   :mod:`solvers.radial_pde`: face velocities u = −2ξ Δψ/Δr, limited piecewise-linear
   reconstruction (monotonized central or minmod), upwind flux, SSP-RK3 with
   dt = cfl / (max|u₁|/Δr₁ + max|u₂|/Δr₂), cfl ≤ ½ (masses stay ≥ 0). Semi-discretely
-  dE/dt = −Σ F·u ΔrΔr/(2ξ) ≤ 0 for E = R/2.
+  dE/dt = −Σ F·u ΔrΔr/(2ξ) ≤ 0 for E = R/2 + (λ/2)∫|r|²dρ̄.
 * Noisy: Scharfetter–Gummel fluxes J = (2ξ/(βΔr²)) [B(ΔΦ) m_P − B(−ΔΦ) m_Q] on every face,
   Φ with the log of the cell average of r₁^{s0−1} r₂^{d−s0−1}, linearly implicit Euler (one
   sparse M-matrix solve per step): positive, mass conserving, and the discrete Gibbs state
@@ -204,15 +204,15 @@ class AnisotropicGrid:
         return float(self.model.r_sharp + np.sum(m * (self.v + self.psi(m))))
 
     def free_energy(self, m, beta, lam):
-        """R/2 (noiseless), or R/2 + (λ/2)Σ|r|² m + (1/β)Σ m log(m/(ΔrΔr · average Jacobian))."""
-        e = 0.5 * self.risk(m)
+        """R/2 + (λ/2)Σ|r|² m (noiseless), or that + (1/β)Σ m log(m/(ΔrΔr · average Jacobian))."""
+        r2sq = self.r1[:, None] ** 2 + self.r2[None, :] ** 2
+        e = 0.5 * self.risk(m) + 0.5 * lam * float(np.sum(m * r2sq))
         if beta is None:
             return e
         pos = m > 0
         area = self.dr1 * (self.dr2 if self.noise else 1.0)
         ent = np.sum(m[pos] * (np.log(m[pos] / area) - self.log_jac[pos]))
-        r2sq = self.r1[:, None] ** 2 + self.r2[None, :] ** 2
-        return e + 0.5 * lam * float(np.sum(m * r2sq)) + ent / beta
+        return e + ent / beta
 
     def initial_masses(self, kappa):
         """Cell masses of w ~ N(0, κ²/d I_d): r₁² d/κ² ~ χ²_{s0}, r₂² d/κ² ~ χ²_{d−s0}, independent.
@@ -449,7 +449,7 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
     def step(mm, t, t_left):
         if noisy:
             return _noisy_step(grid, mm, t, t_left, dyn.xi_at, beta, lam, cfl, dt_max)
-        return _cch_step(grid, mm, t, t_left, dyn.xi_at, cfl, mode, dt_max, rate, buf)
+        return _cch_step(grid, mm, t, t_left, dyn.xi_at, lam, cfl, mode, dt_max, rate, buf)
 
     def after(mm, t):
         min_mass[0] = min(min_mass[0], float(mm.min()))
@@ -474,17 +474,18 @@ def solve_anisotropic_pde(model, kappa=0.8, times=(0, 1, 2, 5), cells=100, r_max
         run.error)
 
 
-def _cch_step(grid, m, t, t_left, xi_of, cfl, mode, dt_max, rate, buf):
-    """One SSP-RK3 step of the 2-D CCH scheme; returns (masses, dt)."""
+def _cch_step(grid, m, t, t_left, xi_of, lam, cfl, mode, dt_max, rate, buf):
+    """One SSP-RK3 step of the 2-D CCH scheme on the potential ψ + λ|r|²/2; returns (masses, dt)."""
     d1, d2 = grid.dr1, grid.dr2
-    speed = _cch_rate_2d(m, grid.psi(m), 2.0 * xi_of(t), d1, d2, mode, rate)
+    confinement = 0.5 * lam * (grid.r1[:, None] ** 2 + grid.r2[None, :] ** 2)
+    speed = _cch_rate_2d(m, grid.psi(m) + confinement, 2.0 * xi_of(t), d1, d2, mode, rate)
     h = min(t_left, dt_max, cfl / speed if speed > 0 else np.inf)
     if not np.isfinite(h):
         h = t_left
     m1 = m + h * rate
-    _cch_rate_2d(m1, grid.psi(m1), 2.0 * xi_of(t + h), d1, d2, mode, buf)
+    _cch_rate_2d(m1, grid.psi(m1) + confinement, 2.0 * xi_of(t + h), d1, d2, mode, buf)
     m2 = 0.75 * m + 0.25 * (m1 + h * buf)
-    _cch_rate_2d(m2, grid.psi(m2), 2.0 * xi_of(t + 0.5 * h), d1, d2, mode, buf)
+    _cch_rate_2d(m2, grid.psi(m2) + confinement, 2.0 * xi_of(t + 0.5 * h), d1, d2, mode, buf)
     return m / 3.0 + (2.0 / 3.0) * (m2 + h * buf), h
 
 

@@ -138,11 +138,11 @@ def solve_linearized(model, init, times, X=None, y=None, xi=None, probes=None):
         if not isinstance(model.data, ArrayData):
             raise ValueError("X, y: give the training rows (the model's data law is not a finite data set)")
         X, y = model.data.X, model.data.y
-    X = check_probes(model, ("output",), X)
+    X = check_probes(model, ("output",), X, OutputModel)
     y = np.asarray(y, dtype=float)
     if y.shape != (X.shape[0],) or not np.all(np.isfinite(y)):
         raise ValueError(f"y: expected {X.shape[0]} finite labels (one per row of X), got shape {y.shape}")
-    probes = None if probes is None else check_probes(model, ("output",), probes)
+    probes = None if probes is None else check_probes(model, ("output",), probes, OutputModel)
     n = X.shape[0]
     K = model.tangent_kernel(theta, X)
     lam, V = np.linalg.eigh(0.5 * (K + K.T))

@@ -25,13 +25,15 @@ fixed step is caught by the step-doubling check of :mod:`solvers._step_check` (`
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from meanfield._compile_notice import announces_compilation
 
 from meanfield import TeacherStudent
-from meanfield._validation import (check_accuracy_tol, check_int, check_overlaps_recordable, check_positive,
-                                   check_probes, check_real, check_record, check_times)
-from meanfield.interface import ParticleModel
+from meanfield._validation import (check_accuracy_tol, check_int, check_model, check_overlaps_recordable,
+                                   check_positive, check_probes, check_real, check_record, check_times)
+from meanfield.interface import OutputModel, ParticleModel
 
 from ._divergence import DIVERGENCE_THRESHOLD, DivergenceError
 from ._dynamics import Dynamics
@@ -178,15 +180,14 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
     >>> res.status, bool(res.risk[1] < res.risk[0])
     ('finished', True)
     """
+    wall_start = time.perf_counter()
     times = check_times(times)
     seed = check_int(seed, "seed", 0)
     record = check_record(record)
-    if not isinstance(model, ParticleModel):
-        raise ValueError(f"model: expected a model of the solver interface (meanfield.interface.ParticleModel: "
-                         f"a MeanFieldModel or IsotropicGaussians), got {type(model).__name__}")
+    check_model(model, ParticleModel)
     check_overlaps_recordable(model, record, TeacherStudent)
     params0 = model.as_params(init, "init")
-    probes = check_probes(model, record, probes)
+    probes = check_probes(model, record, probes, OutputModel)
     train = model.train
     W = params0.flat(train)  # the state: the trained coordinates (N, D)
     alpha = float(model.output_scale)
@@ -257,7 +258,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
                             eps=stepper.h if stepper.h is not None else 1e-2, seed=seed, dynamics="flow",
                             risk_kind=model.risk_kind, status=run.status,
                             message=run.message if run.error is not None else "",
-                            error_estimate=None if accuracy is None or accuracy_tol is None else accuracy.estimate)
+                            error_estimate=None if accuracy is None or accuracy_tol is None else accuracy.estimate,
+                            stats={"steps": steps[0], "wall_time": time.perf_counter() - wall_start})
     if run.error is not None:  # the partial result travels with the error (status "failed")
         run.error.result = result
         raise run.error

@@ -1,8 +1,8 @@
 """Finite-volume solver of the radial distributional dynamics.
 
-Noiseless (a Wasserstein gradient flow of R/2, time scaled by 2ξ):
+Noiseless (a Wasserstein gradient flow of R/2 + (λ/2)∫r²dρ̄, time scaled by 2ξ):
 
-    ∂_t ρ̄ = 2ξ(t) ∂_r(ρ̄ ∂_r ψ(r; ρ̄)),    r ≥ 0, no flux at r = 0,
+    ∂_t ρ̄ = 2ξ(t) ∂_r(ρ̄ ∂_r(ψ(r; ρ̄) + λr²/2)),    r ≥ 0, no flux at r = 0,
 
 Noisy (gradient flow of the free energy F, see :func:`free_energy`):
 
@@ -14,10 +14,10 @@ Grid: uniform cells [r_{j−½}, r_{j+½}] on [0, r_max], unknowns the cell mass
 (midpoint quadrature, O(Δr²)) costs O(M·J) with the low-rank Mehler features.
 
 * Noiseless: Carrillo–Chertock–Huang (2015) scheme. Face velocity
-  u_{j+½} = −2ξ (ψ_{j+1} − ψ_j)/Δr, piecewise-linear reconstruction with a
+  u_{j+½} = −2ξ (ψ_{j+1} + λr_{j+1}²/2 − ψ_j − λr_j²/2)/Δr, piecewise-linear reconstruction with a
   minmod / monotonized-central limiter, upwind flux F = u⁺ρ^E_j + u⁻ρ^W_{j+1},
   SSP-RK3 (Shu–Osher), dt = cfl·Δr/max|u| (cfl ≤ ½ keeps the masses ≥ 0).
-  Semi-discretely dE/dt = −Σ F_{j+½} u_{j+½} Δr/(2ξ) ≤ 0 for E = R/2.
+  Semi-discretely dE/dt = −Σ F_{j+½} u_{j+½} Δr/(2ξ) ≤ 0 for E = R/2 + (λ/2)∫r²dρ̄.
 * Noisy: Scharfetter–Gummel (exponential fitting) fluxes
   J_{j+½} = (2ξ/(βΔr²)) [B(ΔΦ) m_j − B(−ΔΦ) m_{j+1}], B(x) = x/(eˣ−1),
   with Φ_j = β(ψ_j + λr_j²/2) − log(cell average of r^{d−1}) (exact, no singularity
@@ -158,13 +158,13 @@ class _Grid:
         return float(self.model.r_sharp + m @ (self.v + self.psi(m)))
 
     def free_energy(self, m, beta, lam):
-        """R/2 (noiseless) or R/2 + (λ/2)Σ r_j² m_j + (1/β) Σ m_j log(m_j / ∫_cell r^{d−1}dr)."""
-        e = 0.5 * self.risk(m)
+        """R/2 + (λ/2)Σ r_j² m_j (noiseless) or that + (1/β) Σ m_j log(m_j / ∫_cell r^{d−1}dr)."""
+        e = 0.5 * self.risk(m) + 0.5 * lam * float(m @ self.r**2)
         if beta is None:
             return e
         pos = m > 0
         ent = np.sum(m[pos] * (np.log(m[pos] / self.dr) - self.log_jac[pos]))
-        return e + 0.5 * lam * float(m @ self.r**2) + ent / beta
+        return e + ent / beta
 
 
 def _extend_table(model, table, r):
@@ -197,7 +197,7 @@ class RadialPDESolution(SolverResult):
     risk : ndarray, shape (S,)
         R(ρ̄_t) of the discrete law (R# = 1).
     free_energy : ndarray, shape (S,)
-        R/2 (noiseless) or F (noisy, entropy relative to r^{d−1}dr): the energy the dynamics
+        R/2 + (λ/2)∫r²dρ̄ (noiseless) or F (noisy, entropy relative to r^{d−1}dr): the energy the dynamics
         dissipates.
     times : ndarray, shape (S,)
         Snapshot times reached.
@@ -388,7 +388,7 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
     beta : float, optional
         Inverse temperature β > 0 of the noisy dynamics; None = noiseless.
     lam : float
-        L2 regularisation λ ≥ 0 (noisy dynamics).
+        L2 regularisation λ ≥ 0 (both dynamics: the velocity is −2ξ ∂_r(ψ + λr²/2)).
     xi : callable or float, optional
         Step-size schedule ξ(t) ≥ 0 (callable or number; default 1).
     cfl : float
@@ -464,7 +464,7 @@ def solve_radial_pde(model, init="gaussian", kappa=0.8, times=(0, 1, 2, 5, 10), 
             return _noisy_step(g, mm, t, t_left, dyn.xi_at, beta, lam, cfl, dt_max)
         if state["rate"].size != g.cells:
             state["rate"], state["buf"] = np.empty(g.cells), np.empty(g.cells)
-        return _cch_step(g, mm, t, t_left, dyn.xi_at, cfl, mc, dt_max, state["rate"], state["buf"])
+        return _cch_step(g, mm, t, t_left, dyn.xi_at, lam, cfl, mc, dt_max, state["rate"], state["buf"])
 
     def after(mm, t):
         state["min_mass"] = min(state["min_mass"], float(mm.min()))
@@ -501,17 +501,18 @@ def check_r_max(r_max, law, cells):
     return r_max
 
 
-def _cch_step(grid, m, t, t_left, xi_of, cfl, mc, dt_max, rate, buf):
-    """One SSP-RK3 step of the CCH scheme; returns (masses, dt)."""
+def _cch_step(grid, m, t, t_left, xi_of, lam, cfl, mc, dt_max, rate, buf):
+    """One SSP-RK3 step of the CCH scheme on the potential ψ + λr²/2; returns (masses, dt)."""
     inv = 1.0 / grid.dr
-    umax = _cch_rate(m, grid.psi(m), 2.0 * xi_of(t), inv, mc, rate)
+    confinement = 0.5 * lam * grid.r**2
+    umax = _cch_rate(m, grid.psi(m) + confinement, 2.0 * xi_of(t), inv, mc, rate)
     h = min(t_left, dt_max, cfl * grid.dr / umax if umax > 0 else np.inf)
     if not np.isfinite(h):
         h = t_left
     m1 = m + h * rate
-    _cch_rate(m1, grid.psi(m1), 2.0 * xi_of(t + h), inv, mc, buf)
+    _cch_rate(m1, grid.psi(m1) + confinement, 2.0 * xi_of(t + h), inv, mc, buf)
     m2 = 0.75 * m + 0.25 * (m1 + h * buf)
-    _cch_rate(m2, grid.psi(m2), 2.0 * xi_of(t + 0.5 * h), inv, mc, buf)
+    _cch_rate(m2, grid.psi(m2) + confinement, 2.0 * xi_of(t + 0.5 * h), inv, mc, buf)
     return m / 3.0 + (2.0 / 3.0) * (m2 + h * buf), h
 
 

@@ -17,15 +17,16 @@ isotropic Gaussians model with a ≡ 1, b ≡ 0, and the general kernel
 from __future__ import annotations
 
 import os
+import time
 
 import numba
 import numpy as np
 from meanfield._compile_notice import announces_compilation
 
 from meanfield import Params, TeacherStudent
-from meanfield._validation import (check_dtype, check_int, check_overlaps_recordable, check_probes, check_real,
-                                   check_record, check_risk_recordable, check_times)
-from meanfield.interface import ParticleModel
+from meanfield._validation import (check_dtype, check_int, check_model, check_overlaps_recordable, check_probes,
+                                   check_real, check_record, check_risk_recordable, check_times)
+from meanfield.interface import OutputModel, ParticleModel
 
 from ._checkpoint import load_checkpoint, problem_digest, run_key, save_checkpoint, xi_sample_steps
 from ._data_streams import initial_order
@@ -162,6 +163,7 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     >>> res.status, res.steps, res.params[-1].W.shape
     ('finished', 500, (50, 10))
     """
+    wall_start = time.perf_counter()
     eps = check_real(eps, "eps")
     if eps <= 0:
         raise ValueError(f"eps: must be positive, got {eps!r}")
@@ -171,13 +173,11 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     dynamics = Dynamics(xi, beta, lam)
     dtype = check_dtype(dtype)
     record = check_record(record)
-    if not isinstance(model, ParticleModel):
-        raise ValueError(f"model: expected a model of the solver interface (meanfield.interface.ParticleModel: "
-                         f"a MeanFieldModel or IsotropicGaussians), got {type(model).__name__}")
+    check_model(model, ParticleModel)
     check_risk_recordable(model, record)
     check_overlaps_recordable(model, record, TeacherStudent)
     params = model.as_params(init, "init")
-    probes = check_probes(model, record, probes)
+    probes = check_probes(model, record, probes, OutputModel)
     spec = model.sgd_spec()
     if times[-1] / eps >= 2.0**62:
         raise ValueError(f"times: t/eps = {times[-1] / eps:.3g} steps exceeds the step counter (2^62)")
@@ -282,7 +282,8 @@ def run_sgd(model, init, eps, times, seed=0, batch=1, xi=None, beta=None, lam=0.
     result = ParticleResult(
         times=np.concatenate([target_steps[:len(resumed)], np.rint(run.reached / eps)]) * eps, **recording.fields(snapshots),
         steps=int(counter[0]), eps=eps, seed=seed, dynamics="sgd", risk_kind=model.risk_kind, status=run.status,
-        message=run.message if run.error is not None else "")
+        message=run.message if run.error is not None else "",
+        stats={"steps": int(counter[0]), "wall_time": time.perf_counter() - wall_start})
     if run.error is not None:
         run.error.result = result
         raise run.error

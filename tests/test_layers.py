@@ -36,7 +36,25 @@ LAYERS = [
                     "meanfield/order_parameters.py", "meanfield/overlap_noise.py"]),  # teacher–student overlaps
     ("metrics", ["meanfield/wasserstein.py"]),
     ("meanfield package", ["meanfield/__init__.py"]),
-    ("solvers", ["solvers/*"]),  # one layer for now (cycles are still checked)
+    # solvers: the foundation every solver shares (result type and failure policy, ξ/β/λ, Ctrl-C,
+    # initial laws, random streams) …
+    ("solvers foundation", ["solvers/_result.py", "solvers/_dynamics.py", "solvers/_interrupt.py",
+                            "solvers/_initial_law.py", "solvers/_normal_rng.py", "solvers/_origin.py"]),
+    # … the time loop, its schemes, checks, recorders, checkpoints and the SGD kernels …
+    ("solvers schemes and loop", ["solvers/_time_stepping.py", "solvers/_outcome.py", "solvers/_adaptive.py",
+                                  "solvers/_step_check.py", "solvers/_divergence.py", "solvers/_flow_steppers.py",
+                                  "solvers/_recorders.py", "solvers/_checkpoint.py", "solvers/_sgd_streams.py",
+                                  "solvers/_sgd_kernels.py", "solvers/_data_streams.py",
+                                  "solvers/_general_sgd_kernels.py", "solvers/result.py"]),
+    # … the particle solvers …
+    ("solvers particles", ["solvers/sgd.py", "solvers/particle_flow.py", "solvers/linearized.py",
+                           "solvers/initialization.py"]),
+    # … the grid (PDE) and reduced Lagrangian solvers, Gibbs states, order parameters …
+    ("solvers grids and reductions", ["solvers/radial_pde.py", "solvers/anisotropic_pde.py", "solvers/gibbs.py",
+                                      "solvers/radial_lagrangian.py", "solvers/reduced_lagrangian.py",
+                                      "solvers/order_parameters.py"]),
+    ("solvers sweep", ["solvers/sweep/*"]),  # runs any of the above over a grid of parameters
+    ("solvers package", ["solvers/__init__.py"]),
 ]
 
 

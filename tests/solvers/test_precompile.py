@@ -9,7 +9,7 @@ import pytest
 import solvers
 import solvers.precompile as warm
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOLVER_NAMES = ("run_sgd", "run_particle_flow", "solve_radial_pde", "solve_reduced_lagrangian",
                 "solve_anisotropic_pde")
 

@@ -26,7 +26,7 @@ from solvers import (SolverError, SolverResult, SweepTask, init_gaussian, model_
                      run_sweep, run_task, solve_radial_pde)
 from solvers.sweep import SweepError, task_key
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAMP = {"kind": "piecewise_linear", "knots": [0.5, 1.5], "values": [-2.5, 7.5]}
 MODEL = {"kind": "isotropic_gaussians", "delta": 0.8, "d": 10, "activation": RAMP}
 REFERENCE = {"cells": 200, "iid_draws": 1}

@@ -10,7 +10,7 @@ from numba import njit
 
 from meanfield._compile_notice import MESSAGE, compile_notice
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_printed_once_at_the_first_compilation_only():

@@ -10,8 +10,8 @@ from meanfield import (ArrayData, GaussianMixture, IsotropicGaussians, MeanField
 from solvers import run_sgd
 from _sgd_replay import replay
 from solvers._data_streams import initial_order
-from solvers._general_sgd_kernels import activation_terms, draw_general_step
-from solvers._sgd_kernels import initial_noise_states, initial_rng_state
+from solvers._general_sgd_kernels import draw_general_step
+from solvers._sgd_kernels import activation_and_slope, initial_noise_states, initial_rng_state
 from solvers._sgd_streams import initial_data_normals
 
 D = 6
@@ -103,11 +103,11 @@ def test_vectorised_activation_terms():
         kind, p = act.kernel_spec()
         ts = np.concatenate([np.linspace(-3, 3, 601), [0.0, -0.0, 0.5, 1.5, np.nextafter(0.0, -1)]])
         values, slopes = np.empty_like(ts), np.empty_like(ts)
-        activation_terms(kind, p, ts, values, slopes)
+        activation_and_slope(kind, p, ts, values, slopes)
         np.testing.assert_allclose(values, act(ts), rtol=1e-14, atol=1e-14)
         np.testing.assert_allclose(slopes, act.derivative(ts), rtol=1e-14, atol=1e-14)
     relu_slopes = np.empty(1)
-    activation_terms(*relu().kernel_spec(), np.zeros(1), np.empty(1), relu_slopes)
+    activation_and_slope(*relu().kernel_spec(), np.zeros(1), np.empty(1), relu_slopes)
     assert relu_slopes[0] == 1.0  # σ'(0+), the right derivative
 
 

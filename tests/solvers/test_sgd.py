@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import chi
 
-from meanfield import IsotropicGaussians, Tanh, nonmonotone, ramp
-from meanfield.activations import act_deriv, act_value
+from meanfield import IsotropicGaussians, PiecewiseLinear, Tanh, leaky_relu, nonmonotone, ramp, relu
+from meanfield.activations import KIND_PIECEWISE_LINEAR_TAILS, act_deriv, act_value
 from solvers._sgd_kernels import activation_and_slope, draw_step, initial_noise_states, initial_rng_state
 from solvers.initialization import init_gaussian
 from solvers.result import ParticleResult
@@ -121,6 +121,26 @@ def test_vectorised_activation_matches_act_value_and_deriv(activation):
     activation_and_slope(kind, p, ts, values, slopes)
     np.testing.assert_allclose(values, [act_value(kind, p, t) for t in ts], rtol=1e-14, atol=1e-14)
     np.testing.assert_array_equal(slopes, [act_deriv(kind, p, t) for t in ts])  # σ'(t+) exactly
+
+
+@pytest.mark.parametrize("activation", [ramp(), nonmonotone(), PiecewiseLinear([-1.0, 0.5, 2.0], [0.25, -0.5, 1.0]),
+                                        PiecewiseLinear([0.0, 1.0], [0.0, 1.0], left_slope=0.5, right_slope=-1.0),
+                                        relu(), leaky_relu(0.1)])
+def test_vectorised_activation_is_exact_at_huge_arguments(activation):
+    """Issue 31, item 1 in the SGD kernels: beyond the outer knots σ is its tail line
+    σ(t_1) + l (t − t_1), σ(t_Q) + r (t − t_Q), at |t| up to 1e308 (the plain sum of (t − t_q)₊
+    terms returned 0 or 2 for ramp at t = 1e16 instead of 1)."""
+    kind, p = activation.kernel_spec()
+    knots, vals = activation.knots, activation(activation.knots)
+    left = p[1] if kind == KIND_PIECEWISE_LINEAR_TAILS else 0.0
+    right = act_deriv(kind, p, knots[-1])
+    ts = np.array([1e15, 1e16, 3e17, 1e300, 1e308])
+    ts = np.concatenate([-ts, ts])
+    exact = np.where(ts < 0, vals[0] + left * (ts - knots[0]), vals[-1] + right * (ts - knots[-1]))
+    values, slopes = np.empty_like(ts), np.empty_like(ts)
+    activation_and_slope(kind, p, ts, values, slopes)
+    np.testing.assert_allclose(values, exact, rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(slopes, [act_deriv(kind, p, t) for t in ts])
 
 
 def test_draws_have_the_model_law():

@@ -11,7 +11,9 @@
   "failed" and the snapshots before the failure;
 * the same seed gives the same result (where a solver takes one).
 
-To add a solver (``run_sgd``, ``run_particle_flow``), add a :class:`Case` to ``CASES``.
+* every quantity a particle run is asked to record is there, one row per snapshot.
+
+To add a solver, add a :class:`Case` to ``CASES``.
 """
 from __future__ import annotations
 
@@ -21,12 +23,15 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from meanfield import (AnisotropicGaussians, ArrayData, IsotropicGaussians, MeanFieldModel, ParticleModel,
-                       RadialModel, ReducedModel, TwoLayerNetwork, erf, ramp)
+from meanfield import (AnisotropicGaussians, ArrayData, GaussianMixture, IsotropicGaussians, MeanFieldModel,
+                       ParticleModel, RadialModel, ReducedModel, TeacherStudent, TwoLayerNetwork, erf,
+                       init_from_overlaps, ramp, relu)
 from meanfield._validation import check_model
-from solvers import (AccuracyError, ConvergenceError, DomainError, SolverError, SolverResult,
-                     gibbs_fixed_point, solve_anisotropic_pde, solve_linearized, solve_radial_lagrangian,
-                     solve_radial_pde, solve_reduced_lagrangian)
+from solvers import (AccuracyError, ConvergenceError, DivergenceError, DomainError, SolverError, SolverResult,
+                     gibbs_fixed_point, init_gaussian, run_particle_flow, run_sgd, solve_anisotropic_pde,
+                     solve_linearized, solve_order_parameters, solve_radial_lagrangian, solve_radial_pde,
+                     solve_reduced_lagrangian)
+from solvers.particle_flow import EnergyIncreaseError
 
 TIMES = (0.0, 0.05, 0.1)
 #: ξ raises KeyboardInterrupt from this time on: between the second and the third snapshot
@@ -43,6 +48,18 @@ def xi_interrupting(t):
     if t >= T_INTERRUPT:
         raise KeyboardInterrupt
     return 1.0
+
+
+def xi_one_vectorised(t):
+    """ξ ≡ 1 for scalar t and for the arrays of step times SGD evaluates."""
+    return np.ones_like(t, dtype=float) if np.ndim(t) else 1.0
+
+
+def xi_interrupting_vectorised(t):
+    """xi_interrupting for scalar t and arrays of step times (a Ctrl-C once any t ≥ T_INTERRUPT)."""
+    if np.max(t) >= T_INTERRUPT:
+        raise KeyboardInterrupt
+    return xi_one_vectorised(t)
 
 
 class _InterruptingFeatures:
@@ -99,6 +116,10 @@ class Case:
     fail: Callable | None
     failure: type = SolverError
     seed: str | None = None
+    #: the interruption is noticed between steps after the last snapshot (False: it may be noticed at
+    #: that snapshot — SGD's kernel blocks end at snapshots, an adaptive step may reach past
+    #: T_INTERRUPT in one step — and the state at the interruption is then that snapshot)
+    stops_between_snapshots: bool = True
 
 
 def _isotropic():
@@ -141,6 +162,38 @@ def _linearized(**kw):
     return solve_linearized(model.centered(theta0), theta0, **{"times": TIMES, **kw})
 
 
+#: Every key a particle run can record (kernel and output at the probes).
+PARTICLE_RECORDS = ("radii", "risk", "weights", "params", "kernel", "output", "movement")
+PARTICLE_SNAPSHOTS = ("radii", "risk", "weights", "kernel", "output", "movement")  # arrays (params: a list)
+
+
+def _particle_model():
+    return MeanFieldModel(GaussianMixture.anisotropic(0.5, 6, 3), TwoLayerNetwork(relu(), train=("a", "w", "b")))
+
+
+def _particles(solver, **kw):
+    """run_sgd or run_particle_flow on 30 neurons, recording everything."""
+    model = _particle_model()
+    probes = np.random.default_rng(0).standard_normal((3, 6))
+    args = {"times": TIMES, "xi": xi_one_vectorised, "record": PARTICLE_RECORDS, "probes": probes,
+            "progress": False, **kw}
+    return solver(model, model.init(30, seed=0), **args)
+
+
+def _sgd(**kw):
+    return _particles(run_sgd, **{"eps": 1e-3, **kw})
+
+
+def _flow(**kw):
+    return _particles(run_particle_flow, **kw)
+
+
+def _order_parameters(**kw):
+    model = MeanFieldModel(TeacherStudent(np.eye(2, 8), erf()), TwoLayerNetwork(erf()))
+    theta = init_from_overlaps(model, Q0=0.2 * np.eye(2), R0=0.01 * np.eye(2))
+    return solve_order_parameters(model, theta, **{"times": TIMES, "xi": xi_one, "progress": False, **kw})
+
+
 CASES = [
     Case("radial_pde", _radial_pde, TIMES, ("mass", "density", "risk", "free_energy"),
          lambda: _radial_pde(xi=xi_interrupting),
@@ -158,6 +211,22 @@ CASES = [
          lambda: _gibbs(InterruptingRadialModel(IsotropicGaussians(0.8, 6, ramp()), k=6)),
          lambda: _gibbs(max_iter=3), ConvergenceError),
     Case("linearized", _linearized, TIMES, ("train_output", "train_risk"), None, None),
+    Case("sgd", _sgd, TIMES, PARTICLE_SNAPSHOTS + ("params",),
+         lambda: _sgd(xi=xi_interrupting_vectorised),
+         lambda: _sgd(eps=1.0, lam=10.0, times=(0.0, 1.0, 100.0)), DivergenceError, seed="seed",
+         stops_between_snapshots=False),
+    Case("flow_rk4", lambda **kw: _flow(**{"method": "rk4", "dt": 0.01, **kw}), TIMES,
+         PARTICLE_SNAPSHOTS + ("params",),
+         lambda: _flow(method="rk4", dt=0.01, xi=xi_interrupting_vectorised),
+         lambda: _flow(method="rk4", dt=5.0, times=(0.0, 10.0)), EnergyIncreaseError),
+    Case("flow_dopri5", lambda **kw: _flow(**{"method": "dopri5", **kw}), TIMES, PARTICLE_SNAPSHOTS + ("params",),
+         lambda: _flow(method="dopri5", xi=xi_interrupting_vectorised), None, stops_between_snapshots=False),
+    Case("flow_euler_maruyama", lambda **kw: _flow(**{"method": "euler", "dt": 0.005, "beta": 10.0, **kw}), TIMES,
+         PARTICLE_SNAPSHOTS + ("params",),
+         lambda: _flow(method="euler", dt=0.005, beta=10.0, xi=xi_interrupting_vectorised),
+         lambda: _flow(method="euler", dt=5.0, beta=10.0, times=(0.0, 10.0)), AccuracyError, seed="seed"),
+    Case("order_parameters", _order_parameters, TIMES, ("Q", "R", "a", "b", "risk"),
+         lambda: _order_parameters(xi=xi_interrupting), None, stops_between_snapshots=False),
 ]
 IDS = [case.name for case in CASES]
 
@@ -178,6 +247,7 @@ def test_a_finished_run_keeps_the_contract(finished):
         assert f"t = {case.times[-1]:.6g}" in res.message, res.message
     for name in case.snapshots:
         assert len(getattr(res, name)) == len(case.times), name
+        assert np.all(np.isfinite(_rows(getattr(res, name)))), name
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.interrupt is not None],
@@ -191,14 +261,23 @@ def test_a_ctrl_c_returns_the_snapshots_reached_and_the_state_at_the_interruptio
         return
     full = case.run()
     reached = [t for t in case.times if t < T_INTERRUPT]
-    assert res.times[:-1].tolist() == reached
-    assert reached[-1] < res.times[-1] <= T_INTERRUPT      # where it stopped, the last snapshot
+    extra = len(res.times) - len(reached)  # 1: the state at the interruption, after the snapshots
+    assert res.times[:len(reached)].tolist() == reached and extra in ((1,) if case.stops_between_snapshots else (0, 1))
+    if extra:
+        assert reached[-1] < res.times[-1] <= T_INTERRUPT      # where it stopped, the last snapshot
     assert f"t = {res.times[-1]:.6g}" in res.message
     for name in case.snapshots:
-        got, want = getattr(res, name), getattr(full, name)
-        assert len(got) == len(reached) + 1, name
+        got, want = _rows(getattr(res, name)), _rows(getattr(full, name))
+        assert len(got) == len(reached) + extra, name
         np.testing.assert_array_equal(got[:len(reached)], want[:len(reached)], err_msg=name)
         assert np.all(np.isfinite(got[-1])), name
+
+
+def _rows(field):
+    """A snapshot field as an array with one row per snapshot (a list of Params: their (a, W, b))."""
+    if isinstance(field, list):
+        return np.array([np.concatenate([p.a.ravel(), p.W.ravel(), p.b.ravel()]) for p in field])
+    return np.asarray(field)
 
 
 def test_gibbs_interrupted_state_is_a_normalised_iterate():
@@ -225,9 +304,10 @@ def test_a_run_that_cannot_go_on_raises_with_the_partial_result(case):
 @pytest.mark.parametrize("case", [c for c in CASES if c.seed is not None],
                          ids=[c.name for c in CASES if c.seed is not None])
 def test_the_same_seed_gives_the_same_result(case):
-    a, b = case.run(**{case.seed: 1}), case.run(**{case.seed: 1})
+    a, b, other = case.run(**{case.seed: 1}), case.run(**{case.seed: 1}), case.run(**{case.seed: 2})
     for name in case.snapshots:
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        np.testing.assert_array_equal(_rows(getattr(a, name)), _rows(getattr(b, name)))
+    assert not np.array_equal(_rows(a.params)[-1], _rows(other.params)[-1])  # the seed is used
 
 
 def test_the_models_satisfy_their_protocols():

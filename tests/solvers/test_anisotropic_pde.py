@@ -82,13 +82,17 @@ def test_discrete_gibbs_state_is_stationary():
     assert np.abs(sol.mass.sum(axis=(1, 2)) - 1).max() < 1e-12
 
 
-def test_no_noise_coordinates_is_the_radial_solver():
+@pytest.mark.parametrize("lam", [0.0, 1.0])
+def test_no_noise_coordinates_is_the_radial_solver(lam):
+    """Also with λ in the noiseless dynamics (both solvers ignored it; the radial one is checked
+    against the particle flow with λ in test_radial_pde)."""
     d = 10
     model = AnisotropicGaussians(0.8, d, d, ramp(), train=("w",), kmax=160)
     times = [0, 0.5, 1.0]
-    sol = solve_anisotropic_pde(model, kappa=0.8, times=times, cells=200, r_max=4.0, cfl=0.4, progress=False)
+    sol = solve_anisotropic_pde(model, kappa=0.8, times=times, cells=200, r_max=4.0, cfl=0.4, lam=lam,
+                                progress=False)
     rad = solve_radial_pde(IsotropicGaussians(0.8, d, ramp()), init="gaussian", kappa=0.8, times=times,
-                           cells=200, r_max=4.0, cfl=0.4, progress=False)
+                           cells=200, r_max=4.0, cfl=0.4, lam=lam, progress=False)
     assert sol.steps == rad.steps
     # same scheme and cells; ψ differs only by the two Mehler truncations (~1e-10)
     assert np.abs(sol.mass[:, :, 0] - rad.mass).max() < 1e-9

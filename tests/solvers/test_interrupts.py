@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SGD_SCRIPT = """
 import json, sys
@@ -221,21 +221,10 @@ print(json.dumps({"status": sol.status, "message": sol.message, "times": sol.tim
 # A second Ctrl-C while the interrupted run records its last snapshot (here the risk, made slow and
 # announced on stdout by a subclass) must not lose the partial result (issue 31, item 10).
 DOUBLE_SCRIPT = """
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 from meanfield import GaussianMixture, MeanFieldModel, TwoLayerNetwork, relu
 from solvers import run_sgd
-
-class Announcing(MeanFieldModel):
-    def risk(self, theta):
-        print("in-risk", flush=True)
-        time.sleep(float(sys.argv[1]))  # a window for the second Ctrl-C, which the parent sends on this line
-        return super().risk(theta)
-
-model = Announcing(GaussianMixture.anisotropic(0.5, 40, 10), TwoLayerNetwork(relu(), train=("a", "w", "b")))
-theta = model.init(200, seed=0)
-run_sgd(model, theta, 1e-4, [1e-3], seed=0, record=(), progress=False)   # compile first
-print("compiled", flush=True)
 
 def xi(t):  # says once that the run is inside its time loop
     if not xi.said:
@@ -243,6 +232,22 @@ def xi(t):  # says once that the run is inside its time loop
         xi.said = True
     return np.ones_like(t)
 xi.said = False
+
+class Announcing(MeanFieldModel):
+    def risk(self, theta):
+        if xi.said:  # the snapshot recorded after the first Ctrl-C
+            print("in-risk", flush=True)
+            # stay here until the parent has sent the second Ctrl-C (it then creates the flag file)
+            flag, waited = sys.argv[1], 0.0
+            while not os.path.exists(flag) and waited < 600.0:
+                time.sleep(0.01)
+                waited += 0.01
+        return super().risk(theta)
+
+model = Announcing(GaussianMixture.anisotropic(0.5, 40, 10), TwoLayerNetwork(relu(), train=("a", "w", "b")))
+theta = model.init(200, seed=0)
+run_sgd(model, theta, 1e-4, [1e-3], seed=0, record=(), progress=False)   # compile first
+print("compiled", flush=True)
 res = run_sgd(model, theta, 1e-5, [100.0], seed=0, xi=xi, record=("risk",), progress=False)
 print(json.dumps({"status": res.status, "steps": res.steps, "risk": res.risk.tolist()}), flush=True)
 """
@@ -268,9 +273,11 @@ def test_a_third_ctrl_c_aborts():
     assert proc.returncode != 0 and "KeyboardInterrupt" in err and not out.strip(), (out, err)
 
 
-def test_a_second_ctrl_c_during_the_last_snapshot_keeps_the_partial_result():
+def test_a_second_ctrl_c_during_the_last_snapshot_keeps_the_partial_result(tmp_path):
+    """The child waits in ``risk`` until the parent has sent the second Ctrl-C: no timing window."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", DOUBLE_SCRIPT, "2.0"], preexec_fn=sigint_as_at_a_terminal,
+    flag = tmp_path / "second-sigint-sent"
+    proc = subprocess.Popen([sys.executable, "-c", DOUBLE_SCRIPT, str(flag)], preexec_fn=sigint_as_at_a_terminal,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
     try:
         for expected in ("started", "in-risk"):
@@ -279,6 +286,7 @@ def test_a_second_ctrl_c_during_the_last_snapshot_keeps_the_partial_result():
                 line = proc.stdout.readline()
             assert expected in line, proc.stderr.read()
             proc.send_signal(signal.SIGINT)  # first: stop the run; second: while it records the risk
+        flag.touch()  # the second Ctrl-C is sent: the child may leave risk
         out, err = proc.communicate(timeout=600)
     finally:
         proc.kill()

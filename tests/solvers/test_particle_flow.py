@@ -90,7 +90,7 @@ def test_blocked_gradient_equals_the_pairwise_formula(n, d, name):
     # measured 3e-15 (tanh 2e-14); dropping the per-pair series tails of C_SPLIT < |c| ≤ ½
     # gives 1e-11 at d = 40
     np.testing.assert_allclose(model.potential_gradient(W), expected, rtol=0, atol=1e-12 * np.abs(expected).max())
-    if name == "tanh":  # (the piecewise-linear R_N: tests/test_model.py)
+    if name == "tanh":  # (the piecewise-linear R_N: tests/meanfield/test_isotropic_gaussians.py)
         assert model.population_risk(W) == pytest.approx(pairwise_risk(model, W), rel=1e-14, abs=0)
 
 

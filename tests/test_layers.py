@@ -39,7 +39,8 @@ LAYERS = [
     # solvers: the foundation every solver shares (result type and failure policy, ξ/β/λ, Ctrl-C,
     # initial laws, random streams) …
     ("solvers foundation", ["solvers/_result.py", "solvers/_dynamics.py", "solvers/_interrupt.py",
-                            "solvers/_initial_law.py", "solvers/_normal_rng.py", "solvers/_origin.py"]),
+                            "solvers/_initial_law.py", "solvers/_normal_rng.py", "solvers/_origin.py",
+                            "solvers/_progress.py"]),
     # … the time loop, its schemes, checks, recorders, checkpoints and the SGD kernels …
     ("solvers schemes and loop", ["solvers/_time_stepping.py", "solvers/_outcome.py", "solvers/_adaptive.py",
                                   "solvers/_step_check.py", "solvers/_divergence.py", "solvers/_flow_steppers.py",
@@ -55,6 +56,7 @@ LAYERS = [
                                       "solvers/order_parameters.py"]),
     ("solvers sweep", ["solvers/sweep/*"]),  # runs any of the above over a grid of parameters
     ("solvers package", ["solvers/__init__.py"]),
+    ("commands", ["solvers/precompile.py"]),  # python -m solvers.precompile: the public API only
 ]
 
 

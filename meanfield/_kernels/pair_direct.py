@@ -133,6 +133,15 @@ def smooth_pair_direct(kind, p, a, b, c):
     return smooth_pair_sums(kind, p, a, b, c)[0]
 
 
+@njit(cache=True)
+def pair_direct(kind, p, a, b, c):
+    """K(a, b, c) without the series: closed form (piecewise linear) or quadrature (every rule
+    compiled: kernels that take one kind family use :func:`pair_direct_rule`)."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        return pl_pair_direct(kind, p, a, b, c)
+    return smooth_pair_direct(kind, p, a, b, c)
+
+
 def pair_direct_rule(kind):
     """The direct rule K(a, b, c) of activation ``kind`` as a kernel argument: :func:`pl_pair_direct`
     or :func:`smooth_pair_direct` (one per kind family, so a kernel compiles only the rule in use).

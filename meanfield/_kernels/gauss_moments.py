@@ -6,6 +6,8 @@
                                                                             G = E σ₁(m₁ + s₁X) σ₂(m₂ + s₂Y)
 Piecewise-linear σ in closed form (orthant moments, ramp boxes), erf pairs as bivariate normal
 probabilities, other smooth σ by the trapezoidal rule in rotated coordinates or the wide rule.
+Each also per family (``pl_gauss_*``, ``smooth_gauss_*``: the shared body inlined, Numba IR),
+so that a kernel for one family of σ compiles none of the other family's rules.
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@
 for |c| ≤ C_SERIES and for the pairs beyond whose Parseval bound allows it, else the direct rule
 (:mod:`.pair_direct`: closed form or quadrature). Blocks of GRADIENT_ROW_BLOCK rows, threaded
 over rows (or, for the closed-form pairs i < j, over CLOSED_TASKS fixed tasks summed in order:
-the result does not depend on the thread count). No N × N array.
+the result does not depend on the thread count). No N × N array. R_N has one kernel per direct
+rule (:func:`.pair_direct.pair_direct_rule`), so a ramp run compiles no smooth quadrature.
 """
 from __future__ import annotations
 

@@ -9,7 +9,9 @@ variances A = Σ_l W_l² s_kl², covariance C_ij = Σ_l W1_il W2_jl s_kl²):
     dw[i]   = Σ_k π_k [μ_k Σ_j a2_j ∂_{m₁}G + 2 s_k² ∘ w1_i Σ_j a2_j ∂_{A₁}G + s_k² ∘ Σ_j a2_j ∂_C G w2_j]
 
 so that ∂/∂a1_i Σ_ij a1_i a2_j ΣπG = rows[i], ∂/∂b1_i = a1_i dm[i], ∇_{w1_i} = a1_i dw[i].
-One pass over all (i, j) pairs, threaded over i; no N×N array.
+One pass over all (i, j) pairs, threaded over i; no N×N array. One kernel per family of the two
+σ (both piecewise linear, both smooth, mixed), the pass inlined into each (Numba IR): a run
+compiles only the Gaussian rules of its own σ (the smooth quadratures are most of a cold start).
 """
 from __future__ import annotations
 

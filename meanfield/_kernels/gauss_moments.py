@@ -6,8 +6,6 @@
                                                                             G = E σ₁(m₁ + s₁X) σ₂(m₂ + s₂Y)
 Piecewise-linear σ in closed form (orthant moments, ramp boxes), erf pairs as bivariate normal
 probabilities, other smooth σ by the trapezoidal rule in rotated coordinates or the wide rule.
-Each also per family (``pl_gauss_*``, ``smooth_gauss_*``: the shared body inlined, Numba IR),
-so that a kernel for one family of σ compiles none of the other family's rules.
 """
 from __future__ import annotations
 
@@ -53,52 +51,25 @@ def _erf_parts(p):
     return p[3] - p[0], 2.0 * p[0], p[1], p[2]
 
 
-@njit(inline="always")
-def _mean_by(rule, kind, p, m, s):
-    """(M, ∂_m M, ∂_A M) of M = E σ(m + sG), A = s² (s ≥ 0): σ(m), σ'(m+) below TINY_SCALE, else
-    ``rule(kind, p, m, s)`` (:func:`_pl_mean` or :func:`meanfield._kernels.wide_smooth.smooth_mean`).
-    Inlined (Numba IR) into one kernel per rule, so that each compiles only its own."""
-    if s < TINY_SCALE:
-        return act_value(kind, p, m), act_deriv(kind, p, m), 0.0
-    return rule(kind, p, m, s)
-
-
-@njit(cache=True)
-def _pl_mean(kind, p, m, s):
-    """(M, ∂_m M, ∂_A M) for piecewise-linear σ, s ≥ TINY_SCALE: closed form in ramp means
-    (:func:`_bounded_mean` where a segment is narrow at scale s)."""
-    y0, left, start = _pl_layout(kind, p)
-    value = y0 + left * m
-    dm = left
-    da = 0.0
-    for q in range(start, p.shape[0], 2):
-        h = (p[q] - m) / s
-        value += p[q + 1] * s * _ramp_mean(h)
-        dm += p[q + 1] * norm_cdf(-h)
-        da += p[q + 1] * norm_pdf(h)
-    if kind == KIND_PIECEWISE_LINEAR and any_narrow(p, 1, s):
-        value = _bounded_mean(p, m, s)  # the closed form cancels: error ~1e-16 s
-    return value, dm, 0.5 * da / s
-
-
-@njit(cache=True)
-def pl_gauss_mean(kind, p, m, s):
-    """:func:`gauss_mean` for piecewise-linear σ only (compiles no smooth rule)."""
-    return _mean_by(_pl_mean, kind, p, m, s)
-
-
-@njit(cache=True)
-def smooth_gauss_mean(kind, p, m, s):
-    """:func:`gauss_mean` for smooth σ only (compiles no piecewise-linear rule)."""
-    return _mean_by(smooth_mean, kind, p, m, s)
-
-
 @njit(cache=True)
 def gauss_mean(kind, p, m, s):
     """(M, ∂_m M, ∂_A M) of M = E σ(m + sG), A = s² (s ≥ 0)."""
+    if s < TINY_SCALE:
+        return act_value(kind, p, m), act_deriv(kind, p, m), 0.0
     if _is_pl(kind):
-        return pl_gauss_mean(kind, p, m, s)
-    return smooth_gauss_mean(kind, p, m, s)
+        y0, left, start = _pl_layout(kind, p)
+        value = y0 + left * m
+        dm = left
+        da = 0.0
+        for q in range(start, p.shape[0], 2):
+            h = (p[q] - m) / s
+            value += p[q + 1] * s * _ramp_mean(h)
+            dm += p[q + 1] * norm_cdf(-h)
+            da += p[q + 1] * norm_pdf(h)
+        if kind == KIND_PIECEWISE_LINEAR and any_narrow(p, 1, s):
+            value = _bounded_mean(p, m, s)  # the closed form cancels: error ~1e-16 s
+        return value, dm, 0.5 * da / s
+    return smooth_mean(kind, p, m, s)
 
 
 @njit(cache=True)
@@ -148,7 +119,7 @@ def _pl_pair_closed(k1, p1, k2, p2, m1, s1, m2, s2, c):
     y02, l2, st2 = _pl_layout(k2, p2)
     a1, b1 = y01 + l1 * m1, l1 * s1
     a2, b2 = y02 + l2 * m2, l2 * s2
-    mean1, mean2 = pl_gauss_mean(k1, p1, m1, s1)[0], pl_gauss_mean(k2, p2, m2, s2)[0]
+    mean1, mean2 = gauss_mean(k1, p1, m1, s1)[0], gauss_mean(k2, p2, m2, s2)[0]
     root = math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
     value = a1 * a2 + b1 * b2 * c
     dc = l1 * l2
@@ -162,13 +133,13 @@ def _pl_pair_closed(k1, p1, k2, p2, m1, s1, m2, s2, c):
         dc += l1 * cr * norm_cdf(-kr)
         dm2 += cr * (a1 * norm_cdf(-kr) + b1 * c * norm_pdf(kr))
         # ∂A₂: ½ c_r p_v(t_r) E[σ₁(u) | v = t_r],  u | Y = k ~ N(m₁ + s₁ c k, s₁²(1 − c²))
-        da2 += cr * norm_pdf(kr) * pl_gauss_mean(k1, p1, m1 + s1 * c * kr, s1 * root)[0]
+        da2 += cr * norm_pdf(kr) * gauss_mean(k1, p1, m1 + s1 * c * kr, s1 * root)[0]
     for q in range(st1, p1.shape[0], 2):
         hq, cq = (p1[q] - m1) / s1, p1[q + 1]
         value += cq * s1 * (a2 * _ramp_mean(hq) + b2 * c * norm_cdf(-hq))
         dc += l2 * cq * norm_cdf(-hq)
         inner = a2 * norm_cdf(-hq) + b2 * c * norm_pdf(hq)  # E[1{X > h} σ₂(v)], linear part
-        da1 += cq * norm_pdf(hq) * pl_gauss_mean(k2, p2, m2 + s2 * c * hq, s2 * root)[0]
+        da1 += cq * norm_pdf(hq) * gauss_mean(k2, p2, m2 + s2 * c * hq, s2 * root)[0]
         for r in range(st2, p2.shape[0], 2):
             kr, cr = (p2[r] - m2) / s2, p2[r + 1]
             prob, ex, ey, exy = orthant_moments(hq, kr, c)
@@ -247,11 +218,11 @@ def _smooth_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
     return sums[0], sums[1], sums[2], 0.5 * sums[3], 0.5 * sums[4], sums[5]
 
 
-@njit(inline="always")
-def _pair_by(mean, rule, k1, p1, k2, p2, m1, s1, m2, s2, c):
-    """(G, ∂_{m₁}G, ∂_{m₂}G, ∂_{A₁}G, ∂_{A₂}G, ∂_C G): products of σ(m), σ'(m+) and ``mean``
-    (a :func:`gauss_mean` kernel) where a scale is below TINY_SCALE, else ``rule`` (c clipped to
-    [−1, 1]). Inlined (Numba IR) into one kernel per family of rules."""
+@njit(cache=True)
+def gauss_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
+    """(G, ∂_{m₁}G, ∂_{m₂}G, ∂_{A₁}G, ∂_{A₂}G, ∂_C G) of G = E σ₁(m₁ + s₁X) σ₂(m₂ + s₂Y),
+    corr(X, Y) = c ∈ [−1, 1], s_i ≥ 0 (module docstring); raises for a piecewise-linear σ
+    paired with a smooth one."""
     c = min(1.0, max(-1.0, c))
     if s1 < TINY_SCALE or s2 < TINY_SCALE:
         if s1 < TINY_SCALE and s2 < TINY_SCALE:
@@ -260,54 +231,20 @@ def _pair_by(mean, rule, k1, p1, k2, p2, m1, s1, m2, s2, c):
             return f1 * f2, g1 * f2, f1 * g2, 0.0, 0.0, g1 * g2
         if s1 < TINY_SCALE:
             f1, g1 = act_value(k1, p1, m1), act_deriv(k1, p1, m1)
-            mean2, dm, da = mean(k2, p2, m2, s2)
-            return f1 * mean2, g1 * mean2, f1 * dm, 0.0, f1 * da, g1 * dm
+            mean, dm, da = gauss_mean(k2, p2, m2, s2)
+            return f1 * mean, g1 * mean, f1 * dm, 0.0, f1 * da, g1 * dm
         f2, g2 = act_value(k2, p2, m2), act_deriv(k2, p2, m2)
-        mean1, dm, da = mean(k1, p1, m1, s1)
-        return mean1 * f2, dm * f2, mean1 * g2, da * f2, 0.0, dm * g2
-    return rule(k1, p1, k2, p2, m1, s1, m2, s2, c)
-
-
-@njit(cache=True)
-def _smooth_pair_rule(k1, p1, k2, p2, m1, s1, m2, s2, c):
-    """Two smooth σ, both scales ≥ TINY_SCALE: :func:`_erf_pair` (erf–erf away from ρ = ±1),
-    the wide rule from scale · slope ≥ WIDE, else :func:`_smooth_pair`."""
+        mean, dm, da = gauss_mean(k1, p1, m1, s1)
+        return mean * f2, dm * f2, mean * g2, da * f2, 0.0, dm * g2
+    if _is_pl(k1) and _is_pl(k2):
+        return _pl_pair(k1, p1, k2, p2, m1, s1, m2, s2, c)
+    if _is_pl(k1) or _is_pl(k2):
+        raise ValueError("gauss_pair: no exact rule for a piecewise-linear σ paired with a smooth one")
     if k1 == KIND_ERF and k2 == KIND_ERF and _erf_rest(p1[1], s1, p2[1], s2, c) > ERF_CLOSED_REST:
         return _erf_pair(p1, p2, m1, s1, m2, s2, c)
     if max(s1 * p1[1], s2 * p2[1]) >= WIDE:  # the trapezoid would take ~(46 κs)² nodes
         return wide_pair(k1, p1, k2, p2, m1, s1, m2, s2, c)
     return _smooth_pair(k1, p1, k2, p2, m1, s1, m2, s2, c)
-
-
-@njit(cache=True)
-def _any_pair_rule(k1, p1, k2, p2, m1, s1, m2, s2, c):
-    """Both scales ≥ TINY_SCALE: :func:`_pl_pair` or :func:`_smooth_pair_rule`; raises for a
-    piecewise-linear σ paired with a smooth one."""
-    if _is_pl(k1) and _is_pl(k2):
-        return _pl_pair(k1, p1, k2, p2, m1, s1, m2, s2, c)
-    if _is_pl(k1) or _is_pl(k2):
-        raise ValueError("gauss_pair: no exact rule for a piecewise-linear σ paired with a smooth one")
-    return _smooth_pair_rule(k1, p1, k2, p2, m1, s1, m2, s2, c)
-
-
-@njit(cache=True)
-def gauss_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
-    """(G, ∂_{m₁}G, ∂_{m₂}G, ∂_{A₁}G, ∂_{A₂}G, ∂_C G) of G = E σ₁(m₁ + s₁X) σ₂(m₂ + s₂Y),
-    corr(X, Y) = c ∈ [−1, 1], s_i ≥ 0 (module docstring); raises for a piecewise-linear σ
-    paired with a smooth one."""
-    return _pair_by(gauss_mean, _any_pair_rule, k1, p1, k2, p2, m1, s1, m2, s2, c)
-
-
-@njit(cache=True)
-def pl_gauss_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
-    """:func:`gauss_pair` for two piecewise-linear σ only (compiles no smooth rule)."""
-    return _pair_by(pl_gauss_mean, _pl_pair, k1, p1, k2, p2, m1, s1, m2, s2, c)
-
-
-@njit(cache=True)
-def smooth_gauss_pair(k1, p1, k2, p2, m1, s1, m2, s2, c):
-    """:func:`gauss_pair` for two smooth σ only (compiles no piecewise-linear rule)."""
-    return _pair_by(smooth_gauss_mean, _smooth_pair_rule, k1, p1, k2, p2, m1, s1, m2, s2, c)
 
 
 @njit(cache=True)

@@ -9,17 +9,14 @@ variances A = Σ_l W_l² s_kl², covariance C_ij = Σ_l W1_il W2_jl s_kl²):
     dw[i]   = Σ_k π_k [μ_k Σ_j a2_j ∂_{m₁}G + 2 s_k² ∘ w1_i Σ_j a2_j ∂_{A₁}G + s_k² ∘ Σ_j a2_j ∂_C G w2_j]
 
 so that ∂/∂a1_i Σ_ij a1_i a2_j ΣπG = rows[i], ∂/∂b1_i = a1_i dm[i], ∇_{w1_i} = a1_i dw[i].
-One pass over all (i, j) pairs, threaded over i; no N×N array. One kernel per family of the two
-σ (both piecewise linear, both smooth, mixed), the pass inlined into each (Numba IR): a run
-compiles only the Gaussian rules of its own σ (the smooth quadratures are most of a cold start).
+One pass over all (i, j) pairs, threaded over i; no N×N array.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-from .activation import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS
-from .gauss_moments import gauss_mean, gauss_pair, pl_gauss_mean, pl_gauss_pair, smooth_gauss_mean, smooth_gauss_pair
+from .gauss_moments import gauss_mean, gauss_pair
 from .smooth_series import series_terms
 
 
@@ -63,15 +60,14 @@ def pair_correlation(W1, W2, variances, k, i, j, s1, s2, same):
     return cov / scale if scale > 0.0 else 0.0
 
 
-@njit(inline="always")
-def _pair_sums_by(pair, k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo,
-                  hi, tab1, tab2, tol):
+@njit(cache=True, parallel=True)
+def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi,
+              tab1, tab2, tol):
     """Fill rows (and with ``grad`` dm, dw) lo ≤ i < hi as in the module docstring. ``same``: the
     two sets are one (then c_ii = 1 exactly: near c = 1 a kinked σ's G moves like √(1 − c), so a
     rounded c_ii = 1 − 1e-16 would cost ~1e-8). Each pair takes Mehler's series from the tables
     ``tab1``, ``tab2`` where it converges (:func:`meanfield._kernels.smooth_series.series_terms`; tables of
-    :func:`meanfield._kernels.smooth_series.no_tables` never do), the exact ``pair`` otherwise (a
-    :func:`gauss_pair` kernel; inlined, Numba IR, into one kernel per family: :func:`pair_sums`)."""
+    :func:`meanfield._kernels.smooth_series.no_tables` never do), the exact :func:`gauss_pair` otherwise."""
     n1, d = W1.shape
     n2 = W2.shape[0]
     n_k = weights.shape[0]
@@ -95,7 +91,7 @@ def _pair_sums_by(pair, k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W
                 c = min(1.0, max(-1.0, pair_correlation(W1, W2, variances, k, i, j, s1, s2, same)))
                 used, g, g_m1, g_a1, g_c = series_terms(tab1, tab2, k, i, j, c, same and i == j, grad, tol)
                 if not used:
-                    g, g_m1, _, g_a1, _, g_c = pair(k1, p1, k2, p2, m1[k, i], s1[k, i], m2[k, j], s2[k, j], c)
+                    g, g_m1, _, g_a1, _, g_c = gauss_pair(k1, p1, k2, p2, m1[k, i], s1[k, i], m2[k, j], s2[k, j], c)
                 total += pk * a2[j] * g
                 if grad:
                     sum_m += a2[j] * g_m1
@@ -112,47 +108,8 @@ def _pair_sums_by(pair, k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W
             dm[i] = dmi
 
 
-@njit(cache=True, parallel=True)
-def _pair_sums_pl(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi,
-                  tab1, tab2, tol):
-    _pair_sums_by(pl_gauss_pair, k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm,
-                  dw, lo, hi, tab1, tab2, tol)
-
-
-@njit(cache=True, parallel=True)
-def _pair_sums_smooth(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo,
-                      hi, tab1, tab2, tol):
-    _pair_sums_by(smooth_gauss_pair, k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows,
-                  dm, dw, lo, hi, tab1, tab2, tol)
-
-
-@njit(cache=True, parallel=True)
-def _pair_sums_any(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi,
-                   tab1, tab2, tol):
-    _pair_sums_by(gauss_pair, k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm,
-                  dw, lo, hi, tab1, tab2, tol)
-
-
-def _is_pl(kind):
-    return kind in (KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS)
-
-
-def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi,
-              tab1, tab2, tol):
-    """:func:`_pair_sums_by` with the kernel of the activation kinds' family: two piecewise-linear
-    σ, two smooth σ (each compiles only its own rules), or a mixed pair (every rule)."""
-    if _is_pl(k1) and _is_pl(k2):
-        kernel = _pair_sums_pl
-    elif not (_is_pl(k1) or _is_pl(k2)):
-        kernel = _pair_sums_smooth
-    else:
-        kernel = _pair_sums_any
-    kernel(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi, tab1, tab2,
-           tol)
-
-
-@njit(inline="always")
-def _mean_sums_by(mean, kind, p, weights, labels, means, variances, W, b, grad, rows, dm, dw):
+@njit(cache=True)
+def mean_sums(kind, p, weights, labels, means, variances, W, b, grad, rows, dm, dw):
     """rows[i] = Σ_k π_k y_k M_k(i), dm[i] = Σ_k π_k y_k ∂_m M_k(i),
     dw[i] = Σ_k π_k y_k (μ_k ∂_m M_k + 2 s_k² ∘ w_i ∂_A M_k), M_k(i) = E σ(u_i) under class k."""
     n, d = W.shape
@@ -163,26 +120,10 @@ def _mean_sums_by(mean, kind, p, weights, labels, means, variances, W, b, grad, 
         for l in range(d):
             dw[i, l] = 0.0
         for k in range(weights.shape[0]):
-            value, d_m, d_a = mean(kind, p, m[k, i], s[k, i])
+            value, d_m, d_a = gauss_mean(kind, p, m[k, i], s[k, i])
             py = weights[k] * labels[k]
             rows[i] += py * value
             if grad:
                 dm[i] += py * d_m
                 for l in range(d):
                     dw[i, l] += py * (means[k, l] * d_m + 2.0 * variances[k, l] * W[i, l] * d_a)
-
-
-@njit(cache=True)
-def _mean_sums_pl(kind, p, weights, labels, means, variances, W, b, grad, rows, dm, dw):
-    _mean_sums_by(pl_gauss_mean, kind, p, weights, labels, means, variances, W, b, grad, rows, dm, dw)
-
-
-@njit(cache=True)
-def _mean_sums_smooth(kind, p, weights, labels, means, variances, W, b, grad, rows, dm, dw):
-    _mean_sums_by(smooth_gauss_mean, kind, p, weights, labels, means, variances, W, b, grad, rows, dm, dw)
-
-
-def mean_sums(kind, p, weights, labels, means, variances, W, b, grad, rows, dm, dw):
-    """:func:`_mean_sums_by` with the kernel of the kind's family (piecewise-linear or smooth σ)."""
-    kernel = _mean_sums_pl if _is_pl(kind) else _mean_sums_smooth
-    kernel(kind, p, weights, labels, means, variances, W, b, grad, rows, dm, dw)

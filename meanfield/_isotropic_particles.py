@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.isotropic_pairs import (_closed_pair_tasks, _gradient_parallel, _gradient_serial, _risk_pairs_parallel,
-                                       _risk_pairs_serial)
+from ._kernels.isotropic_pairs import _closed_pair_tasks, _gradient_parallel, _gradient_serial, risk_pairs
 from ._kernels.ramp_pairs import _TINY
 from ._series_plan import _served_cosine, pair_tables
 from ._validation import as_finite_array
@@ -79,8 +78,7 @@ class IsotropicParticles:
         kind, p = self.activation.kernel_spec()
         unit_t = np.ascontiguousarray(unit.T)
         h_t, _, tails, diag, _ = self._tables(r, unit_t, derivatives=False)
-        kernel = _risk_pairs_parallel if r.size >= PARALLEL_MIN else _risk_pairs_serial
-        total = kernel(kind, p, self.scales, r, unit_t, h_t, tails, diag)
+        total = risk_pairs(kind, p, self.scales, r, unit_t, h_t, tails, diag, parallel=r.size >= PARALLEL_MIN)
         return float(1.0 + 2.0 * radial_potential(self.activation, self.scales, r).mean() + total / r.size**2)
 
     def potential_gradient(self, W):

@@ -5,7 +5,8 @@
 for |c| ≤ C_SERIES and for the pairs beyond whose Parseval bound allows it, else the direct rule
 (:mod:`.pair_direct`: closed form or quadrature). Blocks of GRADIENT_ROW_BLOCK rows, threaded
 over rows (or, for the closed-form pairs i < j, over CLOSED_TASKS fixed tasks summed in order:
-the result does not depend on the thread count). No N × N array.
+the result does not depend on the thread count). No N × N array. R_N has one kernel per direct
+rule (:func:`.pair_direct.pair_direct_rule`), so a ramp run compiles no smooth quadrature.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from .mehler import (C_SPLIT, GRADIENT_J_BLOCK, GRADIENT_ROW_BLOCK, GRADIENT_SER
                      _add_mixed_directions, _cosine_chunk, _cosine_workspace, _mehler_gradient, _mehler_pair_value,
                      _mehler_tail, _mehler_value, _pair_cosine, _pair_series_terms, _pair_series_terms_from,
                      _row_factors, _series_terms, _takes_closed_form)
-from .pair_direct import (C_SERIES, K_SERIES, pair_direct, pair_gradient_direct, pair_gradient_direct_both,
-                          self_pair_gradient)
+from .pair_direct import (C_SERIES, K_SERIES, pair_direct_rule, pair_gradient_direct, pair_gradient_direct_both,
+                          pl_pair_direct, self_pair_gradient, smooth_pair_direct)
 
 #: R_N, smooth σ: pairs with |c| > C_SERIES take the series while its Parseval bound is ≤ this (relative).
 RISK_SERIES_TOL = 1e-14
@@ -127,13 +128,15 @@ def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, ta
         _add_mixed_directions(i0, nb, j0, m, unit_t, mix, angular)
 
 
-@njit(cache=True, fastmath={"contract", "reassoc"})
-def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
+@njit(inline="always")
+def _risk_block(direct, i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
     """Σ_{i0≤i<i1} [½ Σ_s diag_si + 2 Σ_{j>i} ½ Σ_s K(s r_i, s r_j, c_ij)]: the rows' share of
     Σ_ij U(w_i, w_j), chunk by chunk in j ≥ i0 as in :func:`_gradient_block` (no N×N array).
     K(a, a, 1) = diag (E σ(aG)²); the series uses K_SERIES terms of h_t for |c| ≤ C_SERIES
     (tail ≤ 0.5^48 relative); beyond, smooth σ takes the series with the terms that
-    :func:`_pair_series_terms` asks for (tails given), else the direct evaluation."""
+    :func:`_pair_series_terms` asks for (tails given), else ``direct(kind, p, a, b, c)``
+    (:func:`pair_direct_rule`). Inlined (Numba IR) into one kernel per rule, :func:`_risk_block_pl`
+    and :func:`_risk_block_smooth`: each compiles only its own rule."""
     n = unit_t.shape[1]
     nb = i1 - i0
     cos, c_max, n_mid, n_big = _cosine_workspace(nb)
@@ -164,34 +167,78 @@ def _risk_block(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
                                 total += _mehler_pair_value(terms_ij, c, h_t, si, i, j)
                             else:
                                 s = scales[si]
-                                total += pair_direct(kind, p, s * r[i], s * r[j], c)
+                                total += direct(kind, p, s * r[i], s * r[j], c)
     return total
 
 
-@njit(cache=True)
-def _risk_pairs_serial(kind, p, scales, r, unit_t, h_t, tails, diag):
+@njit(cache=True, fastmath={"contract", "reassoc"})
+def _risk_block_pl(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
+    return _risk_block(pl_pair_direct, i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag)
+
+
+@njit(cache=True, fastmath={"contract", "reassoc"})
+def _risk_block_smooth(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
+    return _risk_block(smooth_pair_direct, i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag)
+
+
+@njit(inline="always")
+def _risk_rows_serial(block, kind, p, scales, r, unit_t, h_t, tails, diag):
+    """Σ_ij U(w_i, w_j) (before the 1/N²), block after block of rows (``block``: a :func:`_risk_block` kernel)."""
     n = unit_t.shape[1]
     total = 0.0
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
-        total += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
+        total += block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
     return total
 
 
-@njit(cache=True, parallel=True)
-def _risk_pairs_parallel(kind, p, scales, r, unit_t, h_t, tails, diag):
+@njit(inline="always")
+def _risk_rows_parallel(block, kind, p, scales, r, unit_t, h_t, tails, diag):
+    """As :func:`_risk_rows_serial`, threaded: task t takes the row blocks t and n_blocks − 1 − t."""
     n = unit_t.shape[1]
     n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
     n_tasks = (n_blocks + 1) // 2
     partial = np.zeros(n_tasks)
     for task in prange(n_tasks):  # block task with block n_blocks − 1 − task: equal pair counts
         i0 = task * GRADIENT_ROW_BLOCK
-        acc = _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
+        acc = block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
         other = n_blocks - 1 - task
         if other != task:
             i0 = other * GRADIENT_ROW_BLOCK
-            acc += _risk_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
+            acc += block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
         partial[task] = acc
     return partial.sum()
+
+
+@njit(cache=True)
+def _risk_pairs_serial_pl(kind, p, scales, r, unit_t, h_t, tails, diag):
+    return _risk_rows_serial(_risk_block_pl, kind, p, scales, r, unit_t, h_t, tails, diag)
+
+
+@njit(cache=True)
+def _risk_pairs_serial_smooth(kind, p, scales, r, unit_t, h_t, tails, diag):
+    return _risk_rows_serial(_risk_block_smooth, kind, p, scales, r, unit_t, h_t, tails, diag)
+
+
+@njit(cache=True, parallel=True)
+def _risk_pairs_parallel_pl(kind, p, scales, r, unit_t, h_t, tails, diag):
+    return _risk_rows_parallel(_risk_block_pl, kind, p, scales, r, unit_t, h_t, tails, diag)
+
+
+@njit(cache=True, parallel=True)
+def _risk_pairs_parallel_smooth(kind, p, scales, r, unit_t, h_t, tails, diag):
+    return _risk_rows_parallel(_risk_block_smooth, kind, p, scales, r, unit_t, h_t, tails, diag)
+
+
+def risk_pairs(kind, p, scales, r, unit_t, h_t, tails, diag, parallel):
+    """Σ_ij U(w_i, w_j) (before the 1/N²) by the kernel of the direct rule of ``kind``
+    (:func:`pair_direct_rule`), threaded with ``parallel``: a ramp or ReLU run never compiles
+    the smooth quadrature, nor a smooth run the piecewise-linear closed forms."""
+    smooth = pair_direct_rule(kind) is smooth_pair_direct
+    if parallel:
+        kernel = _risk_pairs_parallel_smooth if smooth else _risk_pairs_parallel_pl
+    else:
+        kernel = _risk_pairs_serial_smooth if smooth else _risk_pairs_serial_pl
+    return kernel(kind, p, scales, r, unit_t, h_t, tails, diag)
 
 
 @njit(cache=True)

@@ -13,7 +13,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .activation import KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, act_strip, act_value, act_value_deriv
+from .activation import (KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS, KIND_TANH, act_strip, act_value,
+                         act_value_deriv)
 from .gaussian import norm_pdf
 from .ramp_pairs import (_TAIL, _TINY, _relu_mean, any_narrow, orthant_moments, pl_pair_gradient_ramps, pl_pair_ramps,
                          relu_pair)
@@ -121,11 +122,35 @@ def smooth_pair_sums(kind, p, a, b, c):
 
 
 @njit(cache=True)
-def pair_direct(kind, p, a, b, c):
-    """K(a, b, c) without the series: closed form (piecewise linear) or quadrature."""
-    if kind == KIND_PIECEWISE_LINEAR:
-        return pl_pair_closed_form(p, a, b, c)
+def pl_pair_direct(kind, p, a, b, c):
+    """K(a, b, c) without the series for piecewise-linear σ (``kind`` KIND_PIECEWISE_LINEAR): the closed form."""
+    return pl_pair_closed_form(p, a, b, c)
+
+
+@njit(cache=True)
+def smooth_pair_direct(kind, p, a, b, c):
+    """K(a, b, c) without the series for smooth σ: the quadrature of :func:`smooth_pair_sums`."""
     return smooth_pair_sums(kind, p, a, b, c)[0]
+
+
+@njit(cache=True)
+def pair_direct(kind, p, a, b, c):
+    """K(a, b, c) without the series: closed form (piecewise linear) or quadrature (every rule
+    compiled: kernels that take one kind family use :func:`pair_direct_rule`)."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        return pl_pair_direct(kind, p, a, b, c)
+    return smooth_pair_direct(kind, p, a, b, c)
+
+
+def pair_direct_rule(kind):
+    """The direct rule K(a, b, c) of activation ``kind`` as a kernel argument: :func:`pl_pair_direct`
+    or :func:`smooth_pair_direct` (one per kind family, so a kernel compiles only the rule in use).
+    An unknown kind raises ValueError."""
+    if kind == KIND_PIECEWISE_LINEAR:
+        return pl_pair_direct
+    if kind in (KIND_TANH, KIND_ERF, KIND_PIECEWISE_LINEAR_TAILS):  # linear tails: smooth_pair_sums raises
+        return smooth_pair_direct
+    raise ValueError(f"kind: must be one of the activation kinds 0..3, got {kind!r}")
 
 
 @njit(cache=True)

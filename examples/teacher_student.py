@@ -19,7 +19,7 @@ left the plateau by then (it does at t ≈ 10–12), SGD has::
   CASE_risk.png      the exact risk R_N = 2ε_g of SGD (each seed), the ODE with η² and the flow
   CASE_overlaps.png  R_it and Q_ij vs t: SGD seed 0 (dots) and the η² ODE (lines)
   summary.json       per case: every number behind the figures, the plateau level (median of
-                     R_N over 0 < t ≤ t_max/6, ReLU 0 < t ≤ t_max/2) and final risk of each SGD seed,
+                     R_N over 0 < t ≤ horizon/6, ReLU 0 < t ≤ horizon/2) and final risk of each SGD seed,
                      their mean, the η² ODE and the flow; parameters and wall times
 
 Run it as::

@@ -72,7 +72,7 @@ from solvers import run_sgd, solve_order_parameters  # noqa: E402
 QUICK = dict(d=300, seeds=2, t_max=40.0)
 FULL = dict(d=1000, seeds=3, t_max=60.0)
 #: The cases: activation, K, M, learning rate as a multiple of --eta, horizon as a multiple of --t-max
-#: (ReLU: the η² term is a quadrature at ~20–90 ms per evaluation, so a shorter horizon and rtol).
+#: (ReLU: the η² term is a quadrature at ~40 ms per evaluation, so a shorter horizon and rtol).
 CASES = {
     "erf_K2_M2": dict(activation=erf, K=2, M=2, eta=1.0, horizon=1.0, rtol=1e-9, plateau=1 / 6),
     "erf_K4_M2": dict(activation=erf, K=4, M=2, eta=1.0, horizon=1.0, rtol=1e-9, plateau=1 / 6),

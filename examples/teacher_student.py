@@ -13,8 +13,8 @@ Each runs online SGD (:func:`solvers.run_sgd`, ``record=("overlaps", "risk")``) 
 to the order-parameter ODE (:func:`solvers.solve_order_parameters`) with the η² term of the step
 (``eps=ε``) and without it (the flow). For erf the η² term is Saad & Solla's closed form; for ReLU it
 is the quadrature of :mod:`meanfield.overlap_noise` (~40 ms per evaluation idle, ~110 ms loaded, 744
-evaluations for t ≤ 9), so the ReLU case stops at 0.15 × --t-max with rtol 1e-4: its η² ODE has not
-left the plateau by then (it does at t ≈ 10–12), SGD has::
+evaluations for t ≤ 9), so the ReLU case stops at 0.15 × --t-max with rtol 1e-4: its η² ODE only
+starts to leave the plateau by then (R_N = 0.08 at t = 9; quick, t ≤ 6: 0.19), SGD has left it::
 
   CASE_risk.png      the exact risk R_N = 2ε_g of SGD (each seed), the ODE with η² and the flow
   CASE_overlaps.png  R_it and Q_ij vs t: SGD seed 0 (dots) and the η² ODE (lines)
@@ -41,7 +41,7 @@ it, not on the flow's (quick run, d = 300: erf K = 2 SGD 0.0415, 0.0428 against 
 0.2323 against 0.2310; ReLU 0.182, 0.186 against 0.195). The plateau's height is the ODE's; its length
 is not: at finite d the SGD overlaps fluctuate by O(1/√d), which breaks the symmetry earlier than the
 prescribed initial asymmetry does, by an amount that varies from seed to seed (K = 4: SGD leaves the
-plateau at t ≈ 20, the η² ODE only after t = 40; once the over-parameterised student interpolates,
+plateau at t ≈ 20, the η² ODE at t ≈ 48; once the over-parameterised student interpolates,
 the η² term vanishes with the risk and SGD reaches 1e-10).
 """
 from __future__ import annotations

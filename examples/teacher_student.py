@@ -24,7 +24,7 @@ starts to leave the plateau by then (R_N = 0.08 at t = 9; quick, t ≤ 6: 0.19),
 
 Run it as::
 
-    python examples/teacher_student.py --quick        # d = 300, 2 seeds: 34 s CPU warm (loaded 2-core machine)
+    python examples/teacher_student.py --quick        # d = 300, 2 seeds: 34 s CPU warm, 71 s cold (Numba)
     python examples/teacher_student.py --out results  # d = 1000, 3 seeds: 62 s CPU warm, half of it the ReLU η² ODE
 
 What it shows: the students first learn the teacher's mean direction and sit on the symmetric

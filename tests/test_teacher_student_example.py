@@ -1,5 +1,6 @@
-"""The teacher–student example end to end (quick mode): figures written, and the plateau of SGD at
-the height the order-parameter ODE with the η² term predicts (not the flow's)."""
+"""The teacher–student example end to end (quick mode, three cases: erf K = M = 2, erf K = 4 > M = 2,
+ReLU K = M = 2): figures written, and the plateau of SGD at the height the order-parameter ODE with
+the η² term predicts (not the flow's)."""
 import importlib.util
 import json
 from pathlib import Path
@@ -21,13 +22,22 @@ def test_quick_teacher_student_example(tmp_path):
     example = _example()
     example.main(["--quick", "--out", str(tmp_path)])
     summary = json.loads((tmp_path / "summary.json").read_text())
-    for name in ("fig1_risk", "fig2_overlaps"):
-        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
-    plateau = summary["plateau_risk"]
-    assert plateau["ode"] > 1.5 * plateau["flow"]                 # the η² term lifts the plateau
-    # SGD's plateau is the η² ODE's up to its O(1/√d) fluctuations (d = 300: ~6%)
-    assert np.all(np.abs(np.array(plateau["sgd"]) / plateau["ode"] - 1) < 0.15)
-    assert all(r[-1] < 0.1 * r[1] for r in summary["sgd_risk"])    # every seed specialised
+    cases = summary["cases"]
+    assert set(cases) == {"erf_K2_M2", "erf_K4_M2", "relu_K2_M2"}
+    for name, case in cases.items():
+        for kind in ("risk", "overlaps"):
+            assert (tmp_path / f"{name}_{kind}.png").stat().st_size > 10_000
+        plateau, sgd = case["plateau_risk"], np.array(case["plateau_risk"]["sgd"])
+        assert plateau["sgd_mean"] == pytest.approx(sgd.mean())
+        assert case["final_risk"]["sgd_mean"] == pytest.approx(np.mean(case["final_risk"]["sgd"]))
+        # the η² term lifts the plateau (erf K = M = 2 by 75%, K = 4 eightfold, ReLU by 30%)
+        assert plateau["ode"] > 1.2 * plateau["flow"], name
+        # SGD's plateau is the η² ODE's up to its O(1/√d) fluctuations (d = 300: ~6%), not the flow's
+        assert np.all(np.abs(sgd / plateau["ode"] - 1) < 0.15), name
+        assert np.all(np.abs(sgd - plateau["ode"]) < np.abs(sgd - plateau["flow"])), name
+        assert all(r[-1] < 0.1 * r[1] for r in case["sgd_risk"]), name    # every seed specialised
+    assert cases["erf_K2_M2"]["plateau_risk"]["ode"] > 1.5 * cases["erf_K2_M2"]["plateau_risk"]["flow"]
+    assert cases["erf_K4_M2"]["Q0"] == (0.2 * np.eye(4)).tolist()
 
 
 def test_example_refuses_an_unwritable_output(tmp_path):

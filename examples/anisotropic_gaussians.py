@@ -31,7 +31,7 @@ moved by RK4)::
 
 Run it as::
 
-    python examples/anisotropic_gaussians.py --quick        # < 1 min of CPU
+    python examples/anisotropic_gaussians.py --quick        # 15 s CPU warm, 52 s cold (Numba)
     python examples/anisotropic_gaussians.py --out results  # default run, a few minutes
 
 Defaults: Δ = 0.5, d = 40, s0 = 8, N = 800, κ = 0.8 (w ~ N(0, κ²/d I)), a ≡ 1, b ≡ 0 at t = 0,
@@ -64,7 +64,7 @@ What the runs show (seed 0). --quick (N = 200, t ≤ 5), at t = 5 (reduced E r�
 
 the excess halves with each halving of ε (ratios 1.7, 2.1). At t = 0 SGD's R_N = 1.0499 against
 the reduced E R_N = 1.0460 (R(ρ̄_0) = 1.0448: the 1/N term is 0.0012 of the 0.0051 gap; the rest is
-the sampling of 200 neurons). The default run (seed 0; 131 s CPU, 1429 s wall at load average 13 on the shared 2-core machine;
+the sampling of 200 neurons). The default run (seed 0; 121 s CPU, 341 s wall at load average ~7 on the shared 2-core machine;
 finest ε = 1e-4)::
 
   t      R_N SGD  E R_N red  R red.   r1 SGD  r1 red  r2 SGD  r2 red  W2      W2 iid

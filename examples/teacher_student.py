@@ -25,7 +25,7 @@ t = 9; quick, t ≤ 6: 0.19), SGD has left it::
 
 Run it as::
 
-    python examples/teacher_student.py --quick        # d = 300, 2 seeds: 17 s CPU warm, 52 s cold (Numba)
+    python examples/teacher_student.py --quick        # d = 300, 2 seeds: 18 s CPU warm, 52 s cold (Numba)
     python examples/teacher_student.py --out results  # d = 1000, 3 seeds: 41 s CPU warm
 
 What it shows: the students first learn the teacher's mean direction and sit on the symmetric

@@ -9,9 +9,11 @@ which takes precedence over the package's in-tree cache), so nothing compiled be
 * families: the calls of ``python -m solvers.precompile`` for each model family
   (``solvers.precompile.FAMILIES``: ``run_sgd`` with its default record, ``run_particle_flow``,
   the PDE solvers), cold, then warm (a second fresh process on the same, now filled, cache).
-* examples: each ``examples/*.py --quick`` as a whole process, cold then warm.
+* examples: each ``examples/*.py --quick`` (or those given by ``--example``) as a whole process, cold then
+  warm: wall and CPU seconds (user + system of the child; CPU is less sensitive to the machine's load).
 
-    python benchmarks/cold_start.py [--only import|families|examples ...] [--root DIR] [--out FILE]
+    python benchmarks/cold_start.py [--only import|families|examples ...] [--example NAME ...] [--root DIR]
+                                    [--out FILE]
 
 ``--root`` times the import of another checkout (e.g. an older commit unpacked by ``git archive``).
 """
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +29,7 @@ from pathlib import Path
 from _cold import ROOT, empty_cache, run_json, run_process
 
 PARTS = ("import", "families", "examples")
-EXAMPLES = ("isotropic_gaussians", "anisotropic_gaussians", "lazy_vs_meanfield")
+EXAMPLES = ("isotropic_gaussians", "anisotropic_gaussians", "lazy_vs_meanfield", "teacher_student")
 IMPORTS = {"numpy, numba": ("numpy, numba", ()),
            "meanfield, solvers": ("meanfield, solvers", ()),
            "meanfield, solvers (torch, jax hidden)": ("meanfield, solvers", ("torch", "jax"))}
@@ -95,22 +98,40 @@ def time_families():
     return rows
 
 
-def time_examples():
-    """Each example's --quick run as a whole process: on an empty cache, then warm."""
+def children_cpu():
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(argv, cache):
+    """Wall and CPU seconds of ``python argv...`` in a fresh process on ``cache`` (CPU: less
+    sensitive than wall to the machine's load)."""
+    cpu = children_cpu()
+    wall = run_process(argv, cache)[1]
+    return wall, children_cpu() - cpu
+
+
+def time_examples(names=EXAMPLES):
+    """Each example's --quick run as a whole process: on an empty cache, then warm (wall and CPU)."""
     rows = []
-    for name in EXAMPLES:
+    for name in names:
         with empty_cache() as cache, tempfile.TemporaryDirectory() as out:
             argv = [str(ROOT / "examples" / f"{name}.py"), "--quick", "--out", out]
-            cold = run_process(argv, cache)[1]
-            warm = run_process(argv, cache)[1]
-        rows.append(dict(example=f"{name}.py --quick", cold_s=cold, warm_s=warm))
-        print(f"{name + '.py --quick':<40} cold {cold:7.1f} s  warm {warm:6.1f} s", flush=True)
+            cold, cold_cpu = timed_run(argv, cache)
+            warm, warm_cpu = timed_run(argv, cache)
+        rows.append(dict(example=f"{name}.py --quick", cold_s=cold, warm_s=warm, cold_cpu_s=cold_cpu,
+                         warm_cpu_s=warm_cpu))
+        print(f"{name + '.py --quick':<40} cold {cold:7.1f} s ({cold_cpu:6.1f} s CPU)  "
+              f"warm {warm:6.1f} s ({warm_cpu:6.1f} s CPU)", flush=True)
     return rows
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=PARTS, help="a part to run (repeatable; default all)")
+    parser.add_argument("--example", action="append", choices=EXAMPLES,
+                        help="examples: only this one (repeatable; default all)")
     parser.add_argument("--repeats", type=int, default=5, help="imports: best of this many (default 5)")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose import is timed")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "cold_start.json"))
@@ -127,7 +148,7 @@ def main(argv=None):
         result["families"] = time_families()
         result["families_load_average"] = os.getloadavg()[0]   # the machine's load: seconds depend on it
     if "examples" in parts:
-        result["examples"] = time_examples()
+        result["examples"] = time_examples(args.example or EXAMPLES)
         result["examples_load_average"] = os.getloadavg()[0]   # the machine's load: seconds depend on it
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:

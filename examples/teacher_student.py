@@ -9,12 +9,13 @@ small prescribed overlaps Q₀ = 0.2 I, R₀ ≈ 1e-3 (:func:`meanfield.init_fro
   erf_K4_M2    erf, an over-parameterised student K = 4 > M = 2, η = 1, t ≤ 60
   relu_K2_M2   ReLU student and teacher, K = M = 2, η = 0.5, t ≤ 9 (quick: 6)
 
-Each runs online SGD (:func:`solvers.run_sgd`, ``record=("overlaps", "risk")``) over a few seeds, next
-to the order-parameter ODE (:func:`solvers.solve_order_parameters`) with the η² term of the step
-(``eps=ε``) and without it (the flow). For erf the η² term is Saad & Solla's closed form; for ReLU it
-is the quadrature of :mod:`meanfield.overlap_noise` (~40 ms per evaluation idle, ~110 ms loaded, 744
-evaluations for t ≤ 9), so the ReLU case stops at 0.15 × --t-max with rtol 1e-4: its η² ODE only
-starts to leave the plateau by then (R_N = 0.08 at t = 9; quick, t ≤ 6: 0.19), SGD has left it::
+Each runs online SGD (:func:`solvers.run_sgd`, ``record=("overlaps",)``, R_N from the overlaps) over a
+few seeds, next to the order-parameter ODE (:func:`solvers.solve_order_parameters`) with the η² term
+of the step (``eps=ε``) and without it (the flow). For erf the η² term is Saad & Solla's closed form;
+for ReLU it is the quadrature of :mod:`meanfield.overlap_noise` (at the ODE's rtol 1e-4 its order is
+20 nodes per panel: ~15 ms per evaluation, 744 evaluations for t ≤ 9), so the ReLU case stops at
+0.15 × --t-max with rtol 1e-4: its η² ODE only starts to leave the plateau by then (R_N = 0.08 at
+t = 9; quick, t ≤ 6: 0.19), SGD has left it::
 
   CASE_risk.png      the exact risk R_N = 2ε_g of SGD (each seed), the ODE with η² and the flow
   CASE_overlaps.png  R_it and Q_ij vs t: SGD seed 0 (dots) and the η² ODE (lines)
@@ -24,8 +25,8 @@ starts to leave the plateau by then (R_N = 0.08 at t = 9; quick, t ≤ 6: 0.19),
 
 Run it as::
 
-    python examples/teacher_student.py --quick        # d = 300, 2 seeds: 34 s CPU warm, 71 s cold (Numba)
-    python examples/teacher_student.py --out results  # d = 1000, 3 seeds: 62 s CPU warm, half of it the ReLU η² ODE
+    python examples/teacher_student.py --quick        # d = 300, 2 seeds: 18 s CPU warm, 52 s cold (Numba)
+    python examples/teacher_student.py --out results  # d = 1000, 3 seeds: 41 s CPU warm
 
 What it shows: the students first learn the teacher's mean direction and sit on the symmetric
 plateau, then they specialise and R_N falls. Measured (default run, d = 1000, seeds 0, 1, 2)::
@@ -65,14 +66,15 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from meanfield import MeanFieldModel, TeacherStudent, TwoLayerNetwork, erf, init_from_overlaps, relu  # noqa: E402
+from meanfield import (MeanFieldModel, OrderParameters, TeacherStudent, TwoLayerNetwork, erf,  # noqa: E402
+                       init_from_overlaps, relu, risk_from_overlaps)
 
 from solvers import run_sgd, solve_order_parameters  # noqa: E402
 
 QUICK = dict(d=300, seeds=2, t_max=40.0)
 FULL = dict(d=1000, seeds=3, t_max=60.0)
 #: The cases: activation, K, M, learning rate as a multiple of --eta, horizon as a multiple of --t-max
-#: (ReLU: the η² term is a quadrature at ~40 ms per evaluation, so a shorter horizon and rtol).
+#: (ReLU: the η² term is a quadrature, ~15 ms per evaluation at rtol 1e-4, so a shorter horizon and rtol).
 CASES = {
     "erf_K2_M2": dict(activation=erf, K=2, M=2, eta=1.0, horizon=1.0, rtol=1e-9, plateau=1 / 6),
     "erf_K4_M2": dict(activation=erf, K=4, M=2, eta=1.0, horizon=1.0, rtol=1e-9, plateau=1 / 6),
@@ -163,6 +165,16 @@ def figure_overlaps(name, times, sgd_R, sgd_Q, ode, path):
 R0_TABLE = np.array([[1e-3, 5e-4], [4e-4, 1.2e-3], [8e-4, 6e-4], [5e-4, 9e-4]])
 
 
+def snapshot_risk(model, res):
+    """The exact risk R_N of each SGD snapshot from its overlaps (:func:`meanfield.risk_from_overlaps`):
+    the number run_sgd's "risk" recorder gives, through the pair integrals the ODEs use (on a cold
+    cache the recorder would compile another kernel for it)."""
+    law = model.data
+    return np.array([risk_from_overlaps(OrderParameters(Q=Q, R=R, T=res.T, a=a, b=b, a_teacher=law.a, b_teacher=law.b),
+                                        model.activation, law.activation, law.noise_std, model.output_scale)
+                     for Q, R, a, b in zip(res.Q, res.R, res.a, res.b)])
+
+
 def run_case(name, case, args, rng_teacher):
     """SGD over the seeds, the η² ODE and the flow ODE for one case; figures; the case's summary."""
     d, K, M = args.d, case["K"], case["M"]
@@ -191,8 +203,8 @@ def run_case(name, case, args, rng_teacher):
     for seed in range(args.seeds):
         t0 = time.perf_counter()
         theta = init_from_overlaps(model, Q0, R0, a0=[float(K)] * K, seed=seed)
-        res = run_sgd(model, theta, eps, times, seed=seed, record=("overlaps", "risk"), progress=sys.stderr.isatty())
-        sgd_risk.append(res.risk)
+        res = run_sgd(model, theta, eps, times, seed=seed, record=("overlaps",), progress=sys.stderr.isatty())
+        sgd_risk.append(snapshot_risk(model, res))
         sgd_R.append(res.R)
         sgd_Q.append(res.Q)
         walls[f"sgd_seed{seed}"] = round(time.perf_counter() - t0, 3)

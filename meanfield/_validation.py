@@ -91,6 +91,14 @@ def check_real(value, name):
     return v
 
 
+def check_rtol(value, name="rtol", low=1e-13, high=0.1):
+    """A relative tolerance in [low, high] (default [1e-13, 0.1]) as float."""
+    v = check_real(value, name)
+    if not low <= v <= high:
+        raise ValueError(f"{name}: must lie in [{low:g}, {high:g}], got {value!r}")
+    return v
+
+
 def check_int(value, name, minimum=None, maximum=None):
     """An integer scalar (int, numpy integer, or a float with an integral value) in
     [minimum, maximum] (either bound may be None); bool and non-integral values are rejected."""

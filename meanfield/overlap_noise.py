@@ -12,18 +12,21 @@ For erf σ (centre 0, any amplitude, slope and shift) and all biases 0, Saad & S
 give every term (:func:`_erf_closed`). Otherwise E[σ'_i σ'_j] is a pair integral (∂_C of
 :func:`meanfield.gaussian_pair`), and the four-point term is computed by conditioning on
 (λ_i, λ_j) = (s_i z₁, s_j(c z₁ + √(1 − c²) z₂)): given z the other units are Gaussian
-(u = Bz + e, Cov e = Σ − BBᵀ), so E[φ_k φ_l | z] is an exact pair integral, and the outer integral over z ~ N(0, I₂) is a Gauss–Legendre product rule on [−8, 8]² (panels ≤ 8 wide,
-40 nodes each) split where σ'_i, σ'_j jump (the knots of a piecewise-linear σ; the inner panels
-follow z₁). Relative error ~1e-13 for erf (measured against the closed form); for piecewise-linear σ
-the panels make each piece smooth unless a third unit is (nearly) parallel to w_i or w_j, which puts
-a kink of E[φ_k φ_l | z] off the breaks where the rule converges only algebraically (ReLU is tested
-against Monte Carlo of single SGD steps, to its ~0.3% standard errors).
+(u = Bz + e, Cov e = Σ − BBᵀ), so E[φ_k φ_l | z] is an exact pair integral, and the outer integral
+over z ~ N(0, I₂) is a Gauss–Legendre product rule on [−8, 8]² (panels ≤ 8 wide, 40 nodes each)
+split where σ'_i, σ'_j jump (the knots of a piecewise-linear σ; the inner panels follow z₁).
+Relative error ~1e-13 for erf (measured against the closed form); fewer nodes per panel when the
+caller asks for less (``rtol``: :data:`ORDERS`; an ODE integrated at rtol 1e-4 takes 20 nodes,
+4× fewer points in 2-D). For piecewise-linear σ the panels make each piece smooth unless a third
+unit is (nearly) parallel to w_i or w_j, which puts a kink of E[φ_k φ_l | z] off the breaks where
+the rule converges only algebraically (ReLU is tested against Monte Carlo of single SGD steps, to
+its ~0.3% standard errors).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_instance, check_positive
+from ._validation import check_instance, check_positive, check_rtol
 from .activations import KIND_ERF
 from .gaussian_integrals import gaussian_pair
 from .order_parameters import OrderParameters, _check_pair, _pair_table, _scales
@@ -34,7 +37,29 @@ BOX = 8.0
 #: form for erf (Gauss–Hermite converges far slower here: 1e-5 with 80 nodes).
 PANEL = 8.0
 NODES = 40
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(NODES)
+#: (nodes per panel, bound on the relative error of E[δ_i δ_j], to its largest entry): measured on
+#: random and plateau-like overlaps (ReLU, leaky ReLU and erf, with and without biases; no two units
+#: correlated beyond PARALLEL) against 100 nodes on panels 2 wide, the largest error times 3;
+#: :func:`sgd_noise_overlaps` takes the fewest nodes whose bound is ≤ rtol.
+ORDERS = ((16, 1.5e-3), (20, 3e-5), (24, 1e-6), (30, 6e-9), (NODES, 3e-12))
+#: Beyond this |correlation| of two units the rule converges only algebraically (module docstring;
+#: ReLU at 0.995: 1e-4 with 20 nodes, 1e-8 with 40): every rtol then takes the full NODES.
+PARALLEL = 0.98
+_RULES = {n: np.polynomial.legendre.leggauss(n) for n, _ in ORDERS}
+
+
+def _order(rtol):
+    """Nodes per panel for a relative accuracy ``rtol`` (:data:`ORDERS`)."""
+    return next((n for n, bound in ORDERS if bound <= rtol), NODES)
+
+
+def _max_correlation(sigma):
+    """The largest |Σ_kl| / √(Σ_kk Σ_ll) over k ≠ l (0 where a variance is 0)."""
+    s = _scales(np.diag(sigma))
+    scale = np.outer(s, s)
+    corr = np.abs(np.divide(sigma, scale, out=np.zeros_like(scale), where=scale > 0))
+    np.fill_diagonal(corr, 0.0)
+    return float(corr.max())
 
 
 def _breaks(points):
@@ -47,20 +72,22 @@ def _breaks(points):
     return np.array(out)
 
 
-def _panel_nodes(edges):
-    """Gauss–Legendre nodes and weights (times the N(0, 1) density) over the panels ``edges``."""
+def _panel_nodes(edges, nodes):
+    """Gauss–Legendre nodes and weights (times the N(0, 1) density) over the panels ``edges``,
+    ``nodes`` per panel."""
+    gl_x, gl_w = _RULES[nodes]
     lo, hi = edges[:-1, None], edges[1:, None]
-    x = 0.5 * (hi + lo) + 0.5 * (hi - lo) * _GL_X
-    w = 0.5 * (hi - lo) * _GL_W * np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+    x = 0.5 * (hi + lo) + 0.5 * (hi - lo) * gl_x
+    w = 0.5 * (hi - lo) * gl_w * np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
     return x.ravel(), w.ravel()
 
 
-def _inner_nodes(lo_edges, z1):
+def _inner_nodes(lo_edges, z1, nodes):
     """Per outer node z₁: inner nodes (n1, n2) whose panels break at the given z₁-dependent points
     (lo_edges: (n1, P) break points, NaN where none)."""
     rows_x, rows_w = [], []
     for points in lo_edges:
-        x, w = _panel_nodes(_breaks(points[np.isfinite(points)]))
+        x, w = _panel_nodes(_breaks(points[np.isfinite(points)]), nodes)
         rows_x.append(x)
         rows_w.append(w)
     size = max(len(x) for x in rows_x)
@@ -75,7 +102,7 @@ def _knots(activation):
     return np.asarray(getattr(activation, "knots", ()), dtype=float)
 
 
-def _four_point(op, activation, teacher_activation, i, j, coef):
+def _four_point(op, activation, teacher_activation, i, j, coef, nodes):
     """E[σ'(λ_i + b_i) σ'(λ_j + b_j) r²] with r = Σ_k coef_k φ_k (module docstring)."""
     k = op.K
     sigma = np.block([[op.Q, op.R], [op.R.T, op.T]])
@@ -94,13 +121,13 @@ def _four_point(op, activation, teacher_activation, i, j, coef):
     outer_points = list(kn_i / si) if si > 0 else []
     if sj > 0 and not two and abs(c) > 0:
         outer_points += list(kn_j / (sj * c))
-    z1, w1 = _panel_nodes(_breaks(outer_points))
+    z1, w1 = _panel_nodes(_breaks(outer_points), nodes)
     if two and sj > 0 and kn_j.size:
         inner_points = (kn_j[None, :] / sj - c * z1[:, None]) / root
     else:
         inner_points = np.full((z1.size, 1), np.nan)
     if two:
-        z2, w2 = _inner_nodes(inner_points, z1)
+        z2, w2 = _inner_nodes(inner_points, z1, nodes)
     else:
         z2, w2 = np.zeros((z1.size, 1)), np.ones((z1.size, 1))
     Z1 = np.broadcast_to(z1[:, None], z2.shape).ravel()
@@ -163,12 +190,13 @@ def _erf_closed(op, forms, coef):
     return scale * ((coef @ kap) ** 2 * i2 + np.einsum("ijkl,k,l->ij", i4, w, w)), scale * i2
 
 
-def sgd_noise_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0):
+def sgd_noise_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0, rtol=1e-12):
     """E[δ_i δ_j], δ_i = (y − f(x)) a_i σ'(λ_i + b_i): the second moment of the SGD step in overlap coordinates.
 
     E[δ_i δ_j] = a_i a_j (Σ_kl c_k c_l E[σ'_i σ'_j φ_k φ_l] + noise² E[σ'_i σ'_j]) with c = −α a/K on the
     student's units and a*/M on the teacher's (module docstring: the four-point term by a 2-D
-    Gauss–Legendre rule over the conditioning pair, exact pair integrals inside).
+    Gauss–Legendre rule over the conditioning pair, exact pair integrals inside, unless σ and σ* are
+    erf with biases 0: Saad & Solla's closed form).
 
     Parameters
     ----------
@@ -179,6 +207,10 @@ def sgd_noise_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0)
         Label noise standard deviation, ≥ 0.
     scale : float
         The output scale α > 0.
+    rtol : float
+        The relative accuracy the quadrature needs, in [1e-13, 0.1]: its nodes per panel
+        (:data:`ORDERS`; the default, anything below 3e-12, and two units correlated beyond
+        :data:`PARALLEL` take the full 40). The closed form ignores it.
 
     Returns
     -------
@@ -188,7 +220,8 @@ def sgd_noise_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0)
     Raises
     ------
     ValueError
-        On a wrong type, a negative noise or scale, or a piecewise-linear σ paired with a smooth one.
+        On a wrong type, a negative noise or scale, an rtol outside [1e-13, 0.1], or a piecewise-linear σ
+        paired with a smooth one.
 
     Examples
     --------
@@ -201,6 +234,9 @@ def sgd_noise_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0)
     op = check_instance(op, OrderParameters, "op")
     _check_pair(activation, teacher_activation)
     noise, alpha = check_positive(noise, "noise", strict=False), check_positive(scale, "scale")
+    nodes = _order(check_rtol(rtol))
+    if _max_correlation(np.block([[op.Q, op.R], [op.R.T, op.T]])) > PARALLEL:
+        nodes = NODES
     k, m = op.K, op.M
     coef = np.concatenate([-alpha * op.a / k, op.a_teacher / m])
     forms = (_erf_form(activation), _erf_form(teacher_activation))
@@ -210,7 +246,7 @@ def sgd_noise_overlaps(op, activation, teacher_activation, noise=0.0, scale=1.0)
     out = np.empty((k, k))
     for i in range(k):
         for j in range(i, k):
-            out[i, j] = out[j, i] = _four_point(op, activation, teacher_activation, i, j, coef)
+            out[i, j] = out[j, i] = _four_point(op, activation, teacher_activation, i, j, coef, nodes)
     if noise > 0:
         s = _scales(np.diag(op.Q))
         out += noise**2 * _pair_table(activation, s, op.b, activation, s, op.b, op.Q, True)[5]

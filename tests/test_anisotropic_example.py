@@ -100,3 +100,15 @@ def test_expected_finite_n_risk_matches_monte_carlo():
     expected = example.expected_finite_n_risk(model, X, None, n)
     assert abs(expected - mc) < 4 * se + 2e-3, (expected, mc, se)
     assert abs(model.law_risk(X) - mc) > 4 * se + 2e-3
+
+
+def test_exact_risk_is_the_population_risk():
+    # SGD's R_N in the example (R# + 2 mean V + mean U) against MeanFieldModel.population_risk
+    # (run_sgd's "risk" recorder, the pair-sum kernel), for trained-looking neurons (a, b varied)
+    from meanfield import AnisotropicGaussians, Params, relu
+    example = _load()
+    full = AnisotropicGaussians(0.5, 40, 8, relu(), train=("a", "w", "b")).full_model()
+    rng = np.random.default_rng(3)
+    theta = full.init(30, kappa=0.8, seed=1, a=1.0, b=0.0)
+    theta = Params(1.0 + 0.5 * rng.standard_normal(30), theta.W, 0.3 * rng.standard_normal(30))
+    assert example.exact_risk(full, theta) == pytest.approx(full.population_risk(theta), rel=1e-12)

@@ -40,6 +40,23 @@ def test_quick_teacher_student_example(tmp_path):
     assert cases["erf_K4_M2"]["Q0"] == (0.2 * np.eye(4)).tolist()
 
 
+@pytest.mark.parametrize("act", ["erf", "relu"])
+def test_snapshot_risk_is_the_risk_recorder(act):
+    """The example's R_N from the recorded overlaps equals run_sgd's "risk" recorder (the exact
+    population risk by the model's pair sums), snapshot by snapshot."""
+    from meanfield import MeanFieldModel, TeacherStudent, TwoLayerNetwork, erf, relu
+    from solvers import run_sgd
+    example = _example()
+    sigma = {"erf": erf, "relu": relu}[act]()
+    law = TeacherStudent(np.linalg.qr(np.random.default_rng(1).standard_normal((20, 2)))[0].T, sigma, a=[2.0, 2.0],
+                         noise_std=0.1)
+    model = MeanFieldModel(law, TwoLayerNetwork(sigma, train=("a", "w", "b")))
+    theta = model.init(3, kappa=1.0, seed=2, a_std=0.5, b_std=0.2)
+    res = run_sgd(model, theta, 1e-3, [0.0, 0.5, 1.0], seed=0, record=("overlaps", "risk"), progress=False)
+    np.testing.assert_allclose(example.snapshot_risk(model, res), res.risk, rtol=1e-12)
+    assert res.risk[-1] != res.risk[0]
+
+
 def test_example_refuses_an_unwritable_output(tmp_path):
     example = _example()
     blocker = tmp_path / "file"

@@ -191,3 +191,23 @@ def test_model_without_a_risk_rule_says_so_and_sgd_refuses_to_record_it():
     res = run_sgd(mixed, theta0, eps=1e-2, times=[0, 0.1], seed=0, record=("params",))
     assert res.risk_kind is None and res.risk is None and res.steps == 10
     assert not np.array_equal(res.params[-1].W, theta0.W)  # it trained
+
+
+def test_teacher_r_sharp_is_computed_on_first_use(monkeypatch):
+    """Building a teacher–student model sums no pairs (on a cold cache that compiles a kernel a run may
+    not need); R# = E y² on first use: the erf closed form noise² + (1/M²) Σ_st a*_s a*_t
+    (2/π) arcsin(T_st / √((1 + T_ss)(1 + T_tt))), g = erf(·/√2)."""
+    import meanfield.mean_field_model as mfm
+    rng = np.random.default_rng(5)
+    W = rng.standard_normal((3, D)) / math.sqrt(D)
+    a, noise = np.array([1.0, -0.5, 2.0]), 0.3
+    law = TeacherStudent(W, erf(), a=a, noise_std=noise)
+    calls = []
+    pair_rows = mfm.pair_rows
+    monkeypatch.setattr(mfm, "pair_rows", lambda *args: calls.append(args) or pair_rows(*args))
+    model = MeanFieldModel(law, TwoLayerNetwork(erf()))
+    assert calls == []
+    T = W @ W.T
+    g = 2 / math.pi * np.arcsin(T / np.sqrt(np.outer(1 + np.diag(T), 1 + np.diag(T))))
+    assert model.r_sharp == pytest.approx(noise**2 + a @ g @ a / 9, rel=1e-13)
+    assert len(calls) == 1 and model.r_sharp == model.r_sharp and len(calls) == 1   # computed once

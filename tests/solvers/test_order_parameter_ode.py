@@ -164,6 +164,24 @@ def test_scaled_erf_closed_form_equals_quadrature(monkeypatch):
     np.testing.assert_allclose(closed, quad, rtol=1e-10, atol=1e-13)
 
 
+def test_eta_squared_quadrature_follows_the_ode_rtol(monkeypatch):
+    """The ReLU η² term is computed to the ODE's rtol (its quadrature order, meanfield.overlap_noise.ORDERS):
+    at rtol 1e-4 the solution equals the full-order one to far below 1e-4."""
+    model = MeanFieldModel(TeacherStudent(np.eye(2, 300), relu(), a=[2.0, 2.0]), TwoLayerNetwork(relu()))
+    theta = init_from_overlaps(model, 0.2 * np.eye(2), [[1e-3, 5e-4], [4e-4, 1.2e-3]], a0=[2.0, 2.0])
+    times, eps = [0.0, 1.0, 2.0], 0.5 / 1200
+    asked = []
+    order = overlap_noise._order
+    monkeypatch.setattr(overlap_noise, "_order", lambda rtol: asked.append(rtol) or order(rtol))
+    quick = solve_order_parameters(model, theta, times, eps=eps, rtol=1e-4, progress=False)
+    assert set(asked) == {1e-4} and order(1e-4) < overlap_noise.NODES
+    monkeypatch.setattr(overlap_noise, "_order", lambda rtol: overlap_noise.NODES)
+    full = solve_order_parameters(model, theta, times, eps=eps, rtol=1e-4, progress=False)
+    np.testing.assert_allclose(quick.risk, full.risk, rtol=1e-7)
+    np.testing.assert_allclose(quick.Q, full.Q, rtol=0, atol=1e-8)
+    assert quick.risk[-1] < 0.9 * quick.risk[0]
+
+
 def _one_step_monte_carlo(model, theta, s, n, seed, d_eff):
     """Sample means and standard errors of ΔQ, ΔR and of the squared part c_i c_j ‖x‖² over n independent
     single-sample steps w_i += c_i x, c_i = (2s/α)(y − f(x)) a_i σ'(⟨w_i, x⟩ + b_i) (ξ = 1, λ = 0) in

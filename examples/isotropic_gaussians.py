@@ -129,13 +129,15 @@ from meanfield import IsotropicGaussians, nonmonotone, ramp  # noqa: E402
 from meanfield.wasserstein import w1_radial, w2_radial  # noqa: E402
 
 from solvers import init_gaussian, run_particle_flow, run_sgd, solve_radial_pde  # noqa: E402
-from solvers import ParticleResult  # noqa: E402
+from solvers import SolverError  # noqa: E402
 
 SNAPSHOT_TIMES = (0.0, 1.0, 2.0, 5.0, 10.0)
 QUICK = dict(N=200, eps=1e-4, t_max=2.0, cells=300, cells_nonmonotone=(60, 150), dense=20, iid_draws=3,
-             eps_noisy=1e-3, N_nonmonotone=200, eps_levels=3, cell_levels=2, flow_budget=15.0)
+             eps_noisy=1e-3, N_nonmonotone=200, N_flow=(200, 200, 200), flow_seeds=(1, 1, 1), dt_langevin=3e-3, eps_levels=3,
+             cell_levels=2, flow_budget=60.0)
 FULL = dict(N=800, eps=1e-5, t_max=10.0, cells=2000, cells_nonmonotone=(150, 2400), dense=40, iid_draws=5,
-            eps_noisy=1e-4, N_nonmonotone=400, eps_levels=2, cell_levels=2, flow_budget=240.0)
+            eps_noisy=1e-4, N_nonmonotone=400, N_flow=(400, 800, 400), flow_seeds=(1, 2, 1), dt_langevin=3e-3, eps_levels=2,
+            cell_levels=3, flow_budget=600.0)
 
 
 # ----------------------------------------------------------------- helpers
@@ -214,9 +216,19 @@ def build_parser():
                    help="at most this many PDE solves cells0, 2·cells0, … per panel, stopping when a doubling "
                         "moves the final risk by < --cells-tol [2; quick 2]")
     g.add_argument("--cells-tol", type=positive(float), default=0.01, help="relative cell-doubling tolerance [0.01]")
+    g.add_argument("--N-flow", type=positive(int), nargs=3, default=None, metavar=("BAD", "GOOD", "NOISY"),
+                   help="neurons of the particle-flow curve of each figure-4 panel (the curve compared with "
+                        "the PDE) [400 800 400; quick 200 200 200]")
+    g.add_argument("--flow-seeds", type=positive(int), nargs=3, default=None, metavar=("BAD", "GOOD", "NOISY"),
+                   help="flows per figure-4 panel, from seeds SEED, SEED+1, …; the panel compares their "
+                        "average (R_N and W2 to the PDE, each of N neurons, against the iid baseline of N "
+                        "draws) [1 2 1; quick 1 1 1]")
+    g.add_argument("--dt-langevin", type=positive(float), default=None,
+                   help="Euler–Maruyama step of the Langevin flow of the noisy panel; it must pass the "
+                        "solver's accuracy check [3e-3; quick 3e-3]")
     g.add_argument("--flow-budget", type=positive(float), default=None,
-                   help="wall-time budget of each particle-flow curve: it is timed interval by interval and "
-                        "stops (saying so) once beyond the budget [240; quick 15]")
+                   help="CPU-time budget (seconds, all threads) of each particle-flow curve: a flow still "
+                        "running then is stopped and the panel says so [600; quick 60]")
     g.add_argument("--no-flow", action="store_true", help="skip the particle flow curves")
     g.add_argument("--skip-nonmonotone", action="store_true", help="skip figure 4")
     return p
@@ -354,15 +366,19 @@ def criterion(data, w2_factor=2.0, w2_floor=0.01, floor_below=0.005, risk_rel=0.
                 met=bool(all(ok_w2) and risk_gap <= risk_rel))
 
 
-def best_curve(data):
-    """The particle curve compared with the PDE: the flow (ε = 0: its only error is N) when it
-    reached t_max, else SGD at the finest ε; with its criterion and largest W2/iid ratio."""
+def best_curve(data, n):
+    """The particle curve compared with the PDE: the flow (noiseless: ε = 0, its only error is N;
+    noisy: the Langevin flow, Euler–Maruyama) when it reached t_max, else SGD at the finest ε; with
+    its criterion, largest W2/iid ratio (against its own iid baseline) and its n neurons."""
     if "flow_criterion" in data:
-        name, curve, check = "flow (ε = 0)", data["flow_curve"], data["flow_criterion"]
+        name = "flow (ε = 0)" if data["beta"] is None else f"Langevin flow (dt = {data['flow']['dt']:g})"
+        if len(data["flow"]["seeds"]) > 1:
+            name += f", mean of {len(data['flow']['seeds'])} seeds"
+        curve, check = data["flow_curve"], data["flow_criterion"]
     else:
         name, curve, check = f"SGD ε = {data['eps']:g}", data, data["criterion"]
-    ratio = max(w / b for w, b in zip(curve["w2"], data["iid_w2"]))
-    return dict(curve=name, max_w2_over_iid=ratio, final_risk_relative_gap=check["final_risk_relative_gap"],
+    ratio = max(w / b for w, b in zip(curve["w2"], curve["iid_w2"]))
+    return dict(curve=name, N=n, max_w2_over_iid=ratio, final_risk_relative_gap=check["final_risk_relative_gap"],
                 criterion_met=check["met"])
 
 
@@ -429,7 +445,7 @@ def caused_by(exc, kind):
 
 
 class _Budget(Exception):
-    """The wall-time budget of a flow curve ran out."""
+    """The CPU-time budget of a flow curve ran out."""
 
 
 #: Numba's and llvmlite's code: an exception raised there by the budget's alarm is swallowed by a
@@ -448,67 +464,95 @@ def in_compiler(frame):
 
 
 @contextlib.contextmanager
-def wall_clock_budget(seconds):
-    """Raise _Budget in the main thread after ``seconds`` (SIGALRM; a no-op where unavailable).
-    The solver sees it as a KeyboardInterrupt-free exception, so a real Ctrl-C stays distinct.
-    An alarm that lands inside the compiler (:func:`in_compiler`) waits for it: it is re-armed
-    every 50 ms until the compilation has returned."""
+def cpu_budget(seconds):
+    """Raise _Budget in the main thread once the process has used ``seconds`` more CPU time (all
+    threads: ITIMER_PROF/SIGPROF, so the budget does not depend on the machine's load; a no-op
+    where unavailable). The solver sees a KeyboardInterrupt-free exception, so a real Ctrl-C stays
+    distinct. An alarm that lands inside the compiler (:func:`in_compiler`) waits for it: it is
+    re-armed every 50 ms of CPU time until the compilation has returned."""
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def expire(signum, frame):
         if in_compiler(frame):
-            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            signal.setitimer(signal.ITIMER_PROF, 0.05)
             return
         raise _Budget
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, max(seconds, 1e-3))
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0.0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0.0)
+        signal.signal(signal.SIGPROF, previous)
 
 
-def flow_curve(model, args, n, kappa, times, walls, label):
-    """The deterministic particle flow (no ε) from the same W0 as SGD, interval by interval
-    (each restarts from the previous weights; ξ ≡ 1, so this is the same flow), under a wall-time
-    budget: when it runs out the curve stops at the last interval reached and the info says so
-    (the adaptive RK4 step collapses where particles sit at the kink of σ at w = 0).
-    Returns (result or None, info)."""
-    W = init_gaussian(n, args.d, kappa, args.seed)
-    radii, risk, reached_t, steps = [], [], [], 0
-    info = dict(budget_s=args.flow_budget)
-    log(f"· flow {label} …")
-    start = time.perf_counter()
+def flow_curve(model, args, n, seed, kappa, times, walls, label, beta=None, lam=0.0):
+    """The particle flow from n iid Gaussian neurons (``seed``: the weights and the noise), in one call over
+    ``times`` under the CPU budget: noiseless (β None) by adaptive dopri5 (the origin, where σ has
+    its kink, an event), else the Langevin flow by Euler–Maruyama at ``args.dt_langevin`` (whose
+    step-doubling check raises AccuracyError if the step is too large; the run stops there).
+    Returns (result or None, info): the snapshots reached (none if the budget ran out)."""
+    W0 = init_gaussian(n, args.d, kappa, seed)
+    name = "flow" if beta is None else "Langevin flow"
+    label = f"{label}, N={n}, seed {seed}"
+    info = dict(N=n, seed=seed, budget_cpu_s=args.flow_budget, method="dopri5" if beta is None else "euler",
+                dt=None if beta is None else args.dt_langevin)
+    log(f"· {name} {label} …")
+    start, cpu = time.perf_counter(), time.process_time()
+    res = None
     try:
-        with wall_clock_budget(args.flow_budget):
-            for k, t in enumerate(times):
-                horizon = [0.0] if k == 0 else [0.0, float(t - times[k - 1])]
-                res = run_particle_flow(model, W, horizon, record=("radii", "risk", "weights"), progress=False)
-                if res.interrupted:
-                    raise Interrupted(res.message)
-                W = res.weights[-1]
-                steps += res.steps
-                radii.append(res.radii[-1])
-                risk.append(res.risk[-1])
-                reached_t.append(float(t))
-        info["status"] = f"run to t = {times[-1]:g} in {time.perf_counter() - start:.1f} s ({steps} steps)"
+        with cpu_budget(args.flow_budget):
+            res = run_particle_flow(model, W0, times, beta=beta, lam=lam, seed=seed, progress=False,
+                                    dt=None if beta is None else args.dt_langevin)
+        check_particles(res)
+        info["status"] = f"run to t = {times[-1]:g} in {res.steps} steps"
+    except SolverError as exc:  # a too-large Euler step (AccuracyError), a divergence: keep the snapshots
+        res = exc.result
+        info["status"] = f"failed: {exc}"
     except (_Budget, SystemError) as exc:  # SystemError: the alarm landed inside a compiled call
         if not caused_by(exc, _Budget):
             raise
-        info["status"] = (f"too slow: the adaptive RK4 flow reached t = {reached_t[-1] if reached_t else 0:g} of "
-                          f"{times[-1]:g} within its budget of {args.flow_budget:g} s (--flow-budget; "
-                          f"{steps} steps); the curve stops there")
-    walls[f"flow {label}"] = round(time.perf_counter() - start, 3)
-    info.update(wall_s=walls[f"flow {label}"], steps=steps, reached_t=reached_t[-1] if reached_t else None)
-    log(f"  flow {label}: {info['status']}")
-    if not reached_t:
+        info["status"] = (f"too slow: the {name} did not reach t = {times[-1]:g} within its CPU budget of "
+                          f"{args.flow_budget:g} s (--flow-budget); no curve")
+    walls[f"{name} {label}"] = round(time.perf_counter() - start, 3)
+    info.update(wall_s=walls[f"{name} {label}"], cpu_s=round(time.process_time() - cpu, 3),
+                steps=None if res is None else int(res.steps),
+                error_estimate=None if res is None else res.error_estimate,
+                reached_t=float(res.times[-1]) if res is not None and res.times.size else None)
+    log(f"  {name} {label}: {info['status']} ({info['cpu_s']:.1f} s CPU, {info['wall_s']:.1f} s wall)")
+    if res is None or not res.times.size:
         return None, info
-    return ParticleResult(times=reached_t, radii=np.array(radii), risk=np.array(risk), weights=None, steps=steps,
-                          dynamics="flow"), info
+    return res, info
+
+
+def flow_average(model, args, n, seeds, kappa, times, sol, walls, label, beta=None, lam=0.0):
+    """The flow of n neurons from each seed, and their average against the PDE: the mean over the
+    seeds of R_N(t), of the mean radius and of W2/W1(radii, PDE), beside the iid baseline of n draws
+    (each curve has n neurons: like with like), over the snapshots every run reached.
+    Returns (info, averaged curve or None)."""
+    runs, infos = [], []
+    for seed in seeds:
+        res, info = flow_curve(model, args, n, seed, kappa, times, walls, label, beta, lam)
+        infos.append(info)
+        if res is not None:
+            runs.append(res)
+    info = dict(N=n, seeds=list(seeds), dt=infos[0]["dt"], method=infos[0]["method"], runs=infos,
+                status="; ".join(f"seed {i['seed']}: {i['status']}" for i in infos))
+    count = min((reached(r, times) for r in runs), default=0)
+    if len(runs) < len(seeds) or not count:
+        return info, None
+    per_seed = [compare(r, sol, 0, seed, count) for r, seed in zip(runs, seeds)]
+    curve = {key: [float(x) for x in np.mean([c[key] for c in per_seed], axis=0)]
+             for key in ("sgd_risk", "sgd_mean_radius", "w2", "w1")}
+    iid = compare(runs[0], sol, args.iid_draws, args.seed, count)
+    curve.update(times=iid["times"], pde_risk=iid["pde_risk"], pde_mean_radius=iid["pde_mean_radius"],
+                 iid_w2=iid["iid_w2"], iid_w1=iid["iid_w1"],
+                 per_seed=[dict(seed=seed, sgd_risk=c["sgd_risk"], w2=c["w2"]) for c, seed in zip(per_seed, seeds)])
+    info["risk_relative_gap_at_reached_t"] = relative_change(sol.risk[count - 1], curve["sgd_risk"][-1])
+    return info, curve
 
 
 # ----------------------------------------------------------------- figures
@@ -580,12 +624,20 @@ def figure_nonmonotone(panels, path):
                      label=f"SGD ε={level['eps']:g}")
             bottom.plot(level["times"], level["w2"], "o-", ms=2.5, lw=0.8, color=shade,
                         label=f"SGD ε={level['eps']:g}")
+        bottom.plot(data["times"], data["iid_w2"], "k:", label=f"{data['N']} iid draws of ρ̄_t")
         if data.get("flow_curve"):
-            flow = data["flow_curve"]
-            name = f"particle flow ε = 0, N = {data['N']}"
+            flow, info = data["flow_curve"], data["flow"]
+            name = (f"particle flow ε = 0, N = {info['N']}" if data["beta"] is None else
+                    f"Langevin flow dt = {info['dt']:g}, N = {info['N']}")
+            if len(flow["per_seed"]) > 1:
+                name += f", mean of {len(flow['per_seed'])} seeds (thin: each)"
+                for one in flow["per_seed"]:
+                    top.plot(flow["times"], one["sgd_risk"], "-", color="tab:red", lw=0.7, alpha=0.6)
+                    bottom.plot(flow["times"], one["w2"], "-", color="tab:red", lw=0.7, alpha=0.6)
             top.plot(flow["times"], flow["sgd_risk"], "-", color="tab:red", lw=2.0, alpha=0.8, label=name)
             bottom.plot(flow["times"], flow["w2"], "-", color="tab:red", lw=2.0, alpha=0.8, label=name)
-        bottom.plot(data["times"], data["iid_w2"], "k:", label=f"{data['N']} iid draws of ρ̄_t")
+            if info["N"] != data["N"]:
+                bottom.plot(flow["times"], flow["iid_w2"], ":", color="tab:red", label=f"{info['N']} iid draws of ρ̄_t")
         top.set_yscale("log")
         bottom.set_yscale("log")
         check, best = data["eps_check"], data["best_curve"]
@@ -600,8 +652,8 @@ def figure_nonmonotone(panels, path):
         for ax in (top, bottom):
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=6)
-    fig.suptitle("non-monotone σ: the particle flow (ε = 0, red) against the PDE (black), SGD's ε-sequence "
-                 "beside it")
+    fig.suptitle("non-monotone σ: the particle flow (ε = 0; noisy: Langevin; red) against the PDE (black), "
+                 "SGD's ε-sequence beside it")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -619,12 +671,15 @@ def print_table(ref, snaps):
 
 
 def nonmonotone_cases(args):
-    """(label, κ, ε0, cells0, β, λ) of the figure-4 panels."""
+    """(label, κ, ε0, cells0, β, λ, N of the flows, their seeds) of the figure-4 panels."""
     bad, good = args.kappas
     cells_bad, cells_good = args.cells_nonmonotone
-    return [(f"κ={bad:g}", bad, args.eps, cells_bad, None, 0.0),
-            (f"κ={good:g}", good, args.eps, cells_good, None, 0.0),
-            (f"κ={bad:g}, β={args.beta:g}, λ={args.lam:g}", bad, args.eps_noisy, cells_bad, args.beta, args.lam)]
+    n_bad, n_good, n_noisy = args.N_flow
+    seeds = [list(range(args.seed, args.seed + k)) for k in args.flow_seeds]
+    return [(f"κ={bad:g}", bad, args.eps, cells_bad, None, 0.0, n_bad, seeds[0]),
+            (f"κ={good:g}", good, args.eps, cells_good, None, 0.0, n_good, seeds[1]),
+            (f"κ={bad:g}, β={args.beta:g}, λ={args.lam:g}", bad, args.eps_noisy, cells_bad, args.beta, args.lam,
+             n_noisy, seeds[2])]
 
 
 def last_change(check):
@@ -632,9 +687,10 @@ def last_change(check):
     return f"{check['relative_change'][-1]:.2%}" if check["relative_change"] else "unmeasured (one level)"
 
 
-def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times, walls, partial):
+def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, n_flow, seeds, times, walls, partial):
     """One figure-4 panel: the cell check of the PDE, SGD's ε-ladder against the finest PDE,
-    the flow (noiseless panels), and the done-when criterion."""
+    the flow of n_flow neurons (noisy: the Langevin flow) from each of ``seeds`` and their average,
+    and the done-when criterion."""
     n = args.N_nonmonotone
     sol, cells_check = pde_ladder(model, kappa, times, cells0, args.cell_levels, args.cells_tol, walls,
                                   f"non-monotone {label}", beta, lam)
@@ -650,21 +706,16 @@ def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times,
                 pde_mass_at_origin_cell=[float(m) for m in sol.mass[:, 0]],
                 sgd_fraction_below_0_05=[float(np.mean(x < 0.05)) for x in finest.radii])
     data["criterion"] = criterion(data)
-    if beta is None and not args.no_flow:
-        flow, info = flow_curve(model, args, n, kappa, times, walls, f"non-monotone {label}")
-        data["flow"] = info
-        if flow is not None:
-            data["flow_curve"] = compare(flow, sol, 0, args.seed)
-            k = flow.times.size - 1
-            data["flow"]["risk_relative_gap_at_reached_t"] = relative_change(sol.risk[k], flow.risk[k])
-            if k == len(times) - 1:  # the flow reached t_max: its criterion, on SGD's iid baseline (same N)
-                data["flow_criterion"] = criterion(dict(data["flow_curve"], iid_w2=data["iid_w2"]))
+    if not args.no_flow:
+        data["flow"], data["flow_curve"] = flow_average(model, args, n_flow, seeds, kappa, times, sol, walls,
+                                                        f"non-monotone {label}", beta, lam)
+        if data["flow_curve"] is None:
+            del data["flow_curve"]
+        elif len(data["flow_curve"]["times"]) == len(times):
+            data["flow_criterion"] = criterion(data["flow_curve"])
     else:
-        data["flow"] = dict(status="not run: " + ("--no-flow" if beta is None else
-                                                   "the Langevin flow (Euler–Maruyama on the exact O(N²) drift) "
-                                                   "at a step passing its accuracy check does not fit the budget "
-                                                   "at this N (dt = 1e-3: 1e4 steps of O(N²))"))
-    data["best_curve"] = best_curve(data)
+        data["flow"] = dict(status="not run: --no-flow")
+    data["best_curve"] = best_curve(data, n_flow if "flow_criterion" in data else n)
     if eps_check["converged"] and cells_check["converged"]:
         data["presentation"] = (f"converged: ε = {finest.eps:g} (the last two halvings moved R_N(t_max) by "
                                 + " and ".join(f"{x:.2%}" for x in eps_check["relative_change"][-2:])
@@ -687,8 +738,15 @@ def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times,
             parts.append(f"the PDE's cell doubling still moves R(t_max) by "
                          f"{last_change(cells_check)} ≥ {args.cells_tol:.0%} at {sol.r.size} cells")
         data["presentation"] = "not converged within the budget: " + "; ".join(parts)
-    log(f"  {label}: {data['presentation']}; criterion met: {data['criterion']['met']}")
+    data["best_curve"]["verdict"] = verdict(data["best_curve"])
+    log(f"  {label}: {data['presentation']}\n  {label}: criterion {data['best_curve']['verdict']}")
     return data
+
+
+def verdict(best):
+    """The done-when test of a panel's compared curve in words."""
+    return (f"{'met' if best['criterion_met'] else 'not met'}: {best['curve']}, N = {best['N']}: max W2/iid "
+            f"{best['max_w2_over_iid']:.2f}, final risk gap {best['final_risk_relative_gap']:.1%}")
 
 
 def partial_rows(partial, times, args):
@@ -759,10 +817,10 @@ def main(argv=None):
         partial.clear()
         if not args.skip_nonmonotone:
             model_nm = IsotropicGaussians(args.delta, args.d, nonmonotone())
-            for label, kappa, eps0, cells0, beta, lam in nonmonotone_cases(args):
+            for label, kappa, eps0, cells0, beta, lam, n_flow, seeds in nonmonotone_cases(args):
                 stage = f"figure 4, {label}"
-                nonmono[label] = nonmonotone_panel(model_nm, args, label, kappa, eps0, cells0, beta, lam, times,
-                                                   walls, partial)
+                nonmono[label] = nonmonotone_panel(model_nm, args, label, kappa, eps0, cells0, beta, lam, n_flow,
+                                                   seeds, times, walls, partial)
                 partial.clear()
             figure_nonmonotone(nonmono, args.out / "fig4_nonmonotone.png")
     except (KeyboardInterrupt, Interrupted, SystemError) as exc:
@@ -782,11 +840,10 @@ def main(argv=None):
         print(f"non-monotone {label:>24}: ε={data['eps']:g}, {data['cells_check']['cells'][-1]} cells "
               f"({data['cells']} on the grown domain): risk at t={data['times'][-1]:g} SGD "
               f"{data['sgd_risk'][-1]:.4f}, PDE {data['pde_risk'][-1]:.4f}"
-              + (f"; flow {flow['sgd_risk'][-1]:.4f} at t={flow['times'][-1]:g}" if flow else "")
+              + (f"; flow (N={data['flow']['N']}, {len(flow['per_seed'])} seeds) {flow['sgd_risk'][-1]:.4f} at "
+                 f"t={flow['times'][-1]:g}" if flow else "")
               + f"; SGD max W2/iid {max(w / b for w, b in zip(data['w2'], data['iid_w2'])):.2f}"
-              f"; compared curve {data['best_curve']['curve']}: max W2/iid "
-              f"{data['best_curve']['max_w2_over_iid']:.2f}, risk gap {data['best_curve']['final_risk_relative_gap']:.1%}, "
-              f"criterion met: {data['best_curve']['criterion_met']}\n    {data['presentation']}")
+              f"\n    criterion {data['best_curve']['verdict']}\n    {data['presentation']}")
     print(f"\nfigures and summary.json in {args.out}/ (total {walls['total']:.1f} s, "
           f"load average {summary['load_average'][0]:.1f})")
     return summary

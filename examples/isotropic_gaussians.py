@@ -105,6 +105,7 @@ import json
 import math
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -129,7 +130,7 @@ from meanfield import IsotropicGaussians, nonmonotone, ramp  # noqa: E402
 from meanfield.wasserstein import w1_radial, w2_radial  # noqa: E402
 
 from solvers import init_gaussian, run_particle_flow, run_sgd, solve_radial_pde  # noqa: E402
-from solvers import SolverError  # noqa: E402
+from solvers import ParticleResult, SolverError  # noqa: E402
 
 SNAPSHOT_TIMES = (0.0, 1.0, 2.0, 5.0, 10.0)
 QUICK = dict(N=200, eps=1e-4, t_max=2.0, cells=300, cells_nonmonotone=(60, 150), dense=20, iid_draws=3,
@@ -229,6 +230,9 @@ def build_parser():
     g.add_argument("--flow-budget", type=positive(float), default=None,
                    help="CPU-time budget (seconds, all threads) of each particle-flow curve: a flow still "
                         "running then is stopped and the panel says so [600; quick 60]")
+    g.add_argument("--workers", type=int, default=2,
+                   help="worker processes running the figure-4 flows while the main process runs the rest "
+                        "(each with one Numba thread; 0: the flows run in the main process) [2]")
     g.add_argument("--no-flow", action="store_true", help="skip the particle flow curves")
     g.add_argument("--skip-nonmonotone", action="store_true", help="skip figure 4")
     return p
@@ -259,6 +263,8 @@ def parse_args(argv=None):
         parser.error(f"--lam must be >= 0, got {args.lam}")
     if args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")
+    if args.workers < 0:
+        parser.error(f"--workers must be >= 0, got {args.workers}")
     if args.t_max / min(args.eps, args.eps_noisy) > 1e9:
         parser.error("--t-max / --eps exceeds 1e9 SGD steps")
     check_out(parser, args.out)
@@ -528,14 +534,15 @@ def flow_curve(model, args, n, seed, kappa, times, walls, label, beta=None, lam=
     return res, info
 
 
-def flow_average(model, args, n, seeds, kappa, times, sol, walls, label, beta=None, lam=0.0):
+def flow_average(flows, n, seeds, kappa, times, sol, walls, label, beta=None, lam=0.0, iid_draws=5, seed0=0):
     """The flow of n neurons from each seed, and their average against the PDE: the mean over the
     seeds of R_N(t), of the mean radius and of W2/W1(radii, PDE), beside the iid baseline of n draws
     (each curve has n neurons: like with like), over the snapshots every run reached.
     Returns (info, averaged curve or None)."""
     runs, infos = [], []
     for seed in seeds:
-        res, info = flow_curve(model, args, n, seed, kappa, times, walls, label, beta, lam)
+        res, info = flows.get(n, seed, kappa, beta, lam, label)
+        walls[f"flow {label}, N={n}, seed {seed}"] = info["wall_s"]
         infos.append(info)
         if res is not None:
             runs.append(res)
@@ -547,12 +554,99 @@ def flow_average(model, args, n, seeds, kappa, times, sol, walls, label, beta=No
     per_seed = [compare(r, sol, 0, seed, count) for r, seed in zip(runs, seeds)]
     curve = {key: [float(x) for x in np.mean([c[key] for c in per_seed], axis=0)]
              for key in ("sgd_risk", "sgd_mean_radius", "w2", "w1")}
-    iid = compare(runs[0], sol, args.iid_draws, args.seed, count)
+    iid = compare(runs[0], sol, iid_draws, seed0, count)
     curve.update(times=iid["times"], pde_risk=iid["pde_risk"], pde_mean_radius=iid["pde_mean_radius"],
                  iid_w2=iid["iid_w2"], iid_w1=iid["iid_w1"],
                  per_seed=[dict(seed=seed, sgd_risk=c["sgd_risk"], w2=c["w2"]) for c, seed in zip(per_seed, seeds)])
     info["risk_relative_gap_at_reached_t"] = relative_change(sol.risk[count - 1], curve["sgd_risk"][-1])
     return info, curve
+
+
+class FlowRunner:
+    """The figure-4 flows, by (N, seed, κ, β, λ): with ``args.workers`` > 0 started at once in that
+    many worker processes (this script with --flow-worker, one Numba thread each; jobs spread by
+    estimated cost), so that they run while the main process computes the PDEs and SGD; else
+    run in the main process when asked for. ``get`` returns flow_curve's (result or None, info)."""
+
+    def __init__(self, args, times, jobs):
+        self.args, self.times, self.procs, self.dir = args, times, [], None
+        self.jobs = {self.key(*job): f"job{i}" for i, job in enumerate(jobs)}
+        if args.workers == 0 or not jobs:
+            return
+        self.dir = tempfile.TemporaryDirectory(prefix="flows-")
+        cost = {key: key[0] * (args.t_max / args.dt_langevin if key[3] is not None else 180 * args.t_max)
+                for key in self.jobs}  # drift evaluations × N (the drift's cost grows about like N here)
+        loads = [[0.0, []] for _ in range(min(args.workers, len(jobs)))]
+        for key in sorted(self.jobs, key=cost.get, reverse=True):  # longest first, to the least loaded
+            load = min(loads, key=lambda x: x[0])
+            load[0] += cost[key]
+            load[1].append(dict(name=self.jobs[key], n=key[0], seed=key[1], kappa=key[2], beta=key[3],
+                                lam=key[4], label=key[5]))
+        params = dict(delta=args.delta, d=args.d, t_max=args.t_max, dense=args.dense, dt_langevin=args.dt_langevin,
+                      flow_budget=args.flow_budget)
+        env = dict(os.environ, NUMBA_NUM_THREADS="1")
+        for k, (_, todo) in enumerate(loads):
+            path = Path(self.dir.name) / f"worker{k}.json"
+            path.write_text(json.dumps(dict(params=params, jobs=todo, dir=self.dir.name)))
+            self.procs.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--flow-worker",
+                                                str(path)], env=env, stdout=subprocess.DEVNULL))
+
+    @staticmethod
+    def key(n, seed, kappa, beta, lam, label):
+        return (int(n), int(seed), float(kappa), beta, float(lam), label)
+
+    def get(self, n, seed, kappa, beta, lam, label):
+        if not self.procs:
+            model = IsotropicGaussians(self.args.delta, self.args.d, nonmonotone())
+            return flow_curve(model, self.args, n, seed, kappa, self.times, {}, label, beta, lam)
+        name = self.jobs[self.key(n, seed, kappa, beta, lam, label)]
+        done = Path(self.dir.name) / f"{name}.json"
+        while not done.exists():
+            if all(proc.poll() is not None for proc in self.procs) and not done.exists():
+                codes = [proc.returncode for proc in self.procs]
+                if 130 in codes:
+                    raise Interrupted("a flow worker was interrupted (Ctrl-C)")
+                raise RuntimeError(f"the flow workers ended (exit codes {codes}) without flow {label}, N={n}, "
+                                   f"seed {seed}; their messages are above")
+            time.sleep(0.1)
+        info = json.loads(done.read_text())
+        if info.pop("has_result"):
+            with np.load(Path(self.dir.name) / f"{name}.npz") as z:
+                return ParticleResult(times=z["times"], radii=z["radii"], risk=z["risk"], weights=None,
+                                      steps=info["steps"], dynamics="flow"), info
+        return None, info
+
+    def close(self):
+        """Stop the workers still running (Ctrl-C, an error) and remove their files."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait()
+        if self.dir is not None:
+            self.dir.cleanup()
+
+
+def flow_worker(path):
+    """Run the flow jobs of a worker file (see FlowRunner): each result to <dir>/<name>.npz, then its
+    info to <name>.json (written last, under a temporary name: its presence means done). Exit
+    status 130 on Ctrl-C."""
+    spec = json.loads(Path(path).read_text())
+    args = argparse.Namespace(**spec["params"])
+    model = IsotropicGaussians(args.delta, args.d, nonmonotone())
+    times = time_grid(args.t_max, args.dense)
+    out = Path(spec["dir"])
+    try:
+        for job in spec["jobs"]:
+            res, info = flow_curve(model, args, job["n"], job["seed"], job["kappa"], times, {}, job["label"],
+                                   job["beta"], job["lam"])
+            if res is not None:
+                np.savez(out / f"{job['name']}.npz", times=res.times, radii=res.radii, risk=res.risk)
+            tmp = out / f"{job['name']}.tmp"
+            tmp.write_text(json.dumps(dict(info, has_result=res is not None)))
+            tmp.replace(out / f"{job['name']}.json")
+    except (Interrupted, KeyboardInterrupt):
+        return 130
+    return 0
 
 
 # ----------------------------------------------------------------- figures
@@ -687,7 +781,8 @@ def last_change(check):
     return f"{check['relative_change'][-1]:.2%}" if check["relative_change"] else "unmeasured (one level)"
 
 
-def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, n_flow, seeds, times, walls, partial):
+def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, n_flow, seeds, times, walls, partial,
+                      flows):
     """One figure-4 panel: the cell check of the PDE, SGD's ε-ladder against the finest PDE,
     the flow of n_flow neurons (noisy: the Langevin flow) from each of ``seeds`` and their average,
     and the done-when criterion."""
@@ -707,8 +802,8 @@ def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, n_flow
                 sgd_fraction_below_0_05=[float(np.mean(x < 0.05)) for x in finest.radii])
     data["criterion"] = criterion(data)
     if not args.no_flow:
-        data["flow"], data["flow_curve"] = flow_average(model, args, n_flow, seeds, kappa, times, sol, walls,
-                                                        f"non-monotone {label}", beta, lam)
+        data["flow"], data["flow_curve"] = flow_average(flows, n_flow, seeds, kappa, times, sol, walls,
+                                                        f"non-monotone {label}", beta, lam, args.iid_draws, args.seed)
         if data["flow_curve"] is None:
             del data["flow_curve"]
         elif len(data["flow_curve"]["times"]) == len(times):
@@ -771,6 +866,7 @@ def partial_rows(partial, times, args):
 
 def write_summary(args, snaps, ref, nonmono, walls, start, status, message, partial=None):
     walls["total"] = round(time.perf_counter() - start, 3)
+    walls["cpu_main_process"] = round(time.process_time(), 3)  # the flows' own CPU time: in their "flow" info
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     summary = dict(status=status, message=message, parameters=params, activation="ramp", snapshot_times=snaps,
                    reference=ref, nonmonotone=nonmono,
@@ -797,6 +893,10 @@ def main(argv=None):
         f"ε={args.eps:g} ({int(round(args.t_max / args.eps)):,} SGD steps per run), t ≤ {args.t_max:g}")
     ref, nonmono, partial = {}, {}, []
     stage = "start"
+    jobs = [] if args.no_flow or args.skip_nonmonotone else [
+        (n, seed, kappa, beta, lam, f"non-monotone {label}")
+        for label, kappa, _, _, beta, lam, n, seeds in nonmonotone_cases(args) for seed in seeds]
+    flows = FlowRunner(args, times, jobs)
     try:
         stage = "reference run"
         model = IsotropicGaussians(args.delta, args.d, ramp())
@@ -820,7 +920,7 @@ def main(argv=None):
             for label, kappa, eps0, cells0, beta, lam, n_flow, seeds in nonmonotone_cases(args):
                 stage = f"figure 4, {label}"
                 nonmono[label] = nonmonotone_panel(model_nm, args, label, kappa, eps0, cells0, beta, lam, n_flow,
-                                                   seeds, times, walls, partial)
+                                                   seeds, times, walls, partial, flows)
                 partial.clear()
             figure_nonmonotone(nonmono, args.out / "fig4_nonmonotone.png")
     except (KeyboardInterrupt, Interrupted, SystemError) as exc:
@@ -833,6 +933,8 @@ def main(argv=None):
         summary = write_summary(args, snaps, ref, nonmono, walls, start, "interrupted", message, rows)
         log(f"\n{message}; written to {args.out}/summary.json")
         return summary
+    finally:
+        flows.close()
     summary = write_summary(args, snaps, ref, nonmono, walls, start, "finished", "finished")
     print_table(ref, snaps)
     for label, data in nonmono.items():
@@ -850,4 +952,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--flow-worker":  # internal: a FlowRunner worker
+        sys.exit(flow_worker(sys.argv[2]))
     sys.exit(130 if main()["status"] == "interrupted" else 0)

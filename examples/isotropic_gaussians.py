@@ -11,11 +11,11 @@ network and the radial distributional dynamics (finite-volume PDE), side by side
   fig2_risk.png          exact population risk R_N of the SGD network and R(ρ̄_t) vs t
   fig3_wasserstein.png   W2 and W1 (particles, PDE) vs t, beside the iid-sample baseline
   fig4_nonmonotone.png   non-monotone σ, one column per panel (κ = 0.1, κ = 0.4: different fixed
-                         points; noisy, β, from κ = 0.1): risk and W2 vs t of the deterministic
-                         particle flow (ε = 0, red: the curve compared with the PDE, its only
-                         error is N), SGD's ε-sequence beside it, and the PDE (black) at its
-                         checked cell count; each title names the compared curve with its max
-                         W2/iid and final risk gap (the noisy panel: the finest SGD)
+                         points; noisy, β, from κ = 0.1): risk and W2 vs t of the particle flow
+                         (red: the curve compared with the PDE; noiseless: ε = 0, its only error
+                         is N; noisy: the Langevin flow), SGD's ε-sequence beside it, and the PDE
+                         (black) at its checked cell count; each title names the compared curve
+                         with its max W2/iid and final risk gap
   summary.json           every number behind the figures, the convergence checks, parameters,
                          wall times and the load average
 
@@ -34,68 +34,58 @@ Every comparison carries its own convergence check, run and printed by the examp
                 by < 2% (--eps-tol; one is not enough, see below), at most --cell-levels / --eps-levels solves. Where the ladder
                 ends unconverged the figure shows the whole ε-sequence converging toward the
                 PDE and summary.json says so ("presentation"; for the last two ε also
-                Richardson's 2R(ε/2) − R(ε), SGD's bias being linear in ε). The deterministic
-                particle flow (ε = 0, adaptive dopri5, the origin of the kink of σ at w = 0 an
-                event) is the curve compared with the PDE in the noiseless panels, timed
-                interval by interval under --flow-budget seconds and stopped, saying so, when
-                it runs out. "criterion" (SGD at the finest ε) and "flow_criterion" record the
-                done-when test: W2(curve, PDE) ≤ 2× the iid baseline at every time (≤ 0.01
-                where that is below 0.005) and final risks within 5%; "best_curve" names the
-                compared curve (the flow when it reached t_max, else the finest SGD). The
-                noisy panel has no flow: the Langevin flow (Euler–Maruyama on the exact O(N²)
-                drift) needs ~1e4 steps at a step passing its accuracy check.
+                Richardson's 2R(ε/2) − R(ε), SGD's bias being linear in ε). The curve compared
+                with the PDE is the particle flow (run_particle_flow, from the same law as SGD):
+                noiseless, ε = 0 by adaptive dopri5 (the origin, the kink of σ, an event); noisy,
+                the Langevin flow by Euler–Maruyama at --dt-langevin, whose step-doubling check
+                (the solver's accuracy_tol) it must pass. Per panel --N-flow neurons and
+                --flow-seeds seeds (seed, seed+1, …); with several, the compared curve is their
+                average: the mean over the seeds of R_N(t) and of W2(radii, PDE), each run of N
+                neurons against the iid baseline of N draws (like with like). Each flow runs in
+                one call under --flow-budget seconds of CPU time (so not the machine's load
+                decides), in --workers worker processes (one Numba thread each) while the main
+                process computes the PDEs and SGD. "criterion" (SGD at the finest ε) and
+                "flow_criterion" record the done-when test: W2(curve, PDE) ≤ 2× the iid
+                baseline at every time (≤ 0.01 where that is below 0.005) and final risks
+                within 5%; "best_curve" names the compared curve (the flow when it reached
+                t_max, else the finest SGD), its N, max W2/iid, final risk gap and "verdict".
 
-What the checks measured (seed 0): the gap between SGD and the PDE in figure 4 is SGD's
-step-size bias, not the PDE grid and not N. For κ = 0.4 the PDE's R(t=10) is 0.2677 / 0.2740
-/ 0.2755 with 1200 / 2400 / 4800 cells (the grid moves it by < 3%), while SGD's R_N(t=10) is
-0.2218 and 0.2214 at N = 800, ε = 1e-5 (two seeds), 0.2146 at N = 3200, ε = 1e-5, and 0.2605 at
-N = 800, ε = 2.5e-6: the escape from the plateau R ≈ 1.6 is sensitive, and SGD's O(ε) bias
-(linear in ε, benchmarks/step_size_vs_error.py) shifts it; the shift is not smooth in ε
-(a threshold): at N = 400, ε = 1e-5 → 5e-6 moved R_N(10) by only 1.5% (0.2282 → 0.2317) with
-both 16% below the PDE, hence two consecutive halvings are required. κ = 0.1 collapses to δ0 (R = 1 + σ(0)² = 7.25; the PDE keeps
-the atom in its first cell); at large ε (--quick, ε = 1e-4) SGD's per-step fluctuation acts as
-a temperature and lets it escape, and its ε-sequence climbs back to 7.25. Noisy SGD from
-κ = 0.1 (β = 100, λ = 0) leaves δ0 at once (the r^{d−1} entropy). The figure-4 runs use
-N = 400 (--N-nonmonotone; N = 3200 moves the κ = 0.4 risk by 3%) so that the ladders fit.
+What the checks measured (each flow run alone, CPU seconds on the shared 2-core machine):
+
+  κ = 0.4       the PDE's R(10) is 0.2677 / 0.2740 / 0.2755 with 1200 / 2400 / 4800 cells;
+                the flow's (ε = 0) R(10), gap to 0.2755 and max W2/iid, by N and seed:
+                  N = 400   seed 0, 1, 2:  0.2584, 0.2753, 0.2434  (−6.2%, −0.1%, −11.7%;
+                                           W2/iid 2.06, 1.24, 2.42; ≈ 270 steps, 50–56 s)
+                  N = 800   seed 0, 1:     0.2609, 0.2706          (−5.3%, −1.8%; 1.53, 1.61;
+                                           ≈ 315 steps, 90–94 s)
+                  N = 1600  seed 0:        0.2897                  (+5.2%; 1.46; 340 steps, 202 s)
+                At t = 10 the risk is still falling from the plateau R ≈ 1.6: the escape time
+                varies from sample to sample and the final risk with it, ±5% even at N = 1600
+                (the gap changes sign). Not the PDE grid, not the tolerance: a fluctuation of
+                the plateau escape, which averaging over seeds reduces; hence two seeds at N = 800
+                (their mean: −3.5%), ≈ 180 s of CPU.
+  κ = 0.1, β    the PDE's R(10) is 0.3141 / 0.3212 / 0.3238 / 0.3248 with 150 / 300 / 600 / 1200
+                cells (2.2%, 0.8%, 0.3% per doubling: 600 cells pass the 1% check, so
+                --cell-levels is 3). The Langevin flow at N = 400: dt = 2e-2, 1e-2 fail its
+                accuracy check at once, 5e-3 and 4e-3 at t ≈ 3.6 (0.040 against 0.038); 3e-3
+                passes (3360 steps, 117 s): R(10) = 0.3358, 3.7% above the PDE (noisy SGD:
+                0.446, 0.399, 0.382 at ε = 1e-4, 5e-5, 2.5e-5). Its W2 is 5× the iid baseline
+                at t = 0.25, for N = 400 and 800 alike and for dt = 3e-3, 1.5e-3 alike: the
+                particles leave δ0 faster than the PDE's law (mean radius at t = 0.05, 0.1, 0.25:
+                Langevin 0.569, 0.861, 1.174; noisy SGD at ε → 0 ≈ 1.18 at t = 0.25; PDE 0.332,
+                0.732, 1.143 at 300 to 3000 cells, also on a fixed domain r_max = 15). Neither N
+                nor dt nor the cells move this gap: the criterion's W2 part fails there, for a
+                reason these runs do not resolve (the noisy PDE near r = 0, or the particles).
+  κ = 0.1       collapses to δ0 (R = 1 + σ(0)² = 7.25; the PDE keeps the atom in its first cell);
+                the flow at N = 400 meets the criterion (339 steps). At large ε (--quick) SGD's
+                per-step fluctuation acts as a temperature and lets it escape.
 
 Ctrl-C keeps what was computed: summary.json gets "status": "interrupted", the completed runs,
 and of the runs of the interrupted stage only the snapshot times they reached
 ("interrupted_run"); the script says so and exits with status 130. (A PDE solve interrupted
 midway returns its partial snapshots, marked interrupted; the example does not keep them.)
 
-The flow of figure 4 at N = 400 (seed 0, t = 10, measured alone): κ = 0.4 reaches R = 0.2584
-in 272 steps, ≈ 60 s CPU, against the PDE's 0.2740 at 2400 cells (gap 5.7%: N, the plateau
-escape being sensitive to the sample; the PDE's 1200 / 2400 / 4800 cells give 0.2677 / 0.2740
-/ 0.2755); κ = 0.1 collapses to δ0, R = 7.25, in 339 steps. In the example the flow runs interval
-by interval (each restart re-selects the adaptive step) under a wall-clock budget: at load average
-12 the default run's κ = 0.1 flow reached only t = 2.5 in its 240 s (371 steps), and the panel
-fell back to SGD at ε = 5e-6 (criterion met). That run (340 s CPU, 987 s wall at load 11–12),
-figure 4 at t = 10: κ = 0.1 SGD 7.283, PDE 7.268 (gap 0.2%, met); κ = 0.4 flow 0.2584, PDE 0.2755
-(4800 cells): max W2/iid 2.06, gap 6.2%, not met (N = 400 is the error left); noisy SGD 0.399 at
-ε = 5e-5, PDE 0.321 (not cell-converged, 2.2% per doubling): gap 24%, not met. The numbers below were measured before the flow
-became the compared curve (with --eps-levels 3 and --flow-budget 30).
-
-The default run (seed 0; measured on the shared 2-core machine at load average 7–10: 603 s
-wall, 218 s CPU; --quick ≈ 40 s wall at load 8)::
-
-  t      R_N SGD  R PDE   E r SGD  E r PDE  W2      W2 iid  W1      W1 iid
-  0      1.722    1.705   0.792    0.795    0.0054  0.0061  0.0036  0.0043
-  1      1.075    1.071   1.421    1.423    0.0041  0.0045  0.0026  0.0033
-  2      1.016    1.011   1.659    1.659    0.0066  0.0084  0.0044  0.0063
-  5      0.701    0.699   2.363    2.356    0.026   0.045   0.020   0.029
-  10     0.187    0.176   3.468    3.454    0.103   0.143   0.044   0.063
-
-(the particle W2 stays at or below the iid-sample W2: SGD is as close to ρ̄_t as a fresh iid
-sample; both grow from t = 2 to 10 as an atom near r = 0 separates from the bulk). Figure 4,
-R at t = 10::
-
-  κ = 0.1      converged (ε = 2.5e-6: halvings 0.48%, 0.22%; cells 150 → 300: 0.25%):
-               SGD 7.267, PDE 7.268 (1 + σ(0)² = 7.25); W2 ≤ 1.55× iid; criterion met.
-  κ = 0.4      ε-sequence (cells 2400 → 4800: 0.52%): SGD 0.2282, 0.2317, 0.2536 at ε = 1e-5,
-               5e-6, 2.5e-6 (halvings 1.5%, 8.6%) toward the PDE's 0.2755; Richardson
-               2R(2.5e-6) − R(5e-6) = 0.2754. The flow (ε = 0) reaches t = 4.5 in its 30 s.
-  κ = 0.1, β   ε-sequence 0.446, 0.399, 0.382 at ε = 1e-4, 5e-5, 2.5e-5 toward the PDE's 0.321
-               (itself not cell-converged: 0.314 → 0.321 from 150 to 300 cells).
+DEFAULT_RUN_NUMBERS
 """
 from __future__ import annotations
 
@@ -495,8 +485,15 @@ def cpu_budget(seconds):
         signal.signal(signal.SIGPROF, previous)
 
 
+def noise_seed(seed):
+    """The seed of the Langevin flow's Brownian increments, from ``seed``: run_particle_flow seeds
+    numpy's generator with it, and numpy's default_rng(seed) is also init_gaussian's, so the same
+    seed would make the first increment proportional to the initial weights."""
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+
+
 def flow_curve(model, args, n, seed, kappa, times, walls, label, beta=None, lam=0.0):
-    """The particle flow from n iid Gaussian neurons (``seed``: the weights and the noise), in one call over
+    """The particle flow from n iid Gaussian neurons (init_gaussian's ``seed``; the noise: noise_seed(seed)), in one call over
     ``times`` under the CPU budget: noiseless (β None) by adaptive dopri5 (the origin, where σ has
     its kink, an event), else the Langevin flow by Euler–Maruyama at ``args.dt_langevin`` (whose
     step-doubling check raises AccuracyError if the step is too large; the run stops there).
@@ -511,7 +508,7 @@ def flow_curve(model, args, n, seed, kappa, times, walls, label, beta=None, lam=
     res = None
     try:
         with cpu_budget(args.flow_budget):
-            res = run_particle_flow(model, W0, times, beta=beta, lam=lam, seed=seed, progress=False,
+            res = run_particle_flow(model, W0, times, beta=beta, lam=lam, seed=noise_seed(seed), progress=False,
                                     dt=None if beta is None else args.dt_langevin)
         check_particles(res)
         info["status"] = f"run to t = {times[-1]:g} in {res.steps} steps"
@@ -582,6 +579,8 @@ class FlowRunner:
             load[0] += cost[key]
             load[1].append(dict(name=self.jobs[key], n=key[0], seed=key[1], kappa=key[2], beta=key[3],
                                 lam=key[4], label=key[5]))
+        for _, todo in loads:  # each worker in the panels' order: the main process asks in that order
+            todo.sort(key=lambda job: int(job["name"][3:]))
         params = dict(delta=args.delta, d=args.d, t_max=args.t_max, dense=args.dense, dt_langevin=args.dt_langevin,
                       flow_budget=args.flow_budget)
         env = dict(os.environ, NUMBA_NUM_THREADS="1")

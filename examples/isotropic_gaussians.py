@@ -127,7 +127,7 @@ QUICK = dict(N=200, eps=1e-4, t_max=2.0, cells=300, cells_nonmonotone=(60, 150),
              eps_noisy=1e-3, N_nonmonotone=200, N_flow=(200, 200, 200), flow_seeds=(1, 1, 1), dt_langevin=3e-3, eps_levels=3,
              cell_levels=2, flow_budget=60.0)
 FULL = dict(N=800, eps=1e-5, t_max=10.0, cells=2000, cells_nonmonotone=(150, 2400), dense=40, iid_draws=5,
-            eps_noisy=1e-4, N_nonmonotone=400, N_flow=(400, 800, 400), flow_seeds=(1, 2, 1), dt_langevin=3e-3, eps_levels=2,
+            eps_noisy=1e-4, N_nonmonotone=400, N_flow=(400, 800, 400), flow_seeds=(1, 2, 1), dt_langevin=2.5e-3, eps_levels=2,
             cell_levels=3, flow_budget=600.0)
 
 
@@ -216,7 +216,7 @@ def build_parser():
                         "draws) [1 2 1; quick 1 1 1]")
     g.add_argument("--dt-langevin", type=positive(float), default=None,
                    help="Euler–Maruyama step of the Langevin flow of the noisy panel; it must pass the "
-                        "solver's accuracy check [3e-3; quick 3e-3]")
+                        "solver's accuracy check [2.5e-3; quick 3e-3]")
     g.add_argument("--flow-budget", type=positive(float), default=None,
                    help="CPU-time budget (seconds, all threads) of each particle-flow curve: a flow still "
                         "running then is stopped and the panel says so [600; quick 60]")

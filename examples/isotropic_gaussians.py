@@ -66,16 +66,16 @@ What the checks measured (each flow run alone, CPU seconds on the shared 2-core 
                 (their mean: −3.5%), ≈ 180 s of CPU.
   κ = 0.1, β    the PDE's R(10) is 0.3141 / 0.3212 / 0.3238 / 0.3248 with 150 / 300 / 600 / 1200
                 cells (2.2%, 0.8%, 0.3% per doubling: 600 cells pass the 1% check, so
-                --cell-levels is 3). The Langevin flow at N = 400: dt = 2e-2, 1e-2 fail its
-                accuracy check at once, 5e-3 and 4e-3 at t ≈ 3.6 (0.040 against 0.038); 3e-3
-                passes (3360 steps, 117 s): R(10) = 0.3358, 3.7% above the PDE (noisy SGD:
-                0.446, 0.399, 0.382 at ε = 1e-4, 5e-5, 2.5e-5). Its W2 is 5× the iid baseline
-                at t = 0.25, for N = 400 and 800 alike and for dt = 3e-3, 1.5e-3 alike: the
-                particles leave δ0 faster than the PDE's law (mean radius at t = 0.05, 0.1, 0.25:
-                Langevin 0.569, 0.861, 1.174; noisy SGD at ε → 0 ≈ 1.18 at t = 0.25; PDE 0.332,
-                0.732, 1.143 at 300 to 3000 cells, also on a fixed domain r_max = 15). Neither N
-                nor dt nor the cells move this gap: the criterion's W2 part fails there, for a
-                reason these runs do not resolve (the noisy PDE near r = 0, or the particles).
+                --cell-levels is 3). The Langevin flow at N = 400, dt = 3e-3: 3360 steps, 112 s,
+                accuracy estimate 0.041 (just inside its bound ≈ 0.042, hence 2.5e-3 by
+                default): R(10) = 0.3355, 3.6% above the PDE, max W2/iid 1.44 (at
+                t = 0.25), criterion met; noisy SGD at N = 400 gives 0.446, 0.399, 0.382 at
+                ε = 1e-4, 5e-5, 2.5e-5 (its O(ε) bias). Its Brownian increments have their own
+                seed (noise_seed): with the initialisation's seed, numpy's generator repeats
+                init_gaussian's draws, the first increment is proportional to W0, every radius
+                jumps by the same factor, and the particles left δ0 far faster than the PDE
+                (mean radius 0.57 against 0.33 at t = 0.05; W2 5× iid at t = 0.25 for N = 400 and
+                800, dt = 3e-3 and 1.5e-3 alike).
   κ = 0.1       collapses to δ0 (R = 1 + σ(0)² = 7.25; the PDE keeps the atom in its first cell);
                 the flow at N = 400 meets the criterion (339 steps). At large ε (--quick) SGD's
                 per-step fluctuation acts as a temperature and lets it escape.
@@ -85,7 +85,32 @@ and of the runs of the interrupted stage only the snapshot times they reached
 ("interrupted_run"); the script says so and exits with status 130. (A PDE solve interrupted
 midway returns its partial snapshots, marked interrupted; the example does not keep them.)
 
-DEFAULT_RUN_NUMBERS
+The default run (seed 0, Numba kernels compiled at its start; the shared 2-core machine at
+load average 5–9: 570 s wall, 519 s CPU in all: 161 s in the main process, 356 s in the two
+flow workers, the longest worker 196 s; on an idle machine its three processes would share
+the two cores in ≈ 260–300 s)::
+
+  t      R_N SGD  R PDE   E r SGD  E r PDE  W2      W2 iid  W1      W1 iid
+  0      1.722    1.705   0.792    0.795    0.0054  0.0061  0.0036  0.0043
+  1      1.075    1.071   1.421    1.423    0.0041  0.0045  0.0026  0.0033
+  2      1.016    1.011   1.659    1.659    0.0066  0.0084  0.0044  0.0063
+  5      0.701    0.699   2.363    2.356    0.026   0.045   0.020   0.029
+  10     0.187    0.176   3.468    3.454    0.103   0.143   0.044   0.063
+
+(the particle W2 stays at or below the iid-sample W2: SGD is as close to ρ̄_t as a fresh iid
+sample; both grow from t = 2 to 10 as an atom near r = 0 separates from the bulk). Figure 4 at
+t = 10, the compared curve against the PDE at its checked cells, every criterion met::
+
+  κ = 0.1      flow, N = 400 (339 steps, 83 s): R 7.2500 against 7.2683 (300 cells; 150 → 300:
+               0.25%): gap 0.3%; W2 ≤ 0.01 where the baseline is below 0.005 (the collapsed
+               law, W2/iid up to 2.86 there), ≤ 2× iid elsewhere. SGD: 7.3180, 7.2827 at
+               ε = 1e-5, 5e-6.
+  κ = 0.4      flow, N = 800, mean of seeds 0 and 1 (320 and 308 steps, 101 s and 78 s):
+               R 0.2658 (0.2609, 0.2706) against 0.2755 (4800 cells; 2400 → 4800: 0.52%): gap
+               3.5%, max W2/iid 1.33. SGD at N = 400: 0.2282, 0.2317 at ε = 1e-5, 5e-6.
+  κ = 0.1, β   Langevin flow, N = 400, dt = 2.5e-3 (4000 steps, 95 s, accuracy estimate 0.034):
+               R 0.3226 against 0.3238 (600 cells; 300 → 600: 0.81%): gap 0.4%, max W2/iid
+               1.29. Noisy SGD at N = 400: 0.4460, 0.3992 at ε = 1e-4, 5e-5.
 """
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ midway returns its partial snapshots, marked interrupted; the example does not k
 
 The default run (seed 0, Numba kernels compiled at its start; the shared 2-core machine at
 load average 5–9: 570 s wall, 519 s CPU in all: 161 s in the main process, 356 s in the two
-flow workers, the longest worker 196 s; on an idle machine its three processes would share
+flow workers, 178 s each; on an idle machine its three processes would share
 the two cores in ≈ 260–300 s)::
 
   t      R_N SGD  R PDE   E r SGD  E r PDE  W2      W2 iid  W1      W1 iid

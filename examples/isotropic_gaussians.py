@@ -88,8 +88,9 @@ midway returns its partial snapshots, marked interrupted; the example does not k
 
 The default run (seed 0, Numba kernels compiled at its start; the shared 2-core machine at
 load average 5–9: 570 s wall, 519 s CPU in all: 161 s in the main process, 356 s in the two
-flow workers, 178 s each; on an idle machine its three processes would share
-the two cores in ≈ 260–300 s)::
+flow workers, 178 s each; a second, warm run: 464 s wall at load 4–6, 507 s CPU, the same
+numbers; on an idle machine the three processes would share the two cores in ≈ 260–300 s, an
+estimate: the machine was never idle)::
 
   t      R_N SGD  R PDE   E r SGD  E r PDE  W2      W2 iid  W1      W1 iid
   0      1.722    1.705   0.792    0.795    0.0054  0.0061  0.0036  0.0043

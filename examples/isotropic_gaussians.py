@@ -11,11 +11,11 @@ network and the radial distributional dynamics (finite-volume PDE), side by side
   fig2_risk.png          exact population risk R_N of the SGD network and R(ρ̄_t) vs t
   fig3_wasserstein.png   W2 and W1 (particles, PDE) vs t, beside the iid-sample baseline
   fig4_nonmonotone.png   non-monotone σ, one column per panel (κ = 0.1, κ = 0.4: different fixed
-                         points; noisy, β, from κ = 0.1): risk and W2 vs t of the deterministic
-                         particle flow (ε = 0, red: the curve compared with the PDE, its only
-                         error is N), SGD's ε-sequence beside it, and the PDE (black) at its
-                         checked cell count; each title names the compared curve with its max
-                         W2/iid and final risk gap (the noisy panel: the finest SGD)
+                         points; noisy, β, from κ = 0.1): risk and W2 vs t of the particle flow
+                         (red: the curve compared with the PDE; noiseless: ε = 0, its only error
+                         is N; noisy: the Langevin flow), SGD's ε-sequence beside it, and the PDE
+                         (black) at its checked cell count; each title names the compared curve
+                         with its max W2/iid and final risk gap
   summary.json           every number behind the figures, the convergence checks, parameters,
                          wall times and the load average
 
@@ -31,52 +31,66 @@ Every comparison carries its own convergence check, run and printed by the examp
                 q_delta_cells_double (the reference run: ε = 1e-5, 2000 cells).
   figure 4      per panel, the PDE at cells0, 2·cells0, … until a doubling moves R(t_max) by
                 < 1% (--cells-tol), SGD at ε0, ε0/2, … until two consecutive halvings each move R_N(t_max)
-                by < 2% (--eps-tol; one is not enough, see below), at most --cell-levels / --eps-levels solves. Where the ladder
+                by < 2% (--eps-tol; one is not enough: for κ = 0.4, ε = 1e-5 → 5e-6 moves R_N(10)
+                by 1.5%, both 16% below the PDE), at most --cell-levels / --eps-levels solves. Where the ladder
                 ends unconverged the figure shows the whole ε-sequence converging toward the
                 PDE and summary.json says so ("presentation"; for the last two ε also
-                Richardson's 2R(ε/2) − R(ε), SGD's bias being linear in ε). The deterministic
-                particle flow (ε = 0, adaptive dopri5, the origin of the kink of σ at w = 0 an
-                event) is the curve compared with the PDE in the noiseless panels, timed
-                interval by interval under --flow-budget seconds and stopped, saying so, when
-                it runs out. "criterion" (SGD at the finest ε) and "flow_criterion" record the
-                done-when test: W2(curve, PDE) ≤ 2× the iid baseline at every time (≤ 0.01
-                where that is below 0.005) and final risks within 5%; "best_curve" names the
-                compared curve (the flow when it reached t_max, else the finest SGD). The
-                noisy panel has no flow: the Langevin flow (Euler–Maruyama on the exact O(N²)
-                drift) needs ~1e4 steps at a step passing its accuracy check.
+                Richardson's 2R(ε/2) − R(ε), SGD's bias being linear in ε). The curve compared
+                with the PDE is the particle flow (run_particle_flow, from the same law as SGD):
+                noiseless, ε = 0 by adaptive dopri5 (the origin, the kink of σ, an event); noisy,
+                the Langevin flow by Euler–Maruyama at --dt-langevin, whose step-doubling check
+                (the solver's accuracy_tol) it must pass. Per panel --N-flow neurons and
+                --flow-seeds seeds (seed, seed+1, …); with several, the compared curve is their
+                average: the mean over the seeds of R_N(t) and of W2(radii, PDE), each run of N
+                neurons against the iid baseline of N draws (like with like). Each flow runs in
+                one call under --flow-budget seconds of CPU time (so not the machine's load
+                decides), in --workers worker processes (one Numba thread each) while the main
+                process computes the PDEs and SGD. "criterion" (SGD at the finest ε) and
+                "flow_criterion" record the done-when test: W2(curve, PDE) ≤ 2× the iid
+                baseline at every time (≤ 0.01 where that is below 0.005) and final risks
+                within 5%; "best_curve" names the compared curve (the flow when it reached
+                t_max, else the finest SGD), its N, max W2/iid, final risk gap and "verdict".
 
-What the checks measured (seed 0): the gap between SGD and the PDE in figure 4 is SGD's
-step-size bias, not the PDE grid and not N. For κ = 0.4 the PDE's R(t=10) is 0.2677 / 0.2740
-/ 0.2755 with 1200 / 2400 / 4800 cells (the grid moves it by < 3%), while SGD's R_N(t=10) is
-0.2218 and 0.2214 at N = 800, ε = 1e-5 (two seeds), 0.2146 at N = 3200, ε = 1e-5, and 0.2605 at
-N = 800, ε = 2.5e-6: the escape from the plateau R ≈ 1.6 is sensitive, and SGD's O(ε) bias
-(linear in ε, benchmarks/step_size_vs_error.py) shifts it; the shift is not smooth in ε
-(a threshold): at N = 400, ε = 1e-5 → 5e-6 moved R_N(10) by only 1.5% (0.2282 → 0.2317) with
-both 16% below the PDE, hence two consecutive halvings are required. κ = 0.1 collapses to δ0 (R = 1 + σ(0)² = 7.25; the PDE keeps
-the atom in its first cell); at large ε (--quick, ε = 1e-4) SGD's per-step fluctuation acts as
-a temperature and lets it escape, and its ε-sequence climbs back to 7.25. Noisy SGD from
-κ = 0.1 (β = 100, λ = 0) leaves δ0 at once (the r^{d−1} entropy). The figure-4 runs use
-N = 400 (--N-nonmonotone; N = 3200 moves the κ = 0.4 risk by 3%) so that the ladders fit.
+What the checks measured (each flow run alone, CPU seconds on the shared 2-core machine):
+
+  κ = 0.4       the PDE's R(10) is 0.2677 / 0.2740 / 0.2755 with 1200 / 2400 / 4800 cells;
+                the flow's (ε = 0) R(10), gap to 0.2755 and max W2/iid, by N and seed:
+                  N = 400   seed 0, 1, 2:  0.2584, 0.2753, 0.2434  (−6.2%, −0.1%, −11.7%;
+                                           W2/iid 2.06, 1.24, 2.42; ≈ 270 steps, 50–56 s)
+                  N = 800   seed 0, 1:     0.2609, 0.2706          (−5.3%, −1.8%; 1.53, 1.61;
+                                           ≈ 315 steps, 90–94 s)
+                  N = 1600  seed 0:        0.2897                  (+5.2%; 1.46; 340 steps, 202 s)
+                At t = 10 the risk is still falling from the plateau R ≈ 1.6: the escape time
+                varies from sample to sample and the final risk with it, ±5% even at N = 1600
+                (the gap changes sign). Not the PDE grid, not the tolerance: a fluctuation of
+                the plateau escape, which averaging over seeds reduces; hence two seeds at N = 800
+                (their mean: −3.5%), ≈ 180 s of CPU.
+  κ = 0.1, β    the PDE's R(10) is 0.3141 / 0.3212 / 0.3238 / 0.3248 with 150 / 300 / 600 / 1200
+                cells (2.2%, 0.8%, 0.3% per doubling: 600 cells pass the 1% check, so
+                --cell-levels is 3). The Langevin flow at N = 400, dt = 3e-3: 3360 steps, 112 s,
+                accuracy estimate 0.041 (just inside its bound ≈ 0.042, hence 2.5e-3 by
+                default): R(10) = 0.3355, 3.6% above the PDE, max W2/iid 1.44 (at
+                t = 0.25), criterion met; noisy SGD at N = 400 gives 0.446, 0.399, 0.382 at
+                ε = 1e-4, 5e-5, 2.5e-5 (its O(ε) bias). Its Brownian increments have their own
+                seed (noise_seed): with the initialisation's seed, numpy's generator repeats
+                init_gaussian's draws, the first increment is proportional to W0, every radius
+                jumps by the same factor, and the particles left δ0 far faster than the PDE
+                (mean radius 0.57 against 0.33 at t = 0.05; W2 5× iid at t = 0.25 for N = 400 and
+                800, dt = 3e-3 and 1.5e-3 alike).
+  κ = 0.1       collapses to δ0 (R = 1 + σ(0)² = 7.25; the PDE keeps the atom in its first cell);
+                the flow at N = 400 meets the criterion (339 steps). At large ε (--quick) SGD's
+                per-step fluctuation acts as a temperature and lets it escape.
 
 Ctrl-C keeps what was computed: summary.json gets "status": "interrupted", the completed runs,
 and of the runs of the interrupted stage only the snapshot times they reached
 ("interrupted_run"); the script says so and exits with status 130. (A PDE solve interrupted
 midway returns its partial snapshots, marked interrupted; the example does not keep them.)
 
-The flow of figure 4 at N = 400 (seed 0, t = 10, measured alone): κ = 0.4 reaches R = 0.2584
-in 272 steps, ≈ 60 s CPU, against the PDE's 0.2740 at 2400 cells (gap 5.7%: N, the plateau
-escape being sensitive to the sample; the PDE's 1200 / 2400 / 4800 cells give 0.2677 / 0.2740
-/ 0.2755); κ = 0.1 collapses to δ0, R = 7.25, in 339 steps. In the example the flow runs interval
-by interval (each restart re-selects the adaptive step) under a wall-clock budget: at load average
-12 the default run's κ = 0.1 flow reached only t = 2.5 in its 240 s (371 steps), and the panel
-fell back to SGD at ε = 5e-6 (criterion met). That run (340 s CPU, 987 s wall at load 11–12),
-figure 4 at t = 10: κ = 0.1 SGD 7.283, PDE 7.268 (gap 0.2%, met); κ = 0.4 flow 0.2584, PDE 0.2755
-(4800 cells): max W2/iid 2.06, gap 6.2%, not met (N = 400 is the error left); noisy SGD 0.399 at
-ε = 5e-5, PDE 0.321 (not cell-converged, 2.2% per doubling): gap 24%, not met. The numbers below were measured before the flow
-became the compared curve (with --eps-levels 3 and --flow-budget 30).
-
-The default run (seed 0; measured on the shared 2-core machine at load average 7–10: 603 s
-wall, 218 s CPU; --quick ≈ 40 s wall at load 8)::
+The default run (seed 0, Numba kernels compiled at its start; the shared 2-core machine at
+load average 5–9: 570 s wall, 519 s CPU in all: 161 s in the main process, 356 s in the two
+flow workers, 178 s each; a second, warm run: 464 s wall at load 4–6, 507 s CPU, the same
+numbers; on an idle machine the three processes would share the two cores in ≈ 260–300 s, an
+estimate: the machine was never idle)::
 
   t      R_N SGD  R PDE   E r SGD  E r PDE  W2      W2 iid  W1      W1 iid
   0      1.722    1.705   0.792    0.795    0.0054  0.0061  0.0036  0.0043
@@ -86,16 +100,19 @@ wall, 218 s CPU; --quick ≈ 40 s wall at load 8)::
   10     0.187    0.176   3.468    3.454    0.103   0.143   0.044   0.063
 
 (the particle W2 stays at or below the iid-sample W2: SGD is as close to ρ̄_t as a fresh iid
-sample; both grow from t = 2 to 10 as an atom near r = 0 separates from the bulk). Figure 4,
-R at t = 10::
+sample; both grow from t = 2 to 10 as an atom near r = 0 separates from the bulk). Figure 4 at
+t = 10, the compared curve against the PDE at its checked cells, every criterion met::
 
-  κ = 0.1      converged (ε = 2.5e-6: halvings 0.48%, 0.22%; cells 150 → 300: 0.25%):
-               SGD 7.267, PDE 7.268 (1 + σ(0)² = 7.25); W2 ≤ 1.55× iid; criterion met.
-  κ = 0.4      ε-sequence (cells 2400 → 4800: 0.52%): SGD 0.2282, 0.2317, 0.2536 at ε = 1e-5,
-               5e-6, 2.5e-6 (halvings 1.5%, 8.6%) toward the PDE's 0.2755; Richardson
-               2R(2.5e-6) − R(5e-6) = 0.2754. The flow (ε = 0) reaches t = 4.5 in its 30 s.
-  κ = 0.1, β   ε-sequence 0.446, 0.399, 0.382 at ε = 1e-4, 5e-5, 2.5e-5 toward the PDE's 0.321
-               (itself not cell-converged: 0.314 → 0.321 from 150 to 300 cells).
+  κ = 0.1      flow, N = 400 (339 steps, 83 s): R 7.2500 against 7.2683 (300 cells; 150 → 300:
+               0.25%): gap 0.3%; W2 ≤ 0.01 where the baseline is below 0.005 (the collapsed
+               law, W2/iid up to 2.86 there), ≤ 2× iid elsewhere. SGD: 7.3180, 7.2827 at
+               ε = 1e-5, 5e-6.
+  κ = 0.4      flow, N = 800, mean of seeds 0 and 1 (320 and 308 steps, 101 s and 78 s):
+               R 0.2658 (0.2609, 0.2706) against 0.2755 (4800 cells; 2400 → 4800: 0.52%): gap
+               3.5%, max W2/iid 1.33. SGD at N = 400: 0.2282, 0.2317 at ε = 1e-5, 5e-6.
+  κ = 0.1, β   Langevin flow, N = 400, dt = 2.5e-3 (4000 steps, 95 s, accuracy estimate 0.034):
+               R 0.3226 against 0.3238 (600 cells; 300 → 600: 0.81%): gap 0.4%, max W2/iid
+               1.29. Noisy SGD at N = 400: 0.4460, 0.3992 at ε = 1e-4, 5e-5.
 """
 from __future__ import annotations
 
@@ -105,6 +122,7 @@ import json
 import math
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -129,13 +147,15 @@ from meanfield import IsotropicGaussians, nonmonotone, ramp  # noqa: E402
 from meanfield.wasserstein import w1_radial, w2_radial  # noqa: E402
 
 from solvers import init_gaussian, run_particle_flow, run_sgd, solve_radial_pde  # noqa: E402
-from solvers import ParticleResult  # noqa: E402
+from solvers import ParticleResult, SolverError  # noqa: E402
 
 SNAPSHOT_TIMES = (0.0, 1.0, 2.0, 5.0, 10.0)
 QUICK = dict(N=200, eps=1e-4, t_max=2.0, cells=300, cells_nonmonotone=(60, 150), dense=20, iid_draws=3,
-             eps_noisy=1e-3, N_nonmonotone=200, eps_levels=3, cell_levels=2, flow_budget=15.0)
+             eps_noisy=1e-3, N_nonmonotone=200, N_flow=(200, 200, 200), flow_seeds=(1, 1, 1), dt_langevin=3e-3, eps_levels=3,
+             cell_levels=2, flow_budget=60.0)
 FULL = dict(N=800, eps=1e-5, t_max=10.0, cells=2000, cells_nonmonotone=(150, 2400), dense=40, iid_draws=5,
-            eps_noisy=1e-4, N_nonmonotone=400, eps_levels=2, cell_levels=2, flow_budget=240.0)
+            eps_noisy=1e-4, N_nonmonotone=400, N_flow=(400, 800, 400), flow_seeds=(1, 2, 1), dt_langevin=2.5e-3, eps_levels=2,
+            cell_levels=3, flow_budget=600.0)
 
 
 # ----------------------------------------------------------------- helpers
@@ -214,9 +234,22 @@ def build_parser():
                    help="at most this many PDE solves cells0, 2·cells0, … per panel, stopping when a doubling "
                         "moves the final risk by < --cells-tol [2; quick 2]")
     g.add_argument("--cells-tol", type=positive(float), default=0.01, help="relative cell-doubling tolerance [0.01]")
+    g.add_argument("--N-flow", type=positive(int), nargs=3, default=None, metavar=("BAD", "GOOD", "NOISY"),
+                   help="neurons of the particle-flow curve of each figure-4 panel (the curve compared with "
+                        "the PDE) [400 800 400; quick 200 200 200]")
+    g.add_argument("--flow-seeds", type=positive(int), nargs=3, default=None, metavar=("BAD", "GOOD", "NOISY"),
+                   help="flows per figure-4 panel, from seeds SEED, SEED+1, …; the panel compares their "
+                        "average (R_N and W2 to the PDE, each of N neurons, against the iid baseline of N "
+                        "draws) [1 2 1; quick 1 1 1]")
+    g.add_argument("--dt-langevin", type=positive(float), default=None,
+                   help="Euler–Maruyama step of the Langevin flow of the noisy panel; it must pass the "
+                        "solver's accuracy check [2.5e-3; quick 3e-3]")
     g.add_argument("--flow-budget", type=positive(float), default=None,
-                   help="wall-time budget of each particle-flow curve: it is timed interval by interval and "
-                        "stops (saying so) once beyond the budget [240; quick 15]")
+                   help="CPU-time budget (seconds, all threads) of each particle-flow curve: a flow still "
+                        "running then is stopped and the panel says so [600; quick 60]")
+    g.add_argument("--workers", type=int, default=2,
+                   help="worker processes running the figure-4 flows while the main process runs the rest "
+                        "(each with one Numba thread; 0: the flows run in the main process) [2]")
     g.add_argument("--no-flow", action="store_true", help="skip the particle flow curves")
     g.add_argument("--skip-nonmonotone", action="store_true", help="skip figure 4")
     return p
@@ -247,6 +280,8 @@ def parse_args(argv=None):
         parser.error(f"--lam must be >= 0, got {args.lam}")
     if args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")
+    if args.workers < 0:
+        parser.error(f"--workers must be >= 0, got {args.workers}")
     if args.t_max / min(args.eps, args.eps_noisy) > 1e9:
         parser.error("--t-max / --eps exceeds 1e9 SGD steps")
     check_out(parser, args.out)
@@ -354,15 +389,19 @@ def criterion(data, w2_factor=2.0, w2_floor=0.01, floor_below=0.005, risk_rel=0.
                 met=bool(all(ok_w2) and risk_gap <= risk_rel))
 
 
-def best_curve(data):
-    """The particle curve compared with the PDE: the flow (ε = 0: its only error is N) when it
-    reached t_max, else SGD at the finest ε; with its criterion and largest W2/iid ratio."""
+def best_curve(data, n):
+    """The particle curve compared with the PDE: the flow (noiseless: ε = 0, its only error is N;
+    noisy: the Langevin flow, Euler–Maruyama) when it reached t_max, else SGD at the finest ε; with
+    its criterion, largest W2/iid ratio (against its own iid baseline) and its n neurons."""
     if "flow_criterion" in data:
-        name, curve, check = "flow (ε = 0)", data["flow_curve"], data["flow_criterion"]
+        name = "flow (ε = 0)" if data["beta"] is None else f"Langevin flow (dt = {data['flow']['dt']:g})"
+        if len(data["flow"]["seeds"]) > 1:
+            name += f", mean of {len(data['flow']['seeds'])} seeds"
+        curve, check = data["flow_curve"], data["flow_criterion"]
     else:
         name, curve, check = f"SGD ε = {data['eps']:g}", data, data["criterion"]
-    ratio = max(w / b for w, b in zip(curve["w2"], data["iid_w2"]))
-    return dict(curve=name, max_w2_over_iid=ratio, final_risk_relative_gap=check["final_risk_relative_gap"],
+    ratio = max(w / b for w, b in zip(curve["w2"], curve["iid_w2"]))
+    return dict(curve=name, N=n, max_w2_over_iid=ratio, final_risk_relative_gap=check["final_risk_relative_gap"],
                 criterion_met=check["met"])
 
 
@@ -429,7 +468,7 @@ def caused_by(exc, kind):
 
 
 class _Budget(Exception):
-    """The wall-time budget of a flow curve ran out."""
+    """The CPU-time budget of a flow curve ran out."""
 
 
 #: Numba's and llvmlite's code: an exception raised there by the budget's alarm is swallowed by a
@@ -448,67 +487,192 @@ def in_compiler(frame):
 
 
 @contextlib.contextmanager
-def wall_clock_budget(seconds):
-    """Raise _Budget in the main thread after ``seconds`` (SIGALRM; a no-op where unavailable).
-    The solver sees it as a KeyboardInterrupt-free exception, so a real Ctrl-C stays distinct.
-    An alarm that lands inside the compiler (:func:`in_compiler`) waits for it: it is re-armed
-    every 50 ms until the compilation has returned."""
+def cpu_budget(seconds):
+    """Raise _Budget in the main thread once the process has used ``seconds`` more CPU time (all
+    threads: ITIMER_PROF/SIGPROF, so the budget does not depend on the machine's load; a no-op
+    where unavailable). The solver sees a KeyboardInterrupt-free exception, so a real Ctrl-C stays
+    distinct. An alarm that lands inside the compiler (:func:`in_compiler`) waits for it: it is
+    re-armed every 50 ms of CPU time until the compilation has returned."""
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def expire(signum, frame):
         if in_compiler(frame):
-            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            signal.setitimer(signal.ITIMER_PROF, 0.05)
             return
         raise _Budget
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, max(seconds, 1e-3))
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0.0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0.0)
+        signal.signal(signal.SIGPROF, previous)
 
 
-def flow_curve(model, args, n, kappa, times, walls, label):
-    """The deterministic particle flow (no ε) from the same W0 as SGD, interval by interval
-    (each restarts from the previous weights; ξ ≡ 1, so this is the same flow), under a wall-time
-    budget: when it runs out the curve stops at the last interval reached and the info says so
-    (the adaptive RK4 step collapses where particles sit at the kink of σ at w = 0).
-    Returns (result or None, info)."""
-    W = init_gaussian(n, args.d, kappa, args.seed)
-    radii, risk, reached_t, steps = [], [], [], 0
-    info = dict(budget_s=args.flow_budget)
-    log(f"· flow {label} …")
-    start = time.perf_counter()
+def noise_seed(seed):
+    """The seed of the Langevin flow's Brownian increments, from ``seed``: run_particle_flow seeds
+    numpy's generator with it, and numpy's default_rng(seed) is also init_gaussian's, so the same
+    seed would make the first increment proportional to the initial weights."""
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+
+
+def flow_curve(model, args, n, seed, kappa, times, walls, label, beta=None, lam=0.0):
+    """The particle flow from n iid Gaussian neurons (init_gaussian's ``seed``; the noise: noise_seed(seed)), in one call over
+    ``times`` under the CPU budget: noiseless (β None) by adaptive dopri5 (the origin, where σ has
+    its kink, an event), else the Langevin flow by Euler–Maruyama at ``args.dt_langevin`` (whose
+    step-doubling check raises AccuracyError if the step is too large; the run stops there).
+    Returns (result or None, info): the snapshots reached (none if the budget ran out)."""
+    W0 = init_gaussian(n, args.d, kappa, seed)
+    name = "flow" if beta is None else "Langevin flow"
+    label = f"{label}, N={n}, seed {seed}"
+    info = dict(N=n, seed=seed, budget_cpu_s=args.flow_budget, method="dopri5" if beta is None else "euler",
+                dt=None if beta is None else args.dt_langevin)
+    log(f"· {name} {label} …")
+    start, cpu = time.perf_counter(), time.process_time()
+    res = None
     try:
-        with wall_clock_budget(args.flow_budget):
-            for k, t in enumerate(times):
-                horizon = [0.0] if k == 0 else [0.0, float(t - times[k - 1])]
-                res = run_particle_flow(model, W, horizon, record=("radii", "risk", "weights"), progress=False)
-                if res.interrupted:
-                    raise Interrupted(res.message)
-                W = res.weights[-1]
-                steps += res.steps
-                radii.append(res.radii[-1])
-                risk.append(res.risk[-1])
-                reached_t.append(float(t))
-        info["status"] = f"run to t = {times[-1]:g} in {time.perf_counter() - start:.1f} s ({steps} steps)"
+        with cpu_budget(args.flow_budget):
+            res = run_particle_flow(model, W0, times, beta=beta, lam=lam, seed=noise_seed(seed), progress=False,
+                                    dt=None if beta is None else args.dt_langevin)
+        check_particles(res)
+        info["status"] = f"run to t = {times[-1]:g} in {res.steps} steps"
+    except SolverError as exc:  # a too-large Euler step (AccuracyError), a divergence: keep the snapshots
+        res = exc.result
+        info["status"] = f"failed: {exc}"
     except (_Budget, SystemError) as exc:  # SystemError: the alarm landed inside a compiled call
         if not caused_by(exc, _Budget):
             raise
-        info["status"] = (f"too slow: the adaptive RK4 flow reached t = {reached_t[-1] if reached_t else 0:g} of "
-                          f"{times[-1]:g} within its budget of {args.flow_budget:g} s (--flow-budget; "
-                          f"{steps} steps); the curve stops there")
-    walls[f"flow {label}"] = round(time.perf_counter() - start, 3)
-    info.update(wall_s=walls[f"flow {label}"], steps=steps, reached_t=reached_t[-1] if reached_t else None)
-    log(f"  flow {label}: {info['status']}")
-    if not reached_t:
+        info["status"] = (f"too slow: the {name} did not reach t = {times[-1]:g} within its CPU budget of "
+                          f"{args.flow_budget:g} s (--flow-budget); no curve")
+    walls[f"{name} {label}"] = round(time.perf_counter() - start, 3)
+    info.update(wall_s=walls[f"{name} {label}"], cpu_s=round(time.process_time() - cpu, 3),
+                steps=None if res is None else int(res.steps),
+                error_estimate=None if res is None else res.error_estimate,
+                reached_t=float(res.times[-1]) if res is not None and res.times.size else None)
+    log(f"  {name} {label}: {info['status']} ({info['cpu_s']:.1f} s CPU, {info['wall_s']:.1f} s wall)")
+    if res is None or not res.times.size:
         return None, info
-    return ParticleResult(times=reached_t, radii=np.array(radii), risk=np.array(risk), weights=None, steps=steps,
-                          dynamics="flow"), info
+    return res, info
+
+
+def flow_average(flows, n, seeds, kappa, times, sol, walls, label, beta=None, lam=0.0, iid_draws=5, seed0=0):
+    """The flow of n neurons from each seed, and their average against the PDE: the mean over the
+    seeds of R_N(t), of the mean radius and of W2/W1(radii, PDE), beside the iid baseline of n draws
+    (each curve has n neurons: like with like), over the snapshots every run reached.
+    Returns (info, averaged curve or None)."""
+    runs, infos = [], []
+    for seed in seeds:
+        res, info = flows.get(n, seed, kappa, beta, lam, label)
+        walls[f"flow {label}, N={n}, seed {seed}"] = info["wall_s"]
+        infos.append(info)
+        if res is not None:
+            runs.append(res)
+    info = dict(N=n, seeds=list(seeds), dt=infos[0]["dt"], method=infos[0]["method"], runs=infos,
+                status="; ".join(f"seed {i['seed']}: {i['status']}" for i in infos))
+    count = min((reached(r, times) for r in runs), default=0)
+    if len(runs) < len(seeds) or not count:
+        return info, None
+    per_seed = [compare(r, sol, 0, seed, count) for r, seed in zip(runs, seeds)]
+    curve = {key: [float(x) for x in np.mean([c[key] for c in per_seed], axis=0)]
+             for key in ("sgd_risk", "sgd_mean_radius", "w2", "w1")}
+    iid = compare(runs[0], sol, iid_draws, seed0, count)
+    curve.update(times=iid["times"], pde_risk=iid["pde_risk"], pde_mean_radius=iid["pde_mean_radius"],
+                 iid_w2=iid["iid_w2"], iid_w1=iid["iid_w1"],
+                 per_seed=[dict(seed=seed, sgd_risk=c["sgd_risk"], w2=c["w2"]) for c, seed in zip(per_seed, seeds)])
+    info["risk_relative_gap_at_reached_t"] = relative_change(sol.risk[count - 1], curve["sgd_risk"][-1])
+    return info, curve
+
+
+class FlowRunner:
+    """The figure-4 flows, by (N, seed, κ, β, λ): with ``args.workers`` > 0 started at once in that
+    many worker processes (this script with --flow-worker, one Numba thread each; jobs spread by
+    estimated cost), so that they run while the main process computes the PDEs and SGD; else
+    run in the main process when asked for. ``get`` returns flow_curve's (result or None, info)."""
+
+    def __init__(self, args, times, jobs):
+        self.args, self.times, self.procs, self.dir = args, times, [], None
+        self.jobs = {self.key(*job): f"job{i}" for i, job in enumerate(jobs)}
+        if args.workers == 0 or not jobs:
+            return
+        self.dir = tempfile.TemporaryDirectory(prefix="flows-")
+        cost = {key: key[0] * (args.t_max / args.dt_langevin if key[3] is not None else 180 * args.t_max)
+                for key in self.jobs}  # drift evaluations × N (the drift's cost grows about like N here)
+        loads = [[0.0, []] for _ in range(min(args.workers, len(jobs)))]
+        for key in sorted(self.jobs, key=cost.get, reverse=True):  # longest first, to the least loaded
+            load = min(loads, key=lambda x: x[0])
+            load[0] += cost[key]
+            load[1].append(dict(name=self.jobs[key], n=key[0], seed=key[1], kappa=key[2], beta=key[3],
+                                lam=key[4], label=key[5]))
+        for _, todo in loads:  # each worker in the panels' order: the main process asks in that order
+            todo.sort(key=lambda job: int(job["name"][3:]))
+        params = dict(delta=args.delta, d=args.d, t_max=args.t_max, dense=args.dense, dt_langevin=args.dt_langevin,
+                      flow_budget=args.flow_budget)
+        env = dict(os.environ, NUMBA_NUM_THREADS="1")
+        for k, (_, todo) in enumerate(loads):
+            path = Path(self.dir.name) / f"worker{k}.json"
+            path.write_text(json.dumps(dict(params=params, jobs=todo, dir=self.dir.name)))
+            self.procs.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--flow-worker",
+                                                str(path)], env=env, stdout=subprocess.DEVNULL))
+
+    @staticmethod
+    def key(n, seed, kappa, beta, lam, label):
+        return (int(n), int(seed), float(kappa), beta, float(lam), label)
+
+    def get(self, n, seed, kappa, beta, lam, label):
+        if not self.procs:
+            model = IsotropicGaussians(self.args.delta, self.args.d, nonmonotone())
+            return flow_curve(model, self.args, n, seed, kappa, self.times, {}, label, beta, lam)
+        name = self.jobs[self.key(n, seed, kappa, beta, lam, label)]
+        done = Path(self.dir.name) / f"{name}.json"
+        while not done.exists():
+            if all(proc.poll() is not None for proc in self.procs) and not done.exists():
+                codes = [proc.returncode for proc in self.procs]
+                if 130 in codes:
+                    raise Interrupted("a flow worker was interrupted (Ctrl-C)")
+                raise RuntimeError(f"the flow workers ended (exit codes {codes}) without flow {label}, N={n}, "
+                                   f"seed {seed}; their messages are above")
+            time.sleep(0.1)
+        info = json.loads(done.read_text())
+        if info.pop("has_result"):
+            with np.load(Path(self.dir.name) / f"{name}.npz") as z:
+                return ParticleResult(times=z["times"], radii=z["radii"], risk=z["risk"], weights=None,
+                                      steps=info["steps"], dynamics="flow"), info
+        return None, info
+
+    def close(self):
+        """Stop the workers still running (Ctrl-C, an error) and remove their files."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait()
+        if self.dir is not None:
+            self.dir.cleanup()
+
+
+def flow_worker(path):
+    """Run the flow jobs of a worker file (see FlowRunner): each result to <dir>/<name>.npz, then its
+    info to <name>.json (written last, under a temporary name: its presence means done). Exit
+    status 130 on Ctrl-C."""
+    spec = json.loads(Path(path).read_text())
+    args = argparse.Namespace(**spec["params"])
+    model = IsotropicGaussians(args.delta, args.d, nonmonotone())
+    times = time_grid(args.t_max, args.dense)
+    out = Path(spec["dir"])
+    try:
+        for job in spec["jobs"]:
+            res, info = flow_curve(model, args, job["n"], job["seed"], job["kappa"], times, {}, job["label"],
+                                   job["beta"], job["lam"])
+            if res is not None:
+                np.savez(out / f"{job['name']}.npz", times=res.times, radii=res.radii, risk=res.risk)
+            tmp = out / f"{job['name']}.tmp"
+            tmp.write_text(json.dumps(dict(info, has_result=res is not None)))
+            tmp.replace(out / f"{job['name']}.json")
+    except (Interrupted, KeyboardInterrupt):
+        return 130
+    return 0
 
 
 # ----------------------------------------------------------------- figures
@@ -580,12 +744,20 @@ def figure_nonmonotone(panels, path):
                      label=f"SGD ε={level['eps']:g}")
             bottom.plot(level["times"], level["w2"], "o-", ms=2.5, lw=0.8, color=shade,
                         label=f"SGD ε={level['eps']:g}")
+        bottom.plot(data["times"], data["iid_w2"], "k:", label=f"{data['N']} iid draws of ρ̄_t")
         if data.get("flow_curve"):
-            flow = data["flow_curve"]
-            name = f"particle flow ε = 0, N = {data['N']}"
+            flow, info = data["flow_curve"], data["flow"]
+            name = (f"particle flow ε = 0, N = {info['N']}" if data["beta"] is None else
+                    f"Langevin flow dt = {info['dt']:g}, N = {info['N']}")
+            if len(flow["per_seed"]) > 1:
+                name += f", mean of {len(flow['per_seed'])} seeds (thin: each)"
+                for one in flow["per_seed"]:
+                    top.plot(flow["times"], one["sgd_risk"], "-", color="tab:red", lw=0.7, alpha=0.6)
+                    bottom.plot(flow["times"], one["w2"], "-", color="tab:red", lw=0.7, alpha=0.6)
             top.plot(flow["times"], flow["sgd_risk"], "-", color="tab:red", lw=2.0, alpha=0.8, label=name)
             bottom.plot(flow["times"], flow["w2"], "-", color="tab:red", lw=2.0, alpha=0.8, label=name)
-        bottom.plot(data["times"], data["iid_w2"], "k:", label=f"{data['N']} iid draws of ρ̄_t")
+            if info["N"] != data["N"]:
+                bottom.plot(flow["times"], flow["iid_w2"], ":", color="tab:red", label=f"{info['N']} iid draws of ρ̄_t")
         top.set_yscale("log")
         bottom.set_yscale("log")
         check, best = data["eps_check"], data["best_curve"]
@@ -600,8 +772,8 @@ def figure_nonmonotone(panels, path):
         for ax in (top, bottom):
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=6)
-    fig.suptitle("non-monotone σ: the particle flow (ε = 0, red) against the PDE (black), SGD's ε-sequence "
-                 "beside it")
+    fig.suptitle("non-monotone σ: the particle flow (ε = 0; noisy: Langevin; red) against the PDE (black), "
+                 "SGD's ε-sequence beside it")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -619,12 +791,15 @@ def print_table(ref, snaps):
 
 
 def nonmonotone_cases(args):
-    """(label, κ, ε0, cells0, β, λ) of the figure-4 panels."""
+    """(label, κ, ε0, cells0, β, λ, N of the flows, their seeds) of the figure-4 panels."""
     bad, good = args.kappas
     cells_bad, cells_good = args.cells_nonmonotone
-    return [(f"κ={bad:g}", bad, args.eps, cells_bad, None, 0.0),
-            (f"κ={good:g}", good, args.eps, cells_good, None, 0.0),
-            (f"κ={bad:g}, β={args.beta:g}, λ={args.lam:g}", bad, args.eps_noisy, cells_bad, args.beta, args.lam)]
+    n_bad, n_good, n_noisy = args.N_flow
+    seeds = [list(range(args.seed, args.seed + k)) for k in args.flow_seeds]
+    return [(f"κ={bad:g}", bad, args.eps, cells_bad, None, 0.0, n_bad, seeds[0]),
+            (f"κ={good:g}", good, args.eps, cells_good, None, 0.0, n_good, seeds[1]),
+            (f"κ={bad:g}, β={args.beta:g}, λ={args.lam:g}", bad, args.eps_noisy, cells_bad, args.beta, args.lam,
+             n_noisy, seeds[2])]
 
 
 def last_change(check):
@@ -632,9 +807,11 @@ def last_change(check):
     return f"{check['relative_change'][-1]:.2%}" if check["relative_change"] else "unmeasured (one level)"
 
 
-def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times, walls, partial):
+def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, n_flow, seeds, times, walls, partial,
+                      flows):
     """One figure-4 panel: the cell check of the PDE, SGD's ε-ladder against the finest PDE,
-    the flow (noiseless panels), and the done-when criterion."""
+    the flow of n_flow neurons (noisy: the Langevin flow) from each of ``seeds`` and their average,
+    and the done-when criterion."""
     n = args.N_nonmonotone
     sol, cells_check = pde_ladder(model, kappa, times, cells0, args.cell_levels, args.cells_tol, walls,
                                   f"non-monotone {label}", beta, lam)
@@ -650,21 +827,16 @@ def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times,
                 pde_mass_at_origin_cell=[float(m) for m in sol.mass[:, 0]],
                 sgd_fraction_below_0_05=[float(np.mean(x < 0.05)) for x in finest.radii])
     data["criterion"] = criterion(data)
-    if beta is None and not args.no_flow:
-        flow, info = flow_curve(model, args, n, kappa, times, walls, f"non-monotone {label}")
-        data["flow"] = info
-        if flow is not None:
-            data["flow_curve"] = compare(flow, sol, 0, args.seed)
-            k = flow.times.size - 1
-            data["flow"]["risk_relative_gap_at_reached_t"] = relative_change(sol.risk[k], flow.risk[k])
-            if k == len(times) - 1:  # the flow reached t_max: its criterion, on SGD's iid baseline (same N)
-                data["flow_criterion"] = criterion(dict(data["flow_curve"], iid_w2=data["iid_w2"]))
+    if not args.no_flow:
+        data["flow"], data["flow_curve"] = flow_average(flows, n_flow, seeds, kappa, times, sol, walls,
+                                                        f"non-monotone {label}", beta, lam, args.iid_draws, args.seed)
+        if data["flow_curve"] is None:
+            del data["flow_curve"]
+        elif len(data["flow_curve"]["times"]) == len(times):
+            data["flow_criterion"] = criterion(data["flow_curve"])
     else:
-        data["flow"] = dict(status="not run: " + ("--no-flow" if beta is None else
-                                                   "the Langevin flow (Euler–Maruyama on the exact O(N²) drift) "
-                                                   "at a step passing its accuracy check does not fit the budget "
-                                                   "at this N (dt = 1e-3: 1e4 steps of O(N²))"))
-    data["best_curve"] = best_curve(data)
+        data["flow"] = dict(status="not run: --no-flow")
+    data["best_curve"] = best_curve(data, n_flow if "flow_criterion" in data else n)
     if eps_check["converged"] and cells_check["converged"]:
         data["presentation"] = (f"converged: ε = {finest.eps:g} (the last two halvings moved R_N(t_max) by "
                                 + " and ".join(f"{x:.2%}" for x in eps_check["relative_change"][-2:])
@@ -687,8 +859,15 @@ def nonmonotone_panel(model, args, label, kappa, eps0, cells0, beta, lam, times,
             parts.append(f"the PDE's cell doubling still moves R(t_max) by "
                          f"{last_change(cells_check)} ≥ {args.cells_tol:.0%} at {sol.r.size} cells")
         data["presentation"] = "not converged within the budget: " + "; ".join(parts)
-    log(f"  {label}: {data['presentation']}; criterion met: {data['criterion']['met']}")
+    data["best_curve"]["verdict"] = verdict(data["best_curve"])
+    log(f"  {label}: {data['presentation']}\n  {label}: criterion {data['best_curve']['verdict']}")
     return data
+
+
+def verdict(best):
+    """The done-when test of a panel's compared curve in words."""
+    return (f"{'met' if best['criterion_met'] else 'not met'}: {best['curve']}, N = {best['N']}: max W2/iid "
+            f"{best['max_w2_over_iid']:.2f}, final risk gap {best['final_risk_relative_gap']:.1%}")
 
 
 def partial_rows(partial, times, args):
@@ -713,6 +892,7 @@ def partial_rows(partial, times, args):
 
 def write_summary(args, snaps, ref, nonmono, walls, start, status, message, partial=None):
     walls["total"] = round(time.perf_counter() - start, 3)
+    walls["cpu_main_process"] = round(time.process_time(), 3)  # the flows' own CPU time: in their "flow" info
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     summary = dict(status=status, message=message, parameters=params, activation="ramp", snapshot_times=snaps,
                    reference=ref, nonmonotone=nonmono,
@@ -739,6 +919,10 @@ def main(argv=None):
         f"ε={args.eps:g} ({int(round(args.t_max / args.eps)):,} SGD steps per run), t ≤ {args.t_max:g}")
     ref, nonmono, partial = {}, {}, []
     stage = "start"
+    jobs = [] if args.no_flow or args.skip_nonmonotone else [
+        (n, seed, kappa, beta, lam, f"non-monotone {label}")
+        for label, kappa, _, _, beta, lam, n, seeds in nonmonotone_cases(args) for seed in seeds]
+    flows = FlowRunner(args, times, jobs)
     try:
         stage = "reference run"
         model = IsotropicGaussians(args.delta, args.d, ramp())
@@ -759,10 +943,10 @@ def main(argv=None):
         partial.clear()
         if not args.skip_nonmonotone:
             model_nm = IsotropicGaussians(args.delta, args.d, nonmonotone())
-            for label, kappa, eps0, cells0, beta, lam in nonmonotone_cases(args):
+            for label, kappa, eps0, cells0, beta, lam, n_flow, seeds in nonmonotone_cases(args):
                 stage = f"figure 4, {label}"
-                nonmono[label] = nonmonotone_panel(model_nm, args, label, kappa, eps0, cells0, beta, lam, times,
-                                                   walls, partial)
+                nonmono[label] = nonmonotone_panel(model_nm, args, label, kappa, eps0, cells0, beta, lam, n_flow,
+                                                   seeds, times, walls, partial, flows)
                 partial.clear()
             figure_nonmonotone(nonmono, args.out / "fig4_nonmonotone.png")
     except (KeyboardInterrupt, Interrupted, SystemError) as exc:
@@ -775,6 +959,8 @@ def main(argv=None):
         summary = write_summary(args, snaps, ref, nonmono, walls, start, "interrupted", message, rows)
         log(f"\n{message}; written to {args.out}/summary.json")
         return summary
+    finally:
+        flows.close()
     summary = write_summary(args, snaps, ref, nonmono, walls, start, "finished", "finished")
     print_table(ref, snaps)
     for label, data in nonmono.items():
@@ -782,15 +968,16 @@ def main(argv=None):
         print(f"non-monotone {label:>24}: ε={data['eps']:g}, {data['cells_check']['cells'][-1]} cells "
               f"({data['cells']} on the grown domain): risk at t={data['times'][-1]:g} SGD "
               f"{data['sgd_risk'][-1]:.4f}, PDE {data['pde_risk'][-1]:.4f}"
-              + (f"; flow {flow['sgd_risk'][-1]:.4f} at t={flow['times'][-1]:g}" if flow else "")
+              + (f"; flow (N={data['flow']['N']}, {len(flow['per_seed'])} seeds) {flow['sgd_risk'][-1]:.4f} at "
+                 f"t={flow['times'][-1]:g}" if flow else "")
               + f"; SGD max W2/iid {max(w / b for w, b in zip(data['w2'], data['iid_w2'])):.2f}"
-              f"; compared curve {data['best_curve']['curve']}: max W2/iid "
-              f"{data['best_curve']['max_w2_over_iid']:.2f}, risk gap {data['best_curve']['final_risk_relative_gap']:.1%}, "
-              f"criterion met: {data['best_curve']['criterion_met']}\n    {data['presentation']}")
+              f"\n    criterion {data['best_curve']['verdict']}\n    {data['presentation']}")
     print(f"\nfigures and summary.json in {args.out}/ (total {walls['total']:.1f} s, "
           f"load average {summary['load_average'][0]:.1f})")
     return summary
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--flow-worker":  # internal: a FlowRunner worker
+        sys.exit(flow_worker(sys.argv[2]))
     sys.exit(130 if main()["status"] == "interrupted" else 0)

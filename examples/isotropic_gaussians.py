@@ -71,12 +71,14 @@ What the checks measured (each flow run alone, CPU seconds on the shared 2-core 
                 accuracy estimate 0.041 (just inside its bound ≈ 0.042, hence 2.5e-3 by
                 default): R(10) = 0.3355, 3.6% above the PDE, max W2/iid 1.44 (at
                 t = 0.25), criterion met; noisy SGD at N = 400 gives 0.446, 0.399, 0.382 at
-                ε = 1e-4, 5e-5, 2.5e-5 (its O(ε) bias). Its Brownian increments have their own
-                seed (noise_seed): with the initialisation's seed, numpy's generator repeats
-                init_gaussian's draws, the first increment is proportional to W0, every radius
-                jumps by the same factor, and the particles left δ0 far faster than the PDE
-                (mean radius 0.57 against 0.33 at t = 0.05; W2 5× iid at t = 0.25 for N = 400 and
-                800, dt = 3e-3 and 1.5e-3 alike).
+                ε = 1e-4, 5e-5, 2.5e-5: SGD's own gradient noise, of variance ∝ ε² per step against
+                the injected 4ε/β, heats it (mean radius at t = 0.05: 0.76, 0.58 at ε = 1e-4,
+                2.5e-5; the flow 0.35, the PDE 0.33). This example found a bug: the flow's
+                Brownian increments came from numpy's default_rng(seed), init_gaussian's own
+                generator, so with the same seed the first increment was proportional to W0, every
+                radius jumped by the same factor and the particles left δ0 far faster than the PDE
+                (mean radius 0.57 against 0.33 at t = 0.05); run_particle_flow now draws them from
+                a child of SeedSequence(seed).
   κ = 0.1       collapses to δ0 (R = 1 + σ(0)² = 7.25; the PDE keeps the atom in its first cell);
                 the flow at N = 400 meets the criterion (339 steps). At large ε (--quick) SGD's
                 per-step fluctuation acts as a temperature and lets it escape.
@@ -512,15 +514,8 @@ def cpu_budget(seconds):
         signal.signal(signal.SIGPROF, previous)
 
 
-def noise_seed(seed):
-    """The seed of the Langevin flow's Brownian increments, from ``seed``: run_particle_flow seeds
-    numpy's generator with it, and numpy's default_rng(seed) is also init_gaussian's, so the same
-    seed would make the first increment proportional to the initial weights."""
-    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
-
-
 def flow_curve(model, args, n, seed, kappa, times, walls, label, beta=None, lam=0.0):
-    """The particle flow from n iid Gaussian neurons (init_gaussian's ``seed``; the noise: noise_seed(seed)), in one call over
+    """The particle flow from n iid Gaussian neurons (init_gaussian's ``seed``, also the noise's), in one call over
     ``times`` under the CPU budget: noiseless (β None) by adaptive dopri5 (the origin, where σ has
     its kink, an event), else the Langevin flow by Euler–Maruyama at ``args.dt_langevin`` (whose
     step-doubling check raises AccuracyError if the step is too large; the run stops there).
@@ -535,7 +530,7 @@ def flow_curve(model, args, n, seed, kappa, times, walls, label, beta=None, lam=
     res = None
     try:
         with cpu_budget(args.flow_budget):
-            res = run_particle_flow(model, W0, times, beta=beta, lam=lam, seed=noise_seed(seed), progress=False,
+            res = run_particle_flow(model, W0, times, beta=beta, lam=lam, seed=seed, progress=False,
                                     dt=None if beta is None else args.dt_langevin)
         check_particles(res)
         info["status"] = f"run to t = {times[-1]:g} in {res.steps} steps"

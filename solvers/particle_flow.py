@@ -46,6 +46,10 @@ from ._time_stepping import march
 from .result import ParticleResult
 
 DEFAULT_DT_LANGEVIN = 1e-3
+#: Spawn key of the Brownian increments' stream: a child of SeedSequence(seed), so a flow run with the
+#: seed of its initial weights (``init_gaussian(..., seed)``, ``model.init(..., seed=seed)``: numpy's
+#: default_rng(seed)) does not repeat their normals as its first increment.
+NOISE_SPAWN_KEY = 1
 
 
 class EnergyIncreaseError(SolverError):
@@ -116,7 +120,9 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         Time step > 0; None means adaptive steps (dopri5, or step doubling for rk4) and
         DEFAULT_DT_LANGEVIN for Euler-Maruyama; dopri5 takes no ``dt``.
     seed : int
-        Non-negative seed of the Brownian increments (Langevin only).
+        Non-negative seed of the Brownian increments (Langevin only): they come from the child
+        ``SeedSequence(seed, spawn_key=(1,))``, independent of the initial weights drawn with the
+        same seed.
     record : tuple of str
         Subset of ("radii", "risk", "weights", "params", "kernel", "output", "movement", "overlaps"),
         as for :func:`~solvers.run_sgd` (risk is the exact R_N; "kernel", "output" on ``probes``;
@@ -219,7 +225,8 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         events = OriginEvents(velocity, W.shape[0], np.sqrt(rtol) * (1.0 + float(np.max(np.abs(W))))) if origin else None
         stepper = Dopri5(velocity, rtol, events)
     elif method == "euler":
-        stepper = EulerMaruyama(velocity, dt, beta, dynamics.xi_at, np.random.default_rng(np.random.SeedSequence(seed)))
+        noise = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(NOISE_SPAWN_KEY,)))
+        stepper = EulerMaruyama(velocity, dt, beta, dynamics.xi_at, noise)
     else:
         stepper = RK4(velocity, dt) if dt is not None else RK4Doubling(velocity, rtol)
     accuracy = None

@@ -176,6 +176,19 @@ def test_langevin_flow_reaches_the_gibbs_state():
     assert abs(pooled.mean() - mean_gibbs) < 0.03
     assert w2_radial(pooled, gibbs.density, edges=gibbs.edges) < 0.05
 
+def test_langevin_noise_is_independent_of_initial_weights_with_the_same_seed():
+    """init_gaussian(seed) and the flow's Brownian increments both start from SeedSequence(seed):
+    the increments must come from another stream. With the same stream the first increment was
+    proportional to W0 (every radius jumped by the same factor). Two flows from the same W0 with
+    seeds s and s' differ only by their increments: the difference's correlation with W0 is
+    N(0, 1/(N d)) when independent (1/√2 when the seed-s increment repeats W0's normals)."""
+    model = IsotropicGaussians(0.8, 40, ramp())
+    W0 = init_gaussian(100, 40, 0.5, seed=3)
+    ends = [run_particle_flow(model, W0, times=[1e-3], beta=100.0, dt=1e-3, seed=s, record=("weights",),
+                              progress=False).weights[-1] for s in (3, 4)]
+    corr = np.corrcoef((ends[0] - ends[1]).ravel(), W0.ravel())[0, 1]
+    assert abs(corr) < 6 / math.sqrt(W0.size), corr
+
 
 @pytest.mark.parametrize("kwargs, name", [
     (dict(times=[1.0, 0.5]), "times"),

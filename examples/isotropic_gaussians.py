@@ -724,6 +724,13 @@ def figure_wasserstein(ref, n, path):
     plt.close(fig)
 
 
+def axis_scale(values):
+    """"log" where the positive values span more than a decade, else "linear": a log axis over a
+    narrow range (κ = 0.1's risk, 7.25–8.4) makes small differences look large."""
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    return "log" if low > 0 and high > 10 * low else "linear"
+
+
 def figure_nonmonotone(panels, path):
     """One column per panel: risk (top) and W2 to the PDE (bottom) vs t, for every ε of the
     panel's ε-sequence, the deterministic flow (no ε) and the PDE at its checked cell count."""
@@ -753,8 +760,8 @@ def figure_nonmonotone(panels, path):
             bottom.plot(flow["times"], flow["w2"], "-", color="tab:red", lw=2.0, alpha=0.8, label=name)
             if info["N"] != data["N"]:
                 bottom.plot(flow["times"], flow["iid_w2"], ":", color="tab:red", label=f"{info['N']} iid draws of ρ̄_t")
-        top.set_yscale("log")
-        bottom.set_yscale("log")
+        for ax in (top, bottom):
+            ax.set_yscale(axis_scale(np.concatenate([np.ravel(line.get_ydata()) for line in ax.get_lines()])))
         check, best = data["eps_check"], data["best_curve"]
         deltas = ", ".join(f"{x:.1%}" for x in check["relative_change"])
         verdict = "converged" if check["converged"] else "not converged"

@@ -259,6 +259,15 @@ def test_lazy_vs_meanfield_example(tmp_path, monkeypatch):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
 
 
+def test_figure_four_uses_a_log_axis_only_over_a_decade():
+    """κ = 0.1's risk (7.25–8.4) was drawn on a log axis, which magnifies a 0.3% gap."""
+    example = _load(ROOT / "examples" / "isotropic_gaussians.py", "isotropic_gaussians_axes")
+    assert example.axis_scale(np.array([8.4, 7.3, 7.25])) == "linear"
+    assert example.axis_scale(np.array([5.6, 1.6, 0.26])) == "log"
+    assert example.axis_scale(np.array([0.0, 1e-3, 0.1])) == "linear"   # a zero cannot go on a log axis
+    assert example.axis_scale(np.array([np.nan, 1e-3, 0.02])) == "log"
+
+
 @pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="the CPU budget needs setitimer")
 def test_flow_budget_waits_for_the_compiler():
     """The example's flow budget (SIGPROF after so much CPU time) must not raise inside Numba's

@@ -75,6 +75,7 @@ def _max_norm(WT, a, b, norms):
     return largest_norm_or_inf(norms)
 
 
+@njit(cache=True)
 def general_sgd_block(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam, inv_beta,
                       noisy, train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold):
     """Run len(step_sizes) SGD steps in place on (WT = Wᵀ (d, N), a (N,), b (N,)) (module docstring).
@@ -87,37 +88,7 @@ def general_sgd_block(WT, a, b, state, normals, noise_states, order, step_counte
     noise streams) and ``step_counter`` (int64[1]) advance in place. Returns −1, or the global
     step after which some particle had ‖θ_i‖ = √(a_i² + ‖w_i‖² + b_i²) > ``threshold`` or was not
     finite (checked every DIVERGENCE_CHECK_EVERY steps and at the end of the block; run_sgd replays
-    the steps since the last check one by one to find the first such step).
-
-    Noisy and noiseless runs take two kernels with one body (:func:`_general_steps`, inlined with
-    ``noisy`` a constant, so Numba prunes the noise branches).
-    """
-    kernel = _general_block_noisy if noisy else _general_block_noiseless
-    return kernel(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam, inv_beta,
-                  train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold)
-
-
-@njit(cache=True)
-def _general_block_noisy(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam, inv_beta,
-                         train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold):
-    return _general_steps(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam,
-                          inv_beta, True, train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a,
-                          offset_b, threshold)
-
-
-@njit(cache=True)
-def _general_block_noiseless(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam,
-                             inv_beta, train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b,
-                             threshold):
-    return _general_steps(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam, 0.0,
-                          False, train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b,
-                          threshold)
-
-
-@njit(inline="always")
-def _general_steps(WT, a, b, state, normals, noise_states, order, step_counter, step_sizes, batch, lam, inv_beta,
-                   noisy, train_a, train_w, train_b, kind, p, data, alpha, offset_WT, offset_a, offset_b, threshold):
-    """The body of :func:`general_sgd_block` (the same arguments), inlined into its two kernels."""
+    the steps since the last check one by one to find the first such step)."""
     d, n = WT.shape
     data_state = state[0]
     x = np.empty((batch, d), WT.dtype)

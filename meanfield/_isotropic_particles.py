@@ -23,7 +23,6 @@ from ._threads import run_tasks
 from ._validation import as_finite_array
 
 
-
 def radial_potential(activation, scales, r):
     """v(r) = −½ [m(s₀ r) − m(s₁ r)], m(a) = E σ(aG), scales (s₀, s₁) = (1 + Δ, 1 − Δ)."""
     m = activation.gaussian_mean
@@ -48,7 +47,7 @@ def risk_pairs(kind, p, scales, r, unit_t, h_t, tails, diag, parallel):
         return kernel(kind, p, scales, r, unit_t, h_t, tails, diag)
     block = _risk_block_smooth if smooth else _risk_block_pl
     n = unit_t.shape[1]
-    n_blocks = _row_blocks(n)
+    n_blocks = _n_row_blocks(n)
 
     def rows(b):
         i0 = b * GRADIENT_ROW_BLOCK
@@ -76,11 +75,11 @@ def gradient_threaded(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c
         _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
                         c_served, dsigma0, symmetric, radial, angular)
 
-    run_tasks(task, _row_blocks(n))
+    run_tasks(task, _n_row_blocks(n))
     return radial, angular
 
 
-def _row_blocks(n):
+def _n_row_blocks(n):
     return (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
 
 

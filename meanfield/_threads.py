@@ -5,8 +5,8 @@ that the caller adds in task order t = 0, 1, …, n − 1), gives the same bits 
 count and schedule. The threads take the next task index from a shared counter (a loaded core
 delays only the tasks it holds). Each task calls a serial ``@njit(nogil=True)`` kernel: Numba
 compiles such a kernel several times faster than the ``parallel=True`` (parfor) loop it replaces
-(issue 28), and starting the threads per call costs ~0.1–0.2 ms, far below the O(N²) passes that use it.
-No state outlives a call.
+(issue 28). Threads are started per call (~0.1–0.2 ms, far below the O(N²) passes that use
+them; the callers keep small passes serial): no state outlives a call.
 """
 from __future__ import annotations
 

@@ -66,8 +66,9 @@ def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, a2, W2, moments, sa
     """Fill rows (and with ``grad`` dm, dw) lo ≤ i < hi as in the module docstring, each row on its
     own (threads share the rows out), ``moments`` = (m1, s1, m2, s2) of :func:`class_moments` for
     the two sets. ``same``: the two sets are one (then c_ii = 1 exactly: near c = 1 a kinked σ's G
-    moves like √(1 − c), so a rounded c_ii = 1 − 1e-16 would cost ~1e-8). Each pair takes Mehler's series from the tables
-    ``tab1``, ``tab2`` where it converges (:func:`meanfield._kernels.smooth_series.series_terms`; tables of
+    moves like √(1 − c), so a rounded c_ii = 1 − 1e-16 would cost ~1e-8). Each pair takes Mehler's
+    series from the tables ``tab1``, ``tab2`` where it converges
+    (:func:`meanfield._kernels.smooth_series.series_terms`; tables of
     :func:`meanfield._kernels.smooth_series.no_tables` never do), the exact :func:`gauss_pair` otherwise."""
     n1, d = W1.shape
     n2 = W2.shape[0]

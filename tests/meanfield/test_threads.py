@@ -4,7 +4,8 @@ import numba
 import numpy as np
 import pytest
 
-from meanfield import GaussianMixture, IsotropicGaussians, MeanFieldModel, TwoLayerNetwork, _isotropic_particles, ramp, relu
+from meanfield import GaussianMixture, IsotropicGaussians, MeanFieldModel, TwoLayerNetwork, ramp, relu
+from meanfield import _isotropic_particles
 from meanfield._threads import run_tasks
 
 

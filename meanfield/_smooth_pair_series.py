@@ -6,9 +6,7 @@ For smooth σ₁, σ₂ other than the erf–erf pair (which has a closed form) 
 :mod:`meanfield._kernels.smooth_series` are computed once per neuron and class, and every pair whose truncation
 bound holds costs a dot product over Hermite degrees instead of a 2-D quadrature (issue 31: 0.3
 ms a pair for tanh with biases). The sum runs over row blocks (:mod:`meanfield._row_blocks`): a
-progress bar on a terminal, Ctrl-C between blocks; the rows of a block are shared out among
-threads (:mod:`meanfield._threads`: each row is computed on its own, the bits do not depend on
-the thread count).
+progress bar on a terminal, Ctrl-C between blocks.
 """
 from __future__ import annotations
 
@@ -18,13 +16,8 @@ from ._kernels.activation import KIND_ERF, KIND_PIECEWISE_LINEAR, KIND_PIECEWISE
 from ._kernels.pair_sums import class_moments, pair_sums
 from ._kernels.smooth_series import KMAX, TOL, class_tables, no_tables
 from ._row_blocks import row_blocks
-from ._threads import run_tasks
 
 _PIECEWISE = (KIND_PIECEWISE_LINEAR, KIND_PIECEWISE_LINEAR_TAILS)
-#: Row ranges per block of rows, shared out among the threads (:func:`meanfield._threads.run_tasks`).
-TASKS_PER_BLOCK = 16
-#: ... for blocks of at least this many pair evaluations (≳ 5 ms; below, one task: no thread start-up).
-THREADS_MIN_PAIRS = 20_000
 
 
 def _tables(activation, W, b, means, variances, series, kmax):
@@ -75,14 +68,7 @@ def pair_rows(act1, act2, classes, W1, b1, a2, W2, b2, same, grad=False, series=
     tab2 = tab1 if one_set else _tables(act2, W2, b2, means, variances, series, kmax)
     n, d = W1.shape
     rows, dm, dw = np.empty(n), np.empty(n), np.empty((n, d) if grad else (n, 0))
-    moments = class_moments(W1, b1, means, variances) + class_moments(W2, b2, means, variances)
-    pairs_per_row = W2.shape[0] * weights.size
-    for lo, hi in row_blocks(n, pairs_per_row, progress):
-        step = -(-(hi - lo) // (TASKS_PER_BLOCK if (hi - lo) * pairs_per_row >= THREADS_MIN_PAIRS else 1))
-
-        def task(t, lo=lo, hi=hi, step=step):
-            pair_sums(k1, p1, k2, p2, weights, means, variances, W1, a2, W2, moments, bool(same), bool(grad), rows, dm,
-                      dw, lo + t * step, min(hi, lo + (t + 1) * step), tab1, tab2, float(tol))
-
-        run_tasks(task, -(-(hi - lo) // step))
+    for lo, hi in row_blocks(n, W2.shape[0] * weights.size, progress):
+        pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, bool(same), bool(grad), rows, dm, dw,
+                  lo, hi, tab1, tab2, float(tol))
     return (rows, dm, dw) if grad else rows

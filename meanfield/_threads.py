@@ -5,14 +5,33 @@ that the caller adds in task order t = 0, 1, …, n − 1), gives the same bits 
 count and schedule. The threads take the next task index from a shared counter (a loaded core
 delays only the tasks it holds). Each task calls a serial ``@njit(nogil=True)`` kernel: Numba
 compiles such a kernel several times faster than the ``parallel=True`` (parfor) loop it replaces
-(issue 28). Threads are started per call (~0.1–0.2 ms, far below the O(N²) passes that use
-them; the callers keep small passes serial): no state outlives a call.
+(issue 28). The helper threads are one lazily created pool per process (starting threads per
+call cost ~0.2–0.5 ms, as much as a whole pass at N = 256); the tasks and their results are
+per call.
 """
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
+
+_POOL = {}  # pid → the helper threads of this process, created on first use
+_POOL_LOCK = threading.Lock()
+
+
+def _pool():
+    """The process's helper threads (NUMBA_NUM_THREADS − 1 of them), created on first use and
+    again in a forked child. Thread-safe; shared by concurrent callers, whose tasks never wait on
+    each other (a caller whose helpers are queued runs its tasks itself)."""
+    with _POOL_LOCK:
+        pool = _POOL.get(os.getpid())
+        if pool is None:
+            _POOL.clear()
+            pool = _POOL[os.getpid()] = ThreadPoolExecutor(max(1, numba.config.NUMBA_NUM_THREADS - 1),
+                                                           thread_name_prefix="meanfield")
+        return pool
 
 
 def run_tasks(task, n_tasks, threads=None):
@@ -62,12 +81,10 @@ def run_tasks(task, n_tasks, threads=None):
         except BaseException as error:  # Ctrl-C included: the other threads stop after their current task
             errors.append(error)
 
-    helpers = [threading.Thread(target=work, daemon=True) for _ in range(workers - 1)]
-    for helper in helpers:
-        helper.start()
+    helpers = [_pool().submit(work) for _ in range(workers - 1)]
     work()  # the calling thread takes tasks too
     for helper in helpers:
-        helper.join()
+        helper.result()
     if errors:
         raise errors[0]
     return results

@@ -9,12 +9,12 @@ variances A = Σ_l W_l² s_kl², covariance C_ij = Σ_l W1_il W2_jl s_kl²):
     dw[i]   = Σ_k π_k [μ_k Σ_j a2_j ∂_{m₁}G + 2 s_k² ∘ w1_i Σ_j a2_j ∂_{A₁}G + s_k² ∘ Σ_j a2_j ∂_C G w2_j]
 
 so that ∂/∂a1_i Σ_ij a1_i a2_j ΣπG = rows[i], ∂/∂b1_i = a1_i dm[i], ∇_{w1_i} = a1_i dw[i].
-One pass over all (i, j) pairs, rows on threads (:mod:`meanfield._smooth_pair_series`); no N×N array.
+One pass over all (i, j) pairs, threaded over i; no N×N array.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .gauss_moments import gauss_mean, gauss_pair
 from .smooth_series import series_terms
@@ -60,22 +60,21 @@ def pair_correlation(W1, W2, variances, k, i, j, s1, s2, same):
     return cov / scale if scale > 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
-def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, a2, W2, moments, same, grad, rows, dm, dw, lo, hi,
+@njit(cache=True, parallel=True)
+def pair_sums(k1, p1, k2, p2, weights, means, variances, W1, b1, a2, W2, b2, same, grad, rows, dm, dw, lo, hi,
               tab1, tab2, tol):
-    """Fill rows (and with ``grad`` dm, dw) lo ≤ i < hi as in the module docstring, each row on its
-    own (threads share the rows out), ``moments`` = (m1, s1, m2, s2) of :func:`class_moments` for
-    the two sets. ``same``: the two sets are one (then c_ii = 1 exactly: near c = 1 a kinked σ's G
-    moves like √(1 − c), so a rounded c_ii = 1 − 1e-16 would cost ~1e-8). Each pair takes Mehler's
-    series from the tables ``tab1``, ``tab2`` where it converges
-    (:func:`meanfield._kernels.smooth_series.series_terms`; tables of
+    """Fill rows (and with ``grad`` dm, dw) lo ≤ i < hi as in the module docstring. ``same``: the
+    two sets are one (then c_ii = 1 exactly: near c = 1 a kinked σ's G moves like √(1 − c), so a
+    rounded c_ii = 1 − 1e-16 would cost ~1e-8). Each pair takes Mehler's series from the tables
+    ``tab1``, ``tab2`` where it converges (:func:`meanfield._kernels.smooth_series.series_terms`; tables of
     :func:`meanfield._kernels.smooth_series.no_tables` never do), the exact :func:`gauss_pair` otherwise."""
     n1, d = W1.shape
     n2 = W2.shape[0]
     n_k = weights.shape[0]
-    m1, s1, m2, s2 = moments
-    acc = np.empty(d)
-    for i in range(lo, hi):
+    m1, s1 = class_moments(W1, b1, means, variances)
+    m2, s2 = class_moments(W2, b2, means, variances)
+    for i in prange(lo, hi):
+        acc = np.zeros(d)
         total = 0.0
         dmi = 0.0
         if grad:

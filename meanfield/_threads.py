@@ -21,6 +21,16 @@ _POOL = {}  # pid → the helper threads of this process, created on first use
 _POOL_LOCK = threading.Lock()
 
 
+def _after_fork():
+    """A forked child starts without helper threads and with a free lock."""
+    global _POOL_LOCK
+    _POOL.clear()
+    _POOL_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def _pool():
     """The process's helper threads (NUMBA_NUM_THREADS − 1 of them), created on first use and
     again in a forked child. Thread-safe; shared by concurrent callers, whose tasks never wait on

@@ -6,9 +6,8 @@ for |c| ≤ C_SERIES and for the pairs beyond whose Parseval bound allows it, el
 (:mod:`.pair_direct`: closed form or quadrature). Blocks of GRADIENT_ROW_BLOCK rows; serial
 GIL-free kernels of one block or task, which :mod:`meanfield._isotropic_particles` runs on
 threads over fixed tasks (no ``parallel=True``: a parfor compiles several times slower).
-No N × N array.
-R_N has one kernel per direct rule (:func:`.pair_direct.pair_direct_rule`), so a ramp run
-compiles no smooth quadrature.
+No N × N array. R_N has one kernel per direct rule (:func:`.pair_direct.pair_direct_rule`), so
+a ramp run compiles no smooth quadrature.
 """
 from __future__ import annotations
 
@@ -20,8 +19,8 @@ from .mehler import (C_SPLIT, GRADIENT_J_BLOCK, GRADIENT_ROW_BLOCK, GRADIENT_SER
                      _add_mixed_directions, _cosine_chunk, _cosine_workspace, _mehler_gradient, _mehler_pair_value,
                      _mehler_tail, _mehler_value, _pair_cosine, _pair_series_terms, _pair_series_terms_from,
                      _row_factors, _series_terms, _takes_closed_form)
-from .pair_direct import (C_SERIES, K_SERIES, pair_direct_rule, pair_gradient_direct, pair_gradient_direct_both,
-                          pl_pair_direct, self_pair_gradient, smooth_pair_direct)
+from .pair_direct import (C_SERIES, K_SERIES, pair_gradient_direct, pair_gradient_direct_both, pl_pair_direct,
+                          self_pair_gradient, smooth_pair_direct)
 
 #: R_N, smooth σ: pairs with |c| > C_SERIES take the series while its Parseval bound is ≤ this (relative).
 RISK_SERIES_TOL = 1e-14

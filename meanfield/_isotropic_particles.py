@@ -4,23 +4,21 @@ y = ±1 w.p. ½ with x ~ N(0, s² I_d), s = 1 ± Δ; ŷ(x) = (1/N) Σ_i σ(⟨w_
 ŵ_i = w_i/r_i, c_ij = ⟨ŵ_i, ŵ_j⟩ and K(a, b, c) = E σ(aX)σ(bY) (corr c):
     R_N = 1 + (2/N) Σ_i v(r_i) + (1/N²) Σ_ij ½ Σ_s K(s r_i, s r_j, c_ij),   v(r) = −½ [m((1+Δ)r) − m((1−Δ)r)],
     ∇Ψ(w_i) = v'(r_i) ŵ_i + (1/N) Σ_j ½ Σ_s [s ∂_aK ŵ_i + (∂_cK / r_i)(ŵ_j − c_ij ŵ_i)]   (= (N/2) ∂R_N/∂w_i).
-The pair sums run in one Numba pass (:mod:`meanfield._kernels.isotropic_pairs`, on threads from
-PARALLEL_MIN particles: :mod:`meanfield._threads`) on Hermite tables whose length
-:mod:`meanfield._series_plan` chooses. :class:`meanfield.IsotropicGaussians` and
+The pair sums run in one Numba pass (:mod:`meanfield._kernels.isotropic_pairs`) on Hermite tables
+whose length :mod:`meanfield._series_plan` chooses. :class:`meanfield.IsotropicGaussians` and
 :class:`meanfield.MeanFieldModel` (its isotropic fast path) both call :class:`IsotropicParticles`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.isotropic_pairs import (CLOSED_TASKS, _closed_task, _gradient_block, _gradient_serial, _risk_block_pl,
-                                       _risk_block_smooth, _risk_pairs_serial_pl, _risk_pairs_serial_smooth)
-from ._kernels.mehler import GRADIENT_ROW_BLOCK
-from ._kernels.pair_direct import pair_direct_rule, smooth_pair_direct
+from ._kernels.isotropic_pairs import _closed_pair_tasks, _gradient_parallel, _gradient_serial, risk_pairs
 from ._kernels.ramp_pairs import _TINY
-from ._series_plan import PARALLEL_MIN, _served_cosine, pair_tables
-from ._threads import run_tasks
+from ._series_plan import _served_cosine, pair_tables
 from ._validation import as_finite_array
+
+#: Particle count from which the O(N²) kernels use threads (below, thread start-up dominates).
+PARALLEL_MIN = 256
 
 
 def radial_potential(activation, scales, r):
@@ -34,64 +32,10 @@ def radial_slope(scales, dm):
     return -0.5 * (scales[0] * dm[0] - scales[1] * dm[1])
 
 
-def risk_pairs(kind, p, scales, r, unit_t, h_t, tails, diag, parallel):
-    """Σ_ij U(w_i, w_j) (before the 1/N²) by the kernels of the direct rule of ``kind``
-    (:func:`pair_direct_rule`): a ramp or ReLU run never compiles the smooth quadrature, nor a
-    smooth run the piecewise-linear closed forms. With ``parallel``, threads (:func:`run_tasks`)
-    take the fixed tasks t = 0 … ⌈n_blocks/2⌉ − 1, task t the row blocks t and n_blocks − 1 − t
-    (equal pair counts), and the tasks' sums are added in task order: the same bits for any
-    thread count."""
-    smooth = pair_direct_rule(kind) is smooth_pair_direct
-    if not parallel:
-        kernel = _risk_pairs_serial_smooth if smooth else _risk_pairs_serial_pl
-        return kernel(kind, p, scales, r, unit_t, h_t, tails, diag)
-    block = _risk_block_smooth if smooth else _risk_block_pl
-    n = unit_t.shape[1]
-    n_blocks = _n_row_blocks(n)
-
-    def rows(b):
-        i0 = b * GRADIENT_ROW_BLOCK
-        return block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
-
-    def task(t):
-        other = n_blocks - 1 - t
-        return rows(t) + rows(other) if other != t else rows(t)
-
-    total = 0.0
-    for part in run_tasks(task, (n_blocks + 1) // 2):
-        total += part
-    return total
-
-
-def gradient_threaded(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0, symmetric):
-    """As :func:`_gradient_serial`, the row blocks spread over threads (:func:`run_tasks`); each
-    block writes only its own rows, so the bits do not depend on the thread count."""
-    d, n = unit_t.shape
-    radial = np.empty(n)
-    angular = np.empty((n, d))
-
-    def task(b):
-        i0 = b * GRADIENT_ROW_BLOCK
-        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
-                        c_served, dsigma0, symmetric, radial, angular)
-
-    run_tasks(task, _n_row_blocks(n))
-    return radial, angular
-
-
-def _n_row_blocks(n):
-    return (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
-
-
 def closed_pairs(kind, p, scales, r, unit_t, tails, c_served):
     """The closed-form pairs' share of the drift (radial (N,), angular (N, d), before the 1/N),
-    once per pair i < j: CLOSED_TASKS fixed tasks (:func:`_closed_task`) on threads, each with its
-    own sums, added in task order (the same bits for any thread count)."""
-    d, n = unit_t.shape
-    radial = np.zeros((CLOSED_TASKS, n))
-    angular = np.zeros((CLOSED_TASKS, n, d))
-    run_tasks(lambda t: _closed_task(t, kind, p, scales, r, unit_t, tails, c_served, radial[t], angular[t]),
-              CLOSED_TASKS)
+    once per pair i < j (:func:`_closed_pair_tasks`), the tasks summed in order."""
+    radial, angular = _closed_pair_tasks(kind, p, scales, r, unit_t, tails, c_served)
     return radial.sum(axis=0), angular.sum(axis=0)
 
 
@@ -145,7 +89,7 @@ class IsotropicParticles:
         unit_t = np.ascontiguousarray(unit.T)
         h_t, dh_t, tails, _, symmetric = self._tables(r, unit_t, derivatives=True)
         dsigma0 = float(self.activation.derivative(0.0))
-        kernel = gradient_threaded if n >= PARALLEL_MIN else _gradient_serial
+        kernel = _gradient_parallel if n >= PARALLEL_MIN else _gradient_serial
         h_j = np.ascontiguousarray(h_t.transpose(2, 1, 0))  # particle-major, for the per-pair series
         c_served = _served_cosine(tails)
         radial, angular = kernel(kind, p, self.scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0,

@@ -13,14 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels.activation import KIND_PIECEWISE_LINEAR
-from ._kernels.mehler import (GRADIENT_ROW_BLOCK, GRADIENT_SERIES_TOL, _largest_cosine_block, _pair_series_terms,
-                              _parseval_tails)
+from ._kernels.mehler import GRADIENT_SERIES_TOL, _largest_cosine, _pair_series_terms, _parseval_tails
 from ._kernels.isotropic_pairs import RISK_SERIES_TOL
 from ._kernels.pair_direct import C_SERIES, K_SERIES
-from ._threads import run_tasks
 
-#: Particle count from which the O(N²) passes use threads (below, thread start-up dominates).
-PARALLEL_MIN = 256
 #: Largest number of Hermite terms a truncation may use (radial features and pair tables).
 MAX_TERMS = 256
 #: Small-d table length: ~0.1 ms a particle against ~1 ms a pair for the smooth-σ quadrature.
@@ -35,20 +31,6 @@ LONG_MIN_PARTNERS = 0.25
 LONG_MIN_FAR = 1.0
 #: Symmetric closed-form pass when the sampled fraction beyond reach ≥ this · (d + 1) (break-even d ≈ 5).
 CLOSED_PAIR_COST_RATIO = 4e-4
-
-
-def _largest_cosine(unit_t):
-    """Per particle, the largest off-diagonal |cos| in (C_SERIES, 1) (0 if none); from PARALLEL_MIN
-    particles the row blocks on threads (:func:`run_tasks`, each block its own rows)."""
-    n = unit_t.shape[1]
-    largest = np.empty(n)
-
-    def task(b):
-        i0 = b * GRADIENT_ROW_BLOCK
-        _largest_cosine_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), unit_t, largest)
-
-    run_tasks(task, (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK, threads=None if n >= PARALLEL_MIN else 1)
-    return largest
 
 
 def _long_series_plan(unit_t):

@@ -21,7 +21,7 @@ PACKAGES = ("meanfield", "solvers")
 #: Bottom first. A new file must be placed here (an unassigned module fails the test).
 LAYERS = [
     ("foundation", ["meanfield/_numba_cache.py", "meanfield/_validation.py", "meanfield/params.py",
-                    "meanfield/_compile_notice.py", "meanfield/_threads.py"]),
+                    "meanfield/_compile_notice.py"]),
     ("kernels", ["meanfield/_kernels/*"]),  # Numba only: numpy, numba, math and each other
     ("activations", ["meanfield/activations/*"]),  # σ classes and their Hermite coefficients
     ("data and network", ["meanfield/data/*", "meanfield/network.py"]),

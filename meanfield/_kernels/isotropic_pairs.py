@@ -3,24 +3,23 @@
 Σ_ij U(w_i, w_j), U = ½ Σ_s K(s r_i, s r_j, c_ij), and per particle
 ∇Ψ(w_i) ∝ Σ_j ½ Σ_s [s ∂_aK ŵ_i + (∂_cK / r_i)(ŵ_j − c_ij ŵ_i)]: Mehler's series (:mod:`.mehler`)
 for |c| ≤ C_SERIES and for the pairs beyond whose Parseval bound allows it, else the direct rule
-(:mod:`.pair_direct`: closed form or quadrature). Blocks of GRADIENT_ROW_BLOCK rows; serial
-GIL-free kernels of one block or task, which :mod:`meanfield._isotropic_particles` runs on
-threads over fixed tasks (no ``parallel=True``: a parfor compiles several times slower).
-No N × N array. R_N has one kernel per direct rule (:func:`.pair_direct.pair_direct_rule`), so
-a ramp run compiles no smooth quadrature.
+(:mod:`.pair_direct`: closed form or quadrature). Blocks of GRADIENT_ROW_BLOCK rows, threaded
+over rows (or, for the closed-form pairs i < j, over CLOSED_TASKS fixed tasks summed in order:
+the result does not depend on the thread count). No N × N array. R_N has one kernel per direct
+rule (:func:`.pair_direct.pair_direct_rule`), so a ramp run compiles no smooth quadrature.
 """
 from __future__ import annotations
 
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .mehler import (C_SPLIT, GRADIENT_J_BLOCK, GRADIENT_ROW_BLOCK, GRADIENT_SERIES_TOL, SPLIT_FRACTION,
                      _add_mixed_directions, _cosine_chunk, _cosine_workspace, _mehler_gradient, _mehler_pair_value,
                      _mehler_tail, _mehler_value, _pair_cosine, _pair_series_terms, _pair_series_terms_from,
                      _row_factors, _series_terms, _takes_closed_form)
-from .pair_direct import (C_SERIES, K_SERIES, pair_gradient_direct, pair_gradient_direct_both, pl_pair_direct,
-                          self_pair_gradient, smooth_pair_direct)
+from .pair_direct import (C_SERIES, K_SERIES, pair_direct_rule, pair_gradient_direct, pair_gradient_direct_both,
+                          pl_pair_direct, self_pair_gradient, smooth_pair_direct)
 
 #: R_N, smooth σ: pairs with |c| > C_SERIES take the series while its Parseval bound is ≤ this (relative).
 RISK_SERIES_TOL = 1e-14
@@ -28,7 +27,7 @@ RISK_SERIES_TOL = 1e-14
 CLOSED_ROW_BLOCK = 32
 #: Fixed task count of that pass, each with its own accumulator summed in task order (thread-count independent).
 CLOSED_TASKS = 16
-@njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
+@njit(cache=True, fastmath={"contract", "reassoc"})
 def _gradient_block(i0, i1, kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0, symmetric,
                     radial, angular):
     """Rows i0 .. i1 − 1 of ∇Ψ(w_i) = radial_i ŵ_i + angular_i, angular_i = Σ_j mixing_ij ŵ_j
@@ -172,12 +171,12 @@ def _risk_block(direct, i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
     return total
 
 
-@njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
+@njit(cache=True, fastmath={"contract", "reassoc"})
 def _risk_block_pl(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
     return _risk_block(pl_pair_direct, i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag)
 
 
-@njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
+@njit(cache=True, fastmath={"contract", "reassoc"})
 def _risk_block_smooth(i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag):
     return _risk_block(smooth_pair_direct, i0, i1, kind, p, scales, r, unit_t, h_t, tails, diag)
 
@@ -192,6 +191,24 @@ def _risk_rows_serial(block, kind, p, scales, r, unit_t, h_t, tails, diag):
     return total
 
 
+@njit(inline="always")
+def _risk_rows_parallel(block, kind, p, scales, r, unit_t, h_t, tails, diag):
+    """As :func:`_risk_rows_serial`, threaded: task t takes the row blocks t and n_blocks − 1 − t."""
+    n = unit_t.shape[1]
+    n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
+    n_tasks = (n_blocks + 1) // 2
+    partial = np.zeros(n_tasks)
+    for task in prange(n_tasks):  # block task with block n_blocks − 1 − task: equal pair counts
+        i0 = task * GRADIENT_ROW_BLOCK
+        acc = block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
+        other = n_blocks - 1 - task
+        if other != task:
+            i0 = other * GRADIENT_ROW_BLOCK
+            acc += block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, unit_t, h_t, tails, diag)
+        partial[task] = acc
+    return partial.sum()
+
+
 @njit(cache=True)
 def _risk_pairs_serial_pl(kind, p, scales, r, unit_t, h_t, tails, diag):
     return _risk_rows_serial(_risk_block_pl, kind, p, scales, r, unit_t, h_t, tails, diag)
@@ -202,12 +219,47 @@ def _risk_pairs_serial_smooth(kind, p, scales, r, unit_t, h_t, tails, diag):
     return _risk_rows_serial(_risk_block_smooth, kind, p, scales, r, unit_t, h_t, tails, diag)
 
 
+@njit(cache=True, parallel=True)
+def _risk_pairs_parallel_pl(kind, p, scales, r, unit_t, h_t, tails, diag):
+    return _risk_rows_parallel(_risk_block_pl, kind, p, scales, r, unit_t, h_t, tails, diag)
+
+
+@njit(cache=True, parallel=True)
+def _risk_pairs_parallel_smooth(kind, p, scales, r, unit_t, h_t, tails, diag):
+    return _risk_rows_parallel(_risk_block_smooth, kind, p, scales, r, unit_t, h_t, tails, diag)
+
+
+def risk_pairs(kind, p, scales, r, unit_t, h_t, tails, diag, parallel):
+    """Σ_ij U(w_i, w_j) (before the 1/N²) by the kernel of the direct rule of ``kind``
+    (:func:`pair_direct_rule`), threaded with ``parallel``: a ramp or ReLU run never compiles
+    the smooth quadrature, nor a smooth run the piecewise-linear closed forms."""
+    smooth = pair_direct_rule(kind) is smooth_pair_direct
+    if parallel:
+        kernel = _risk_pairs_parallel_smooth if smooth else _risk_pairs_parallel_pl
+    else:
+        kernel = _risk_pairs_serial_smooth if smooth else _risk_pairs_serial_pl
+    return kernel(kind, p, scales, r, unit_t, h_t, tails, diag)
+
+
 @njit(cache=True)
 def _gradient_serial(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0, symmetric):
     d, n = unit_t.shape
     radial = np.empty(n)
     angular = np.empty((n, d))
     for i0 in range(0, n, GRADIENT_ROW_BLOCK):
+        _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
+                        c_served, dsigma0, symmetric, radial, angular)
+    return radial, angular
+
+
+@njit(cache=True, parallel=True)
+def _gradient_parallel(kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails, c_served, dsigma0, symmetric):
+    d, n = unit_t.shape
+    radial = np.empty(n)
+    angular = np.empty((n, d))
+    n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
+    for blk in prange(n_blocks):
+        i0 = blk * GRADIENT_ROW_BLOCK
         _gradient_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), kind, p, scales, r, zero, unit_t, h_t, h_j, dh_t, tails,
                         c_served, dsigma0, symmetric, radial, angular)
     return radial, angular
@@ -257,18 +309,26 @@ def _closed_block(i0, i1, kind, p, scales, r, unit_t, tails, c_served, radial, a
                     angular[j, q] += mixing / r[j] * unit_t[q, i]
 
 
-@njit(cache=True, nogil=True)
-def _closed_task(task, kind, p, scales, r, unit_t, tails, c_served, radial, angular):
-    """Task ``task`` of :func:`closed_pair_tasks`: the sums of :func:`_closed_block` over the block
-    pairs (b, n_blocks − 1 − b), b ≡ task mod CLOSED_TASKS, into its own radial (N,), angular (N, d)."""
+@njit(cache=True, parallel=True)
+def _closed_pair_tasks(kind, p, scales, r, unit_t, tails, c_served):
+    """Per task, the sums of :func:`_closed_block` (CLOSED_TASKS × (N,), × (N, d)): task t takes
+    the block pairs (b, n_blocks − 1 − b), b ≡ t mod CLOSED_TASKS (equal pair counts j > i), whatever
+    the thread count."""
     d, n = unit_t.shape
     n_blocks = (n + CLOSED_ROW_BLOCK - 1) // CLOSED_ROW_BLOCK
     n_pairs = (n_blocks + 1) // 2
-    for blk in range(task, n_pairs, CLOSED_TASKS):
-        i0 = blk * CLOSED_ROW_BLOCK
-        _closed_block(i0, min(n, i0 + CLOSED_ROW_BLOCK), kind, p, scales, r, unit_t, tails, c_served, radial, angular)
-        other = n_blocks - 1 - blk
-        if other != blk:
-            i0 = other * CLOSED_ROW_BLOCK
-            _closed_block(i0, min(n, i0 + CLOSED_ROW_BLOCK), kind, p, scales, r, unit_t, tails, c_served, radial,
-                          angular)
+    radial = np.zeros((CLOSED_TASKS, n))
+    angular = np.zeros((CLOSED_TASKS, n, d))
+    for task in prange(CLOSED_TASKS):
+        for blk in range(task, n_pairs, CLOSED_TASKS):
+            i0 = blk * CLOSED_ROW_BLOCK
+            _closed_block(i0, min(n, i0 + CLOSED_ROW_BLOCK), kind, p, scales, r, unit_t, tails, c_served, radial[task],
+                          angular[task])
+            other = n_blocks - 1 - blk
+            if other != blk:
+                i0 = other * CLOSED_ROW_BLOCK
+                _closed_block(i0, min(n, i0 + CLOSED_ROW_BLOCK), kind, p, scales, r, unit_t, tails, c_served,
+                              radial[task], angular[task])
+    return radial, angular
+
+

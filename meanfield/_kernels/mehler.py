@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .pair_direct import C_SERIES
 
@@ -350,7 +350,7 @@ def _mehler_pair_value(terms, c, h_t, si, i, j):
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _largest_cosine_block(i0, i1, unit_t, largest):
     """largest[i] = max |ŵ_i·ŵ_j| over j ≠ i with C_SERIES < |c| < 1 (0 if none), i0 ≤ i < i1,
     from the cosines of :func:`_cosine_chunk` (|c| = 1, duplicates, never take the series)."""
@@ -367,6 +367,18 @@ def _largest_cosine_block(i0, i1, unit_t, largest):
                 for jj in range(m):
                     if j0 + jj != i0 + b and C_SERIES < abs(cos[b, jj]) < 1.0:
                         largest[i0 + b] = max(largest[i0 + b], abs(cos[b, jj]))
+
+
+@njit(cache=True, parallel=True)
+def _largest_cosine(unit_t):
+    """Per particle, the largest off-diagonal |cos| in (C_SERIES, 1) (0 if none)."""
+    n = unit_t.shape[1]
+    largest = np.empty(n)
+    n_blocks = (n + GRADIENT_ROW_BLOCK - 1) // GRADIENT_ROW_BLOCK
+    for blk in prange(n_blocks):
+        i0 = blk * GRADIENT_ROW_BLOCK
+        _largest_cosine_block(i0, min(n, i0 + GRADIENT_ROW_BLOCK), unit_t, largest)
+    return largest
 
 
 @njit(cache=True, fastmath={"contract", "reassoc"})

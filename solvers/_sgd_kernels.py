@@ -264,9 +264,8 @@ def _total(values):
     return total
 
 
-@njit(cache=True)
-def sgd_block(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv_beta, noisy,
-              scales, kind, p, threshold, polar_noise=False):
+def sgd_block(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv_beta, noisy, scales, kind, p,
+              threshold, polar_noise=False):
     """Run len(step_sizes) SGD steps in place on WT = Wᵀ (shape (d, N); see module docstring).
 
     ``step_sizes[k]`` is s for the k-th step of the block; ``state`` (uint64 (2, 4):
@@ -287,7 +286,35 @@ def sgd_block(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv
     ``polar_noise=True`` draws the noise as before the vectorised generator
     (Marsaglia polar on the xoshiro256** stream ``state[1]``, which it advances;
     ``noise_states`` unused): the baseline of benchmarks/sgd_throughput.py.
+
+    Noisy and noiseless runs take two kernels with one body (:func:`_sgd_steps`, inlined with
+    ``noisy`` a constant, so Numba prunes the noise branches): a noiseless run never compiles
+    the normal generator (issue 28).
     """
+    if noisy:
+        return _sgd_block_noisy(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv_beta, scales, kind,
+                                p, threshold, polar_noise)
+    return _sgd_block_noiseless(WT, state, noise_states, step_counter, step_sizes, batch, lam, scales, kind, p,
+                                threshold)
+
+
+@njit(cache=True)
+def _sgd_block_noisy(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv_beta, scales, kind, p,
+                     threshold, polar_noise):
+    return _sgd_steps(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv_beta, True, scales, kind, p,
+                      threshold, polar_noise)
+
+
+@njit(cache=True)
+def _sgd_block_noiseless(WT, state, noise_states, step_counter, step_sizes, batch, lam, scales, kind, p, threshold):
+    return _sgd_steps(WT, state, noise_states, step_counter, step_sizes, batch, lam, 0.0, False, scales, kind, p,
+                      threshold, False)
+
+
+@njit(inline="always")
+def _sgd_steps(WT, state, noise_states, step_counter, step_sizes, batch, lam, inv_beta, noisy, scales, kind, p,
+               threshold, polar_noise):
+    """The body of :func:`sgd_block` (the same arguments), inlined into its two kernels."""
     d, n = WT.shape
     data_state = state[0]
     x = np.empty((batch, d), WT.dtype)

@@ -15,7 +15,7 @@ from numba import njit
 
 from .gaussian import bvn_upper, norm_cdf, norm_pdf
 from .ramps import (GL_W01, GL_X01, INDICATOR, MAX_PANELS, NARROW, RAMP_DOWN, RAMP_UP, _V_RANGE, _panels,
-                    piecewise_1d, ramp_mean, ramp_product_1d, segment_slopes)
+                    piecewise_1d, ramp_mean, ramp_product_1d, segment_slopes, sort_breakpoints)
 
 _TINY = 1e-100  # scale below which σ(aX) equals σ(0) to double precision
 _TAIL = 40.0  # |threshold| beyond which a Gaussian ramp is 0 or linear to double precision
@@ -86,7 +86,7 @@ def _v_cuts(h0, h1, k0, k1, beta):
             if -_V_RANGE < v < _V_RANGE:
                 cuts[m] = v
                 m += 1
-    return np.sort(cuts[:m])
+    return sort_breakpoints(cuts[:m])
 
 
 @njit(cache=True)

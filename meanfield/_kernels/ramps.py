@@ -106,12 +106,29 @@ def _piece_at(x, lo, hi, mode):
 
 
 @njit(cache=True)
+def sort_breakpoints(a):
+    """``a`` sorted in place and returned, NaN last: exactly what np.sort gives for the few (≤ 15)
+    breakpoints of a rule (Numba's np.sort is this insertion sort below 16 elements), without
+    compiling Numba's quicksort (~1 s)."""
+    for i in range(1, a.shape[0]):
+        x = a[i]
+        j = i
+        while j > 0 and (x < a[j - 1] or (a[j - 1] != a[j - 1] and x == x)):
+            a[j] = a[j - 1]
+            j -= 1
+        a[j] = x
+    return a
+
+
+@njit(cache=True)
 def piecewise_1d(lo1, hi1, mode1, lo2, hi2, mode2, l0, l1):
     """∫ φ(x) f₁(x) f₂(x) (l0 + l1 x) dx for two ramps or indicators f₁ on [lo1, hi1], f₂ on
     [lo2, hi2] (:func:`_piece_at`): constant beyond the breakpoints (Φ, φ tails in closed form),
     a polynomial of degree ≤ 3 times φ between them (8-point Gauss–Legendre on panels of width
     ≤ ½ within |x| ≤ 40: exact to rounding)."""
-    pts = np.sort(np.array([lo1, hi1, lo2, hi2]))
+    pts = np.empty(4)
+    pts[0], pts[1], pts[2], pts[3] = lo1, hi1, lo2, hi2
+    sort_breakpoints(pts)
     left = _piece_at(-math.inf, lo1, hi1, mode1) * _piece_at(-math.inf, lo2, hi2, mode2)
     right = _piece_at(math.inf, lo1, hi1, mode1) * _piece_at(math.inf, lo2, hi2, mode2)
     total = (left * (l0 * norm_cdf(pts[0]) - l1 * norm_pdf(pts[0]))

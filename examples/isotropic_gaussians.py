@@ -21,7 +21,7 @@ network and the radial distributional dynamics (finite-volume PDE), side by side
 
 Run it as::
 
-    python examples/isotropic_gaussians.py --quick        # < 1 min
+    python examples/isotropic_gaussians.py --quick        # ≈ 1 min cold (54–62 s), 12 s warm
     python examples/isotropic_gaussians.py --out results  # reference run and checks
 
 Every comparison carries its own convergence check, run and printed by the example::
@@ -158,10 +158,10 @@ from solvers import ParticleResult, SolverError  # noqa: E402
 SNAPSHOT_TIMES = (0.0, 1.0, 2.0, 5.0, 10.0)
 QUICK = dict(N=200, eps=1e-4, t_max=2.0, cells=300, cells_nonmonotone=(60, 150), dense=20, iid_draws=3,
              eps_noisy=1e-3, N_nonmonotone=200, N_flow=(200, 200, 200), flow_seeds=(1, 1, 1), dt_langevin=3e-3, eps_levels=3,
-             cell_levels=2, flow_budget=60.0)
+             cell_levels=2, flow_budget=60.0, workers=1)
 FULL = dict(N=800, eps=1e-5, t_max=10.0, cells=2000, cells_nonmonotone=(150, 2400), dense=40, iid_draws=5,
             eps_noisy=1e-4, N_nonmonotone=400, N_flow=(400, 800, 400), flow_seeds=(1, 2, 1), dt_langevin=2.5e-3, eps_levels=2,
-            cell_levels=3, flow_budget=600.0)
+            cell_levels=3, flow_budget=600.0, workers=2)
 
 
 # ----------------------------------------------------------------- helpers
@@ -253,9 +253,10 @@ def build_parser():
     g.add_argument("--flow-budget", type=positive(float), default=None,
                    help="CPU-time budget (seconds, all threads) of each particle-flow curve: a flow still "
                         "running then is stopped and the panel says so [600; quick 60]")
-    g.add_argument("--workers", type=int, default=2,
+    g.add_argument("--workers", type=int, default=None,
                    help="worker processes running the figure-4 flows while the main process runs the rest "
-                        "(each with one Numba thread; 0: the flows run in the main process) [2]")
+                        "(each with one Numba thread; 0: the flows run in the main process) [2; quick 1: on a "
+                        "cold Numba cache every worker compiles the flow kernels itself]")
     g.add_argument("--no-flow", action="store_true", help="skip the particle flow curves")
     g.add_argument("--skip-nonmonotone", action="store_true", help="skip figure 4")
     return p

@@ -51,7 +51,7 @@ Every comparison carries its own convergence check, run and printed by the examp
                 within 5%; "best_curve" names the compared curve (the flow when it reached
                 t_max, else the finest SGD), its N, max W2/iid, final risk gap and "verdict".
 
-What the checks measured (each flow run alone, CPU seconds on the shared 2-core machine):
+What the checks measured (each flow run alone, CPU seconds on the shared 2-core machine)::
 
   κ = 0.4       the PDE's R(10) is 0.2677 / 0.2740 / 0.2755 with 1200 / 2400 / 4800 cells;
                 the flow's (ε = 0) R(10), gap to 0.2755 and max W2/iid, by N and seed:

@@ -18,6 +18,8 @@ empirical law (full-batch gradient flow).
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from ._validation import as_finite_array, check_magnitude, check_overflow
@@ -108,20 +110,17 @@ class MeanFieldModel:
                 and (self._kind == KIND_TANH or (self._kind == KIND_PIECEWISE_LINEAR))):
             delta = float(data.isotropic_delta)
             self._radial = IsotropicParticles(np.array([1.0 + delta, 1.0 - delta]), self.d, self.activation)
-        self._r_sharp = None if data.r_sharp is None else float(data.r_sharp)
-        self._teacher_r_sharp = isinstance(data, TeacherStudent) and self.exact   # R# on first use
 
-    @property
+    @cached_property
     def r_sharp(self):
         """R# = E y², the risk of f ≡ 0 (None if unavailable); for :class:`TeacherStudent` data
         noise² + (1/M²) Σ_st a*_s a*_t E σ*(ν_s + b*_s) σ*(ν_t + b*_t), computed on first use (not
         when the model is built: its pair kernel compiles on a cold cache, and not every run needs it)."""
-        if self._teacher_r_sharp:
+        if isinstance(self.data, TeacherStudent) and self.exact:
             teacher = self._teacher_params()
             rows = self._pair_rows(self.data.activation, teacher, self.data.activation, teacher)
-            self._r_sharp = float(teacher.a @ rows) / teacher.n**2 + self.data.noise_std**2
-            self._teacher_r_sharp = False
-        return self._r_sharp
+            return float(teacher.a @ rows) / teacher.n**2 + self.data.noise_std**2
+        return None if self.data.r_sharp is None else float(self.data.r_sharp)
 
     def __repr__(self):
         extra = "" if self.offset is None else f", offset=<{self.offset.n} neurons>"

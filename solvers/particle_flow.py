@@ -31,7 +31,7 @@ import numpy as np
 from meanfield._compile_notice import announces_compilation
 
 from meanfield import TeacherStudent
-from meanfield._validation import (check_accuracy_tol, check_int, check_model, check_overlaps_recordable,
+from meanfield._validation import (check_accuracy_tol, check_int, check_model, check_overlaps_recordable, check_rtol,
                                    check_positive, check_probes, check_real, check_record, check_times)
 from meanfield.interface import OutputModel, ParticleModel
 
@@ -204,9 +204,7 @@ def run_particle_flow(model, init, times, xi=None, beta=None, lam=0.0, method=No
         raise ValueError("check_energy: the Langevin flow (beta given) has no decreasing energy to check; "
                          "leave check_energy unset (its fixed steps are checked by accuracy_tol)")
     method, dt = _check_method(method, beta, dt)
-    rtol = check_real(rtol, "rtol")
-    if not 1e-13 <= rtol <= 0.1:  # below 1e-13 the steps shrink to rounding and never end
-        raise ValueError(f"rtol: must lie in [1e-13, 0.1], got {rtol!r}")
+    rtol = check_rtol(rtol)  # below 1e-13 the steps shrink to rounding and never end
     accuracy_tol = check_accuracy_tol(accuracy_tol)
     w_only = tuple(train) == ("w",) and not np.any(params0.b)
     if origin is None:
